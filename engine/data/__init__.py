@@ -1,0 +1,37 @@
+"""The data engine: read a user's training file, split it into examples, report problems.
+
+Public API (the CLI and the TUI use only these names):
+
+- ``DataSpec``: which file, which format (``None`` detects it), which separator.
+- ``FORMATS``: the formats a user may force: txt, jsonl, csv, tsv.
+- ``detect_format(spec)``: the format that will be used, or ``DataError``.
+- ``iter_examples(spec)``: stream the examples, lazily, so the first ones of a
+  1 GB file arrive at once.
+- ``scan(spec, ...)``: stream the whole file and build a ``Report``.
+- ``split_examples(spec, ...)``: the seeded train/eval split as lists.
+- ``DataError``: bad input, as one line naming file, line and field.
+- ``Cancelled``: raised by ``scan`` when ``should_stop()`` turns true.
+"""
+
+from engine.data.errors import DataError
+from engine.data.examples import Example, Message
+from engine.data.report import DataWarning, LengthStats, Report
+from engine.data.formats import FORMATS, DataSpec, detect_format, iter_examples
+from engine.data.scan import Cancelled, scan
+from engine.data.split import split_examples
+
+__all__ = [
+    "FORMATS",
+    "Cancelled",
+    "DataError",
+    "DataSpec",
+    "DataWarning",
+    "Example",
+    "LengthStats",
+    "Message",
+    "Report",
+    "detect_format",
+    "iter_examples",
+    "scan",
+    "split_examples",
+]

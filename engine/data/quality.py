@@ -1,0 +1,54 @@
+"""Per-example checks behind the report's warnings, and the keys used to find duplicates.
+
+Each check looks at one example's text only, so the scan stays a single
+streaming pass; duplicates are found afterwards from compact hash keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+
+#: Four or more spaces after a non-space: padding, not indentation.
+EXCESS_SPACES = re.compile(r"\S {4,}")
+#: Three or more blank lines in a row.
+BLANK_RUN = re.compile(r"\n[ \t]*\n[ \t]*\n[ \t]*\n")
+#: Characters ignored when comparing for near duplicates.
+NOT_WORD = re.compile(r"[\W_]+")
+
+#: Examples shorter than this are too short to judge repetition.
+REPETITIVE_MIN_CHARS = 100
+#: Compressed size / raw size below which an example counts as highly repetitive.
+REPETITIVE_RATIO = 0.3
+
+
+def text_key(text: str) -> int:
+    """A 64-bit key for exact-duplicate detection."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def near_key(text: str) -> int:
+    """A 64-bit key equal for texts that differ only in case, spacing or punctuation."""
+    return text_key(NOT_WORD.sub("", text.lower()))
+
+
+def has_excess_spaces(text: str) -> bool:
+    return EXCESS_SPACES.search(text) is not None
+
+
+def has_blank_run(text: str) -> bool:
+    return BLANK_RUN.search(text) is not None
+
+
+def is_repetitive(text: str) -> bool:
+    """Whether the text compresses so well that it is mostly repeats of itself.
+
+    Natural prose compresses to about half its size with zlib; a line
+    pasted many times, or one word over and over, compresses far below
+    ``REPETITIVE_RATIO``.
+    """
+    if len(text) < REPETITIVE_MIN_CHARS:
+        return False
+    raw = text.encode("utf-8")
+    return len(zlib.compress(raw, 1)) / len(raw) < REPETITIVE_RATIO

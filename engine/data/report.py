@@ -1,0 +1,135 @@
+"""The validation report: counts, length distribution and warnings.
+
+The report is plain data so the CLI can print it, ``--json`` can dump it and
+the TUI can lay it out, all from the same object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.data.examples import Example
+
+#: How many example indices a warning keeps; the count is always exact.
+MAX_INDICES = 1000
+
+
+@dataclass
+class DataWarning:
+    """One kind of problem, with how many examples have it and which ones."""
+
+    code: str
+    message: str
+    count: int = 0
+    indices: list[int] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+
+    def add(self, index: int | None = None, line: int | None = None) -> None:
+        """Count one more occurrence, keeping the first ``MAX_INDICES`` places."""
+        self.count += 1
+        if index is not None and len(self.indices) < MAX_INDICES:
+            self.indices.append(index)
+        if line is not None and len(self.lines) < MAX_INDICES:
+            self.lines.append(line)
+
+    def describe(self, limit: int = 8) -> str:
+        """One line for people: the message, the count and the first places."""
+        places = ""
+        if self.indices:
+            shown = ", ".join(str(i) for i in self.indices[:limit])
+            more = " ..." if self.count > limit else ""
+            places = f" (examples {shown}{more})"
+        elif self.lines:
+            shown = ", ".join(str(i) for i in self.lines[:limit])
+            more = " ..." if self.count > limit else ""
+            places = f" (lines {shown}{more})"
+        return f"{self.message}{places}"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "count": self.count,
+            "indices": self.indices,
+            "lines": self.lines,
+        }
+
+
+@dataclass
+class LengthStats:
+    """A length distribution summarised in bounded memory.
+
+    ``histogram`` holds ``(low, high, count)`` buckets whose edges grow
+    geometrically, so a million examples cost the same as ten.
+    """
+
+    unit: str
+    count: int = 0
+    total: int = 0
+    min: int = 0
+    max: int = 0
+    mean: float = 0.0
+    p50: int = 0
+    p90: int = 0
+    p99: int = 0
+    histogram: list[tuple[int, int, int]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "unit": self.unit,
+            "count": self.count,
+            "total": self.total,
+            "min": self.min,
+            "max": self.max,
+            "mean": round(self.mean, 2),
+            "p50": self.p50,
+            "p90": self.p90,
+            "p99": self.p99,
+            "histogram": [list(b) for b in self.histogram],
+        }
+
+
+@dataclass
+class Report:
+    """Everything ``inspect`` knows about one data file."""
+
+    path: Path
+    format: str
+    flavour: str
+    separator: str | None
+    file_bytes: int
+    examples: int
+    train: int
+    eval: int
+    chars: LengthStats
+    tokens: LengthStats | None
+    warnings: list[DataWarning]
+    preview: list[Example]
+    max_seq_len: int
+    tokens_estimated: bool
+
+    def warning(self, code: str) -> DataWarning | None:
+        """The warning with this code, if the file has it."""
+        return next((w for w in self.warnings if w.code == code), None)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": str(self.path),
+            "format": self.format,
+            "flavour": self.flavour,
+            "separator": self.separator,
+            "file_bytes": self.file_bytes,
+            "examples": self.examples,
+            "train": self.train,
+            "eval": self.eval,
+            "max_seq_len": self.max_seq_len,
+            "lengths": {
+                "chars": self.chars.to_json(),
+                "tokens": None if self.tokens is None else self.tokens.to_json(),
+                "tokens_estimated": self.tokens_estimated,
+            },
+            "warnings": [w.to_json() for w in self.warnings],
+            "errors": [],
+            "preview": [e.to_json() for e in self.preview],
+        }

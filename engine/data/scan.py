@@ -1,0 +1,179 @@
+"""One streaming pass over a data file that produces the validation report.
+
+Memory stays bounded by the largest example plus 16 bytes of hash keys per
+example (for duplicates and the split), whatever the file's size.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Callable
+
+import numpy as np
+
+from engine.data import quality
+from engine.data.errors import DataError
+from engine.data.examples import Example
+from engine.data.formats import DataSpec, detect_format, is_empty, parse, to_example
+from engine.data.parsers import ParseState
+from engine.data.reader import Progress, check_readable
+from engine.data.report import DataWarning, Report
+from engine.data.split import DEFAULT_EVAL_FRACTION, eval_mask
+from engine.data.stats import LengthAccumulator
+
+#: Below this many examples, separated or structured data is too small to fine-tune well.
+MIN_EXAMPLES = 200
+#: Below this much text, paragraph-split text is too small to fine-tune well.
+MIN_TEXT_CHARS = 100_000
+#: Rough characters per token, used only when no tokenizer is given.
+CHARS_PER_TOKEN = 4
+DEFAULT_MAX_SEQ_LEN = 1024
+#: How many examples pass between two checks of ``should_stop``.
+STOP_CHECK_EVERY = 256
+
+
+class Cancelled(Exception):
+    """The caller asked the scan to stop (``should_stop`` returned True)."""
+
+
+class _Warnings:
+    """The report's warnings, created on first use and kept in a fixed order."""
+
+    ORDER = (
+        "too_small",
+        "separator_not_found",
+        "empty",
+        "duplicate",
+        "near_duplicate",
+        "repetitive",
+        "excess_spaces",
+        "blank_lines",
+        "too_long",
+        "no_eval_split",
+    )
+
+    def __init__(self) -> None:
+        self.by_code: dict[str, DataWarning] = {}
+
+    def add(self, code: str, message: str, index: int | None = None, line: int | None = None) -> None:
+        warning = self.by_code.get(code)
+        if warning is None:
+            warning = self.by_code[code] = DataWarning(code, message)
+        warning.add(index, line)
+
+    def listed(self) -> list[DataWarning]:
+        return [self.by_code[c] for c in self.ORDER if c in self.by_code]
+
+
+def _later_copies(keys: np.ndarray) -> np.ndarray:
+    """Indices of examples whose key already appeared earlier, in file order."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    repeat = np.zeros(len(keys), dtype=bool)
+    repeat[1:] = ordered[1:] == ordered[:-1]
+    return np.sort(order[repeat])
+
+
+def scan(
+    spec: DataSpec,
+    *,
+    max_seq_len: int = DEFAULT_MAX_SEQ_LEN,
+    count_tokens: Callable[[str], int] | None = None,
+    eval_fraction: float = DEFAULT_EVAL_FRACTION,
+    seed: int = 0,
+    preview: int = 5,
+    on_preview: Callable[[Example], None] | None = None,
+    on_progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Report:
+    """Read ``spec``'s file once and report on it.
+
+    The first ``preview`` examples are kept in the report and handed to
+    ``on_preview`` as soon as they are parsed. ``on_progress(done, total)``
+    gets bytes read. Raises ``DataError`` on bad input and ``Cancelled``
+    when ``should_stop()`` turns true.
+    """
+    if max_seq_len < 1:
+        raise ValueError(f"max_seq_len must be at least 1, not {max_seq_len}")
+    file_bytes = check_readable(spec.path)
+    fmt = detect_format(spec)
+    state = ParseState()
+    warnings = _Warnings()
+    chars = LengthAccumulator("chars")
+    tokens = LengthAccumulator("tokens")
+    exact_keys = array("Q")
+    near_keys = array("Q")
+    kept: list[Example] = []
+    index = 0
+
+    for raw in parse(spec, state, on_progress):
+        if should_stop is not None and index % STOP_CHECK_EVERY == 0 and should_stop():
+            raise Cancelled()
+        if is_empty(raw):
+            warnings.add("empty", "empty examples (dropped)", line=raw.line)
+            continue
+        example = to_example(index, raw)
+        if len(kept) < preview:
+            kept.append(example)
+            if on_preview is not None:
+                on_preview(example)
+        text = example.render()
+        chars.add(example.chars)
+        n_tokens = count_tokens(text) if count_tokens else math.ceil(len(text) / CHARS_PER_TOKEN)
+        tokens.add(n_tokens)
+        if n_tokens > max_seq_len:
+            warnings.add("too_long", f"longer than the max sequence length of {max_seq_len} tokens (they will be truncated)", index)
+        if quality.is_repetitive(text):
+            warnings.add("repetitive", "highly repetitive examples", index)
+        if quality.has_excess_spaces(text):
+            warnings.add("excess_spaces", "runs of 4 or more spaces", index)
+        if quality.has_blank_run(text):
+            warnings.add("blank_lines", "runs of 3 or more blank lines", index)
+        exact_keys.append(quality.text_key(text))
+        near_keys.append(quality.near_key(text))
+        index += 1
+
+    if index == 0:
+        raise DataError(spec.path, "no examples left after dropping empty ones", code="no_examples")
+    if spec.separator is not None and fmt == "txt" and not state.separator_found:
+        warnings.add("separator_not_found", f"the separator {spec.separator!r} was never found; the whole file is one example")
+
+    exact = np.frombuffer(exact_keys, dtype=np.uint64)
+    near = np.frombuffer(near_keys, dtype=np.uint64)
+    exact_copies = _later_copies(exact)
+    is_exact_copy = np.zeros(index, dtype=bool)
+    is_exact_copy[exact_copies] = True
+    for i in exact_copies:
+        warnings.add("duplicate", "exact duplicates of an earlier example", int(i))
+    for i in _later_copies(near):
+        if not is_exact_copy[i]:
+            warnings.add("near_duplicate", "near duplicates of an earlier example (same words, other case, spacing or punctuation)", int(i))
+
+    if state.flavour == "paragraphs":
+        if chars.total < MIN_TEXT_CHARS:
+            warnings.add("too_small", f"only {chars.total:,} characters of text; at least {MIN_TEXT_CHARS // 1000} KB is recommended")
+    elif index < MIN_EXAMPLES:
+        warnings.add("too_small", f"only {index} examples; at least {MIN_EXAMPLES} are recommended")
+
+    mask = eval_mask(near, eval_fraction, seed)
+    n_eval = int(mask.sum())
+    if n_eval == 0:
+        warnings.add("no_eval_split", "too few distinct examples to hold one out for evaluation")
+
+    return Report(
+        path=spec.path,
+        format=fmt,
+        flavour=state.flavour,
+        separator=spec.separator if fmt == "txt" else None,
+        file_bytes=file_bytes,
+        examples=index,
+        train=index - n_eval,
+        eval=n_eval,
+        chars=chars.result(),
+        tokens=tokens.result(),
+        warnings=warnings.listed(),
+        preview=kept,
+        max_seq_len=max_seq_len,
+        tokens_estimated=count_tokens is None,
+    )

@@ -1,0 +1,81 @@
+"""The ``finetui`` command: subcommands for scripts, and the TUI when run bare."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tui.commands import inspect
+
+COMMANDS = (inspect,)
+
+DESCRIPTION = """\
+Fine-tune an open LLM on your own data, from a terminal.
+
+Run with no arguments (or with a file or folder) to open the TUI; use a
+subcommand to script the same steps."""
+
+
+#: Options whose values may start with "-", like ``--separator '--SEPARATOR--'``;
+#: argparse would take such a value for an option of its own.
+FREE_VALUE_OPTIONS = ("--separator", "-s")
+
+
+def join_free_values(argv: list[str]) -> list[str]:
+    """Glue ``--separator VALUE`` into ``--separator=VALUE`` so any value is accepted."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in FREE_VALUE_OPTIONS and i + 1 < len(argv):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line, with exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
+    """The parser, and the subcommand names (a bare path opens the TUI instead)."""
+    parser = _Parser(
+        prog="finetui",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser, set(subparsers.choices)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, names = build_parser()
+    if not argv or (len(argv) == 1 and argv[0] not in names and not argv[0].startswith("-")):
+        return _run_tui(Path(argv[0]) if argv else None)
+    args = parser.parse_args(join_free_values(argv))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run_tui(start: Path | None) -> int:
+    """Open the TUI, importing Textual only now so subcommands start fast."""
+    from tui.app import FinetuiApp
+
+    FinetuiApp(start_path=start).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
