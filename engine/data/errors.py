@@ -11,7 +11,11 @@ from pathlib import Path
 
 
 class DataError(Exception):
-    """Bad input data: ``str()`` gives ``path:line: field 'x': message``."""
+    """Bad input data: ``str()`` gives ``path:line: field 'x' is missing``.
+
+    ``message`` completes the sentence after the field's name when there is
+    one ("is missing", "must be a string, not a number").
+    """
 
     def __init__(
         self,
@@ -31,7 +35,7 @@ class DataError(Exception):
 
     def __str__(self) -> str:
         where = str(self.path) if self.line is None else f"{self.path}:{self.line}"
-        what = self.message if self.field is None else f"field '{self.field}': {self.message}"
+        what = self.message if self.field is None else f"field '{self.field}' {self.message}"
         return f"{where}: {what}"
 
     def to_json(self) -> dict[str, object]:
