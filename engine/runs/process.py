@@ -1,0 +1,131 @@
+"""Training processes: start them detached, tell whether they live, queue and cancel them.
+
+Each run trains in its own process, started in a new session so that it
+survives the TUI closing and the SSH connection dropping. One run trains at
+a time per machine: the others wait, queued, for an exclusive ``flock`` on
+``$FINETUI_HOME/train.lock``, oldest first. The kernel drops the lock when its
+holder dies, however it dies, so a crash never blocks the queue.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import IO
+
+import psutil
+
+from engine.paths import home
+from engine.runs.status import ACTIVE, Status
+from engine.runs.store import Run, RunStore
+
+#: A queued run with no process yet is given this long to start one.
+START_GRACE_S = 60.0
+INTERRUPTED = "interrupted: the training process ended without saying why (killed, crashed, or the machine restarted)"
+
+
+def launch(run: Run, resume: bool = False) -> int:
+    """Start the run's training process, detached; returns its pid."""
+    args = [sys.executable, "-m", "engine.train.worker", str(run.dir)]
+    if resume:
+        args.append("--resume")
+    with run.log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    return proc.pid
+
+
+def is_alive(pid: int | None, run: Run) -> bool:
+    """Whether ``pid`` is a live process working on ``run`` (not a reused pid, not a zombie)."""
+    if pid is None:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return str(run.dir) in proc.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+def refresh(run: Run) -> Status:
+    """The run's status, with a dead process turned into ``failed`` (interrupted).
+
+    A run must never show as training forever: whoever reads a status whose
+    process is gone records the failure, atomically, for everyone.
+    """
+    status = run.status()
+    if status.state not in ACTIVE:
+        return status
+    if status.pid is None and time.time() - status.updated_at < START_GRACE_S:
+        return status
+    if is_alive(status.pid, run):
+        return status
+    status = run.status()  # the process may have written its last state just now
+    if status.state in ACTIVE and not is_alive(status.pid, run):
+        status = status.moved("failed", reason=INTERRUPTED)
+        run.write_status(status)
+        run.event("status", state="failed", reason=INTERRUPTED)
+    return status
+
+
+def cancel(run: Run) -> Status:
+    """Ask the run's process to stop: it saves a checkpoint and marks itself cancelled.
+
+    A run whose process is already gone is marked cancelled here.
+    """
+    status = refresh(run)
+    if status.state not in ACTIVE:
+        return status
+    if status.pid is not None and is_alive(status.pid, run):
+        os.kill(status.pid, signal.SIGTERM)
+        return status
+    status = status.moved("cancelled", reason="cancelled before it started")
+    run.write_status(status)
+    run.event("status", state="cancelled")
+    return status
+
+
+def wait_for_turn(run: Run, store: RunStore, should_stop: Callable[[], bool], poll_s: float = 0.5) -> IO[str] | None:
+    """Block until this run holds the machine's training lock; returns the open lock file.
+
+    Queued runs take turns oldest first. Returns None if ``should_stop()``
+    turned true while waiting (the run was cancelled in the queue).
+    """
+    lock_path = home() / "train.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = lock_path.open("a")
+    while not should_stop():
+        if _first_in_line(run, store):
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return lock
+            except BlockingIOError:
+                pass
+        time.sleep(poll_s)
+    lock.close()
+    return None
+
+
+def _first_in_line(run: Run, store: RunStore) -> bool:
+    """Whether no older queued run with a live process is waiting."""
+    for other in store.list():
+        if other.dir == run.dir:
+            return True
+        status = other.status()
+        if status.state == "queued" and is_alive(status.pid, other):
+            return False
+    return True
+

@@ -1,0 +1,75 @@
+"""A TrainerCallback that turns the Trainer's progress into the run's events.
+
+It writes one ``step`` event per logging step (loss, learning rate, grad norm,
+tokens per second, progress, ETA), one ``checkpoint`` event per save, stops
+training cleanly when the run is cancelled, and fails fast on a NaN loss.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any
+
+from transformers import TrainerCallback
+
+from engine.runs import Run
+
+
+class TrainingFailed(Exception):
+    """Training can't go on; the message is the plain-language reason for the status."""
+
+
+class EventsCallback(TrainerCallback):
+    def __init__(self, run: Run, stop: threading.Event) -> None:
+        self.run = run
+        self.stop = stop
+        self.start_time = 0.0
+        self.start_step = 0
+        self.start_tokens = 0
+        self.loss_curve: list[tuple[int, float]] = []
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.start_time = time.time()
+        self.start_step = state.global_step
+        self.start_tokens = state.num_input_tokens_seen
+        self.run.log(f"training: {state.max_steps} steps, from step {state.global_step}")
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.stop.is_set():
+            control.should_save = True
+            control.should_training_stop = True
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        logs = logs or {}
+        if "loss" not in logs:
+            return
+        loss = float(logs["loss"])
+        step = state.global_step
+        if not math.isfinite(loss):
+            raise TrainingFailed(
+                f"the loss became {loss} at step {step}: training diverged; try a lower learning rate (--lr)"
+            )
+        elapsed = time.time() - self.start_time
+        done = step - self.start_step
+        tokens = state.num_input_tokens_seen - self.start_tokens
+        eta = elapsed / done * (state.max_steps - step) if done > 0 else None
+        self.loss_curve.append((step, loss))
+        self.run.event(
+            "step",
+            step=step,
+            max_steps=state.max_steps,
+            epoch=state.epoch,
+            loss=loss,
+            lr=logs.get("learning_rate"),
+            grad_norm=logs.get("grad_norm"),
+            tokens_per_s=tokens / elapsed if elapsed > 0 else None,
+            tokens_seen=state.num_input_tokens_seen,
+            progress=step / state.max_steps if state.max_steps else None,
+            elapsed_s=elapsed,
+            eta_s=eta,
+        )
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.run.event("checkpoint", step=state.global_step, path=f"checkpoints/checkpoint-{state.global_step}")

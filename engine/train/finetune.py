@@ -1,0 +1,179 @@
+"""One QLoRA fine-tune, start to scorecard, inside the run's own process.
+
+The flow follows litgpt's: load data and model, score the baseline, fit with
+transformers' Trainer, score the custom model, save the adapter and the
+scorecard. Everything it learns goes to the run folder as it happens.
+"""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+from typing import Any
+
+from engine.data import DataSpec, split_examples
+from engine.runs import Run
+from engine.runs.files import write_json_atomic
+from engine.train.packing import PackedCollator, one_per_row, pack
+from engine.train.scorecard import EvalResult, evaluate, scorecard
+from engine.train.tokenize import encode
+
+#: Above this many parameters on a GPU, recomputing activations saves more memory than it costs.
+CHECKPOINTING_MIN_PARAMS = 300_000_000
+
+
+def _baseline_from_events(run: Run) -> EvalResult | None:
+    """The baseline scored before an interrupted attempt: the base model has not changed since."""
+    for _, event in run.events():
+        if event.get("kind") == "eval" and event.get("which") == "baseline":
+            return EvalResult(event["loss"], event["accuracy"], event["tokens"])
+    return None
+
+
+def _peak_memory_bytes(torch: Any) -> int:
+    if torch.cuda.is_available():
+        return int(torch.cuda.max_memory_allocated())
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def fine_tune(run: Run, stop: threading.Event, resume: bool = False) -> str:
+    """Train the run; returns its final state, ``ready`` or ``cancelled``.
+
+    Raises on failure; the caller turns the exception into the run's reason.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from transformers import Trainer, TrainingArguments, set_seed
+
+    from engine.models import load_model
+    from engine.train.callback import EventsCallback
+
+    started = time.time()
+    cfg = run.config()
+    spec = DataSpec(cfg.data.path, format=cfg.data.format, separator=cfg.data.separator)
+    train_examples, eval_examples = split_examples(spec, cfg.data.eval_fraction, cfg.train.seed)
+    run.log(f"data: {len(train_examples)} train and {len(eval_examples)} eval examples from {cfg.data.path}")
+
+    run.log(f"loading {cfg.model.name} ({cfg.model.quant})")
+    model, tokenizer = load_model(cfg.model.name, quant=cfg.model.quant, trust_remote_code=cfg.model.trust_remote_code)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    seq_len = min(cfg.train.seq_len, getattr(model.config, "max_position_embeddings", cfg.train.seq_len))
+    encoded_train = [encode(e, tokenizer, seq_len) for e in train_examples]
+    encoded_eval = [encode(e, tokenizer, seq_len) for e in eval_examples]
+    rows = pack(encoded_train, seq_len) if cfg.train.packing else one_per_row(encoded_train, seq_len)
+    run.log(f"{sum(map(len, encoded_train)):,} train tokens in {len(rows)} sequences of up to {seq_len} tokens")
+
+    on_gpu = torch.cuda.is_available()
+    checkpointing = on_gpu and model.num_parameters() >= CHECKPOINTING_MIN_PARAMS
+    if cfg.model.quant != "none":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
+    model.config.use_cache = False
+    set_seed(cfg.train.seed)
+    lora = LoraConfig(
+        r=cfg.lora.r,
+        lora_alpha=cfg.lora.alpha,
+        lora_dropout=cfg.lora.dropout,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(model, lora)
+    trainable, total = model.get_nb_trainable_parameters()
+    run.log(f"LoRA r={cfg.lora.r}: {trainable:,} trainable of {total:,} parameters")
+
+    if stop.is_set():
+        return "cancelled"
+    baseline = _baseline_from_events(run) if resume else None
+    if baseline is None:
+        run.log("scoring the baseline (adapter off) on the eval split")
+        with model.disable_adapter():
+            baseline = evaluate(model, encoded_eval, pad_id)
+        run.event("eval", which="baseline", **baseline.to_dict())
+
+    args = TrainingArguments(
+        output_dir=str(run.checkpoints_dir),
+        num_train_epochs=cfg.train.epochs,
+        max_steps=cfg.train.max_steps or -1,
+        learning_rate=cfg.train.lr,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.03,
+        per_device_train_batch_size=cfg.train.batch_size,
+        gradient_accumulation_steps=cfg.train.grad_accum,
+        gradient_checkpointing=checkpointing,
+        logging_steps=cfg.train.logging_steps,
+        save_strategy="steps",
+        save_steps=cfg.train.save_steps,
+        save_total_limit=2,
+        seed=cfg.train.seed,
+        data_seed=cfg.train.seed,
+        bf16=on_gpu and torch.cuda.is_bf16_supported(),
+        use_cpu=not on_gpu,
+        report_to="none",
+        disable_tqdm=True,
+        remove_unused_columns=False,
+        dataloader_pin_memory=on_gpu,
+        include_num_input_tokens_seen="non_padding",
+    )
+    callback = EventsCallback(run, stop)
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=rows,
+        data_collator=PackedCollator(pad_id),
+        processing_class=tokenizer,
+        callbacks=[callback],
+    )
+    checkpoint = run.last_checkpoint() if resume else None
+    if checkpoint is not None:
+        run.log(f"resuming from {checkpoint.name}")
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if stop.is_set():
+        run.log(f"cancelled at step {trainer.state.global_step}; checkpoint saved")
+        return "cancelled"
+
+    run.log("scoring the custom model (adapter on) on the eval split")
+    custom = evaluate(model, encoded_eval, pad_id)
+    run.event("eval", which="custom", **custom.to_dict())
+    model.save_pretrained(str(run.adapter_dir))
+    tokens = trainer.state.num_input_tokens_seen
+    wall = time.time() - started
+    train_time = sum(e["elapsed_s"] for e in _last_step_per_attempt(run))
+    train_figures = {
+        "loss_curve": [[step, loss] for step, loss in _loss_curve(run)],
+        "steps": trainer.state.global_step,
+        "tokens": tokens,
+        "wall_time_s": wall,
+        "train_time_s": train_time,
+        "tokens_per_s": tokens / train_time if train_time > 0 else None,
+        "peak_memory_bytes": _peak_memory_bytes(torch),
+        "device": torch.cuda.get_device_name(0) if on_gpu else "cpu",
+        "train_examples": len(train_examples),
+        "eval_examples": len(eval_examples),
+    }
+    write_json_atomic(run.metrics_path, scorecard(baseline, custom, train_figures))
+    return "ready"
+
+
+def _loss_curve(run: Run) -> list[tuple[int, float]]:
+    """Step and loss of every logged step, over all attempts (a resumed run keeps its history)."""
+    by_step: dict[int, float] = {}
+    for _, e in run.events():
+        if e.get("kind") == "step":
+            by_step[e["step"]] = e["loss"]
+    return sorted(by_step.items())
+
+
+def _last_step_per_attempt(run: Run) -> list[dict[str, Any]]:
+    """The last step event of each attempt: an attempt's elapsed time restarts at 0."""
+    attempts: list[dict[str, Any]] = []
+    previous = None
+    for _, e in run.events():
+        if e.get("kind") != "step":
+            continue
+        if previous is not None and e["elapsed_s"] < previous["elapsed_s"]:
+            attempts.append(previous)
+        previous = e
+    if previous is not None:
+        attempts.append(previous)
+    return attempts
+
