@@ -1,5 +1,6 @@
-"""One module per ``finetui`` subcommand.
+"""The ``finetui`` subcommands, grouped by what they act on.
 
-Each exposes ``add_parser(subparsers)``, which registers the subcommand and
-sets ``func=run``, and ``run(args) -> int``, the exit code.
+Each module exposes ``add_parser(subparsers)``, which registers its
+subcommands, each with ``func`` set to the function that runs it and returns
+the exit code.
 """

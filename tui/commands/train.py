@@ -1,0 +1,94 @@
+"""``finetui train``: check the data, create a run and start its training process."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine.config import QUANTS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, TrainConfig
+from engine.data import FORMATS, DataError
+from engine.runs.lifecycle import start_run, validate_data
+from tui.commands.inspect import format_report
+from tui.commands.runview import error, follow
+
+T = TrainConfig
+L = LoraConfig
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="fine-tune a model on a data file (QLoRA), in the background",
+        description=(
+            "Validate the data (the same report as `finetui inspect`), create a run and start its "
+            "training process. The process is detached: it keeps going if this terminal closes. "
+            "Without --detach, follow its log until it ends; Ctrl-C stops following, not the run. "
+            "One run trains at a time; later runs wait, queued."
+        ),
+    )
+    p.add_argument("data", type=Path, help="the data file: .txt, .jsonl, .csv or .tsv")
+    p.add_argument("--separator", "-s", metavar="S", help="string between examples in a .txt")
+    p.add_argument("--format", "-f", metavar="F", help=f"force the format: {', '.join(FORMATS)}")
+    p.add_argument("--model", "-m", metavar="M", default=ModelConfig().name, help="bundled model name, local folder, hub id or cached model (default: %(default)s)")
+    p.add_argument("--name", metavar="N", help="a name for the run (default: the data file's name)")
+    steps = p.add_mutually_exclusive_group()
+    steps.add_argument("--epochs", type=float, default=T.epochs, help="passes over the train split (default: %(default)s)")
+    steps.add_argument("--max-steps", type=int, help="stop after N optimizer steps instead")
+    p.add_argument("--lr", type=float, default=T.lr, help="peak learning rate (default: %(default)s)")
+    p.add_argument("--lora-r", type=int, default=L.r, help="LoRA rank (default: %(default)s)")
+    p.add_argument("--lora-alpha", type=int, default=L.alpha, help="LoRA alpha (default: %(default)s)")
+    p.add_argument("--lora-dropout", type=float, default=L.dropout, help="LoRA dropout (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=T.batch_size, help="packed sequences per step (default: %(default)s)")
+    p.add_argument("--grad-accum", type=int, default=T.grad_accum, help="gradient accumulation steps (default: %(default)s)")
+    p.add_argument("--seq-len", type=int, default=T.seq_len, help="tokens per sequence (default: %(default)s)")
+    p.add_argument("--eval-fraction", type=float, default=DataConfig.__dataclass_fields__["eval_fraction"].default, help="share held out for the scorecard (default: %(default)s)")
+    p.add_argument("--quant", choices=QUANTS, default=ModelConfig().quant, help="load the base model in 4bit (NF4), 8bit or none (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=T.seed, help="seed for split, init and order (default: %(default)s)")
+    p.add_argument("--save-steps", type=int, default=T.save_steps, help="checkpoint every N steps (default: %(default)s)")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow a model that ships its own Python code")
+    p.add_argument("--detach", "-d", action="store_true", help="return at once; watch with `finetui logs RUN -f`")
+    p.set_defaults(func=run)
+
+
+def build_config(args: argparse.Namespace) -> RunConfig:
+    return RunConfig(
+        name=args.name or args.data.stem,
+        data=DataConfig(str(args.data), format=args.format, separator=args.separator, eval_fraction=args.eval_fraction),
+        model=ModelConfig(args.model, quant=args.quant, trust_remote_code=args.trust_remote_code),
+        lora=LoraConfig(r=args.lora_r, alpha=args.lora_alpha, dropout=args.lora_dropout),
+        train=TrainConfig(
+            epochs=args.epochs,
+            max_steps=args.max_steps,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            grad_accum=args.grad_accum,
+            seq_len=args.seq_len,
+            seed=args.seed,
+            save_steps=args.save_steps,
+        ),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = build_config(args)
+        report = validate_data(config)
+    except ConfigError as exc:
+        return error("train", str(exc))
+    except DataError as exc:
+        print(f"finetui: error: {exc}", file=sys.stderr)
+        return 2
+    print(format_report(report), end="\n\n")
+    created = start_run(config)
+    print(f"run {created.id} started (queued until the machine is free)")
+    if args.detach:
+        print(f"follow it with: finetui logs {created.id} -f")
+        return 0
+    try:
+        state = follow(created)
+    except KeyboardInterrupt:
+        print(f"\nstopped following; the run goes on. Follow again with: finetui logs {created.id} -f")
+        return 0
+    print(f"run {created.id} is {state}" + ("" if state == "ready" else f": see finetui show {created.id}"))
+    return 0 if state == "ready" else 1
