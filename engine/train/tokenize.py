@@ -56,6 +56,9 @@ def encode(example: Example, tokenizer: Any, max_len: int) -> Encoded:
         labels = [IGNORE] * len(prompt) + completion
     else:
         ids, labels = _encode_chat(example, tokenizer)
+    # The first token is never predicted within its example; masking it also keeps a
+    # packed row from teaching the previous example's end to predict this one's start.
+    labels = [IGNORE] + labels[1:]
     return Encoded(ids[:max_len], labels[:max_len])
 
 
