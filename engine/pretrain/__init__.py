@@ -1,0 +1,13 @@
+"""Pretraining the bundled model from scratch (``python -m engine.pretrain``).
+
+- ``corpus``: clean the public-domain books and split off the held-out end of each.
+- ``tokenizer``: a byte-level BPE trained with ``tokenizers``.
+- ``train``: the Llama model, the loop, held-out bits per byte, the saved folder.
+- ``card``: the model card.
+
+Importing this package does not import torch.
+"""
+
+from engine.pretrain.args import PretrainArgs
+
+__all__ = ["PretrainArgs"]
