@@ -51,6 +51,7 @@ def txt_separated(path: Path, lines: Lines, separator: str, state: ParseState) -
     state.flavour = "separator"
     parts: list[str] = []
     start = 0
+    opened = 0  # line of the separator that opened the current piece
     leading = True
     for number, text in lines:
         pieces = text.split(separator) if separator in text else [text]
@@ -59,9 +60,10 @@ def txt_separated(path: Path, lines: Lines, separator: str, state: ParseState) -
                 state.separator_found = True
                 body = "".join(parts).strip()
                 if body or not leading:
-                    yield Raw(start or number, "text", text=body)
+                    # An empty piece is placed on the line after the separator that opened it.
+                    yield Raw(start or min(opened + 1, number), "text", text=body)
                 leading = False
-                parts, start = [], 0
+                parts, start, opened = [], 0, number
             if piece.strip() and not start:
                 start = number
             parts.append(piece)
