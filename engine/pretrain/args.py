@@ -25,10 +25,10 @@ class PretrainArgs:
     n_layers: int = field(default=6, metadata={"help": "transformer blocks"})
     n_heads: int = field(default=4, metadata={"help": "attention heads"})
     n_kv_heads: int = field(default=4, metadata={"help": "key/value heads (fewer than n_heads: grouped-query attention)"})
-    ffn: int = field(default=688, metadata={"help": "SwiGLU inner size"})
+    ffn: int = field(default=704, metadata={"help": "SwiGLU inner size (a multiple of 64: bitsandbytes packs 4-bit CPU weights in blocks of 64)"})
     seq_len: int = field(default=256, metadata={"help": "tokens per training sequence, <s> included"})
     batch_size: int = field(default=16, metadata={"help": "sequences per step"})
-    steps: int = field(default=1500, metadata={"help": "optimizer steps"})
+    steps: int = field(default=1400, metadata={"help": "optimizer steps"})
     lr: float = field(default=2e-3, metadata={"help": "peak learning rate (AdamW)"})
     min_lr_ratio: float = field(default=0.1, metadata={"help": "final learning rate as a share of the peak (cosine decay)"})
     warmup: int = field(default=100, metadata={"help": "linear warmup steps"})
@@ -52,6 +52,8 @@ class PretrainArgs:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.seq_len < 8:
             raise ValueError(f"seq_len must be at least 8, not {self.seq_len}")
+        if self.d_model % 64 or self.ffn % 64:
+            raise ValueError(f"d_model ({self.d_model}) and ffn ({self.ffn}) must be multiples of 64, so the model loads in 4-bit on a CPU")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
         if self.n_heads % self.n_kv_heads:
@@ -77,11 +79,11 @@ class PretrainArgs:
 QUICK = dict(
     corpus_chars=30_000,
     vocab_size=384,
-    d_model=32,
+    d_model=64,
     n_layers=2,
     n_heads=2,
     n_kv_heads=2,
-    ffn=64,
+    ffn=128,
     seq_len=64,
     batch_size=4,
     steps=6,
