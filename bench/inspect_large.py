@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 SEPARATOR = "--SEPARATOR--"
+MIB = 1024 * 1024
 #: How the first example's header starts in ``finetui inspect`` output.
 EXAMPLE_HEADER = "── #"
 SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in "aeiou"]
@@ -55,7 +56,7 @@ def generate(path: Path, mb: float, kind: str, seed: int = 0) -> int:
     """Write about ``mb`` MB of distinct examples to ``path``; returns the number of examples."""
     rng = random.Random(seed)
     pool = _pool(rng, 4000)
-    target = int(mb * 1024 * 1024)
+    target = int(mb * MIB)
     written = count = 0
     with path.open("w", encoding="utf-8", newline="\n") as fh:
         while written < target:
@@ -126,7 +127,7 @@ def run_inspect(command: list[str]) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mb", type=float, default=400, help="size of the generated file in MB (default 400)")
+    parser.add_argument("--mb", type=float, default=400, help="size of the generated file in MiB (default 400)")
     parser.add_argument("--kind", choices=("txt", "jsonl"), default="txt", help="txt with separators (default) or jsonl prompt/completion")
     parser.add_argument("--out", type=Path, help="where to write the file (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the generated file")
@@ -143,12 +144,12 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         examples = generate(path, args.mb, args.kind)
         size = path.stat().st_size
-        mb = size / 1e6
-        print(f"file      {path}  {mb:,.1f} MB, {examples:,} examples ({args.kind}); generated in {time.perf_counter() - start:.1f} s")
+        mb = size / MIB
+        print(f"file      {path}  {mb:,.1f} MiB, {examples:,} examples ({args.kind}); generated in {time.perf_counter() - start:.1f} s")
 
         base = baseline_python(path)  # also warms the page cache for the runs below
         wc = baseline_wc(path)
-        print(f"baseline  python line loop {base:.2f} s ({mb / base:,.0f} MB/s)" + (f"; wc -l {wc:.2f} s" if wc else ""))
+        print(f"baseline  python line loop {base:.2f} s ({mb / base:,.0f} MiB/s)" + (f"; wc -l {wc:.2f} s" if wc else ""))
 
         command = inspect_command(path, args.kind)
         print(f"command   {' '.join(command)}")
@@ -159,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         first, total, rss = result["first"], result["total"], result["peak_rss"]
         print(result["report"].rstrip().split("report for ", 1)[-1].split("\n", 1)[-1])
         print(f"first example printed after {first:.3f} s" if first is not None else "first example: never printed")
-        print(f"full report   {total:.1f} s  ({mb / total:,.1f} MB/s)")
-        print(f"peak RSS      {rss / 1e6:,.1f} MB")
+        print(f"full report   {total:.1f} s  ({mb / total:,.1f} MiB/s)")
+        print(f"peak RSS      {rss / MIB:,.1f} MiB")
         print(f"ratio  inspect / python line loop = {total / base:.1f}x" + (f";  inspect / wc -l = {total / wc:.0f}x" if wc else ""))
         print(f"ratio  peak RSS / file size = {rss / size:.3f}")
     finally:

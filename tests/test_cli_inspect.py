@@ -292,6 +292,21 @@ def test_real_command_error_and_help(workdir: Path, finetui_home: Path) -> None:
     assert shown.returncode == 0 and "inspect" in shown.stdout
 
 
+def test_reader_closing_the_pipe_early_is_not_a_crash(workdir: Path, finetui_home: Path) -> None:
+    # Like `finetui inspect big.txt | head -1`: a few MB, so the report comes well after the pipe closed.
+    data = write(workdir / "d.txt", "".join(f"example {i} " + "word " * 60 + "\n--S--\n" for i in range(10_000)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "inspect", str(data), "-s", "--S--", "--show", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(finetui_home), cwd=workdir,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(b"first 2 examples")
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert stderr == ""
+
+
 def _on_path(name: str) -> bool:
     import shutil
 

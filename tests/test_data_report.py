@@ -221,6 +221,11 @@ def test_too_long_examples(tmp_path: Path) -> None:
     w = report.warning("too_long")
     assert w is not None and (w.count, w.indices) == (2, expected)
     assert "100" in w.message and "truncated" in w.message
+    # The limit itself is fine; one token more is too long.
+    items[20] = " ".join(f"w{i}" for i in range(100))
+    items[21] = " ".join(f"w{i}" for i in range(101))
+    at_limit = scan(separated(tmp_path, items), count_tokens=whitespace_tokens, max_seq_len=100)
+    assert at_limit.warning("too_long").indices == [7, 21, 77]
     # Estimated tokens (chars / 4) when no tokenizer is given.
     estimated = scan(separated(tmp_path, items), max_seq_len=60)
     assert estimated.warning("too_long").indices == [i for i, t in enumerate(items) if math.ceil(len(t) / 4) > 60]
