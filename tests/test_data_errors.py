@@ -132,3 +132,23 @@ def test_error_after_the_first_examples_still_raises(tmp_path: Path) -> None:
         scan(DataSpec(path), on_preview=seen.append)
     assert err.value.line == 501
     assert len(seen) == 5
+
+
+def test_long_csv_field_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    # Past the csv module's default field limit of 128 KB: still one (too long) example.
+    long_text = " ".join(f"w{i}" for i in range(40_000))
+    path = tmp_path / "d.csv"
+    path.write_text(f'text\n"{long_text}"\nshort one\n')
+    report = scan(DataSpec(path))
+    assert report.examples == 2 and report.chars.max == len(long_text)
+    assert report.warning("too_long").indices == [0]
+
+
+def test_csv_quote_left_open_is_named_at_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    filler = "".join(f"row {i}," + "x" * 1000 + "\n" for i in range(17_000))  # ~17 MB swallowed by the open quote
+    path.write_text('prompt,completion\na,b\n"oops,c\n' + filler)
+    with pytest.raises(DataError) as err:
+        scan(DataSpec(path))
+    assert (err.value.code, err.value.line) == ("malformed_csv", 3)
+    assert "quote" in str(err.value)

@@ -19,6 +19,10 @@ from engine.data.errors import DataError
 from engine.data.examples import Kind, Message
 
 ROLES = ("system", "user", "assistant")
+#: Longest CSV/TSV field accepted (the csv module's default is 128 KB): far above any
+#: training example, yet a quote left open, which swallows the rest of the file into
+#: one field, is still stopped before it fills memory.
+FIELD_LIMIT = 16 * 1024 * 1024
 
 Lines = Iterable[tuple[int, str]]
 
@@ -202,6 +206,8 @@ def delimited(path: Path, lines: Lines, delimiter: str, state: ParseState) -> It
     Column names match case-insensitively; other columns are ignored. Quoted
     fields may span lines, and line numbers follow the file, not the rows.
     """
+    if csv.field_size_limit() < FIELD_LIMIT:
+        csv.field_size_limit(FIELD_LIMIT)
     numbered = iter(lines)
     current = [0]
 
@@ -244,6 +250,13 @@ def delimited(path: Path, lines: Lines, delimiter: str, state: ParseState) -> It
         except StopIteration:
             return
         except csv.Error as exc:
+            if "field limit" in str(exc):
+                raise DataError(
+                    path,
+                    f"a field runs on for more than {FIELD_LIMIT // (1024 * 1024)} MB: is a quote left open in the row that starts here?",
+                    line=last + 1,
+                    code="malformed_csv",
+                ) from None
             raise DataError(path, f"malformed row: {exc}", line=current[0], code="malformed_csv") from None
         start = last + 1
         last = current[0]
