@@ -167,6 +167,15 @@ def test_csv_text_column(tmp_path: Path) -> None:
     assert [(e.kind, e.text, e.line) for e in examples] == [("text", "good, really", 2), ("text", "bad", 3)]
 
 
+def test_csv_blank_lines_before_the_header(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.csv", "\n \nprompt,completion\nq,a\n")
+    assert [(e.prompt, e.completion, e.line) for e in iter_examples(DataSpec(path))] == [("q", "a", 4)]
+    bad = write(tmp_path / "bad.csv", "\n\nprompt,answer\nq,a\n")
+    with pytest.raises(DataError) as err:
+        scan(DataSpec(bad))
+    assert err.value.line == 3 and err.value.field == "completion"
+
+
 def test_tsv_prompt_completion_and_text(tmp_path: Path) -> None:
     pc = write(tmp_path / "pc.tsv", "prompt\tcompletion\nQ, with comma\tA\nQ2\tA2\n")
     assert [(e.prompt, e.completion) for e in iter_examples(DataSpec(pc))] == [("Q, with comma", "A"), ("Q2", "A2")]

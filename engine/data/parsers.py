@@ -219,10 +219,13 @@ def delimited(path: Path, lines: Lines, delimiter: str, state: ParseState) -> It
     reader = csv.reader(feed(), delimiter=delimiter)
     try:
         header = next(reader)
+        while not any(cell.strip() for cell in header):  # blank lines before the header row
+            header = next(reader)
     except StopIteration:
         raise DataError(path, "file is empty", code="empty") from None
     except csv.Error as exc:
         raise DataError(path, f"malformed {'TSV' if delimiter == chr(9) else 'CSV'}: {exc}", line=current[0], code="malformed_csv") from None
+    header_line = current[0]
     names = [h.strip().lower() for h in header]
     if "prompt" in names or "completion" in names:
         state.flavour = "prompt_completion"
@@ -235,13 +238,13 @@ def delimited(path: Path, lines: Lines, delimiter: str, state: ParseState) -> It
         raise DataError(
             path,
             f"is missing from the header row (need a 'text' column, or 'prompt' and 'completion'; found: {found})",
-            line=1,
+            line=header_line,
             field="text",
             code="missing_field",
         )
     for name in wanted:
         if name not in names:
-            raise DataError(path, "is missing from the header row", line=1, field=name, code="missing_field")
+            raise DataError(path, "is missing from the header row", line=header_line, field=name, code="missing_field")
     columns = [names.index(n) for n in wanted]
     last = current[0]
     while True:
