@@ -37,7 +37,7 @@ def make_tokenizer(out: Path):
 
 
 def make_model(out: Path, seed: int = 0) -> Path:
-    """A 2-layer, 32-wide Llama saved with its tokenizer in ``out``."""
+    """A 2-layer, 64-wide Llama (4-bit kernels want rows of at least 32) saved with its tokenizer in ``out``."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -45,8 +45,8 @@ def make_model(out: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
+        hidden_size=64,
+        intermediate_size=128,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,

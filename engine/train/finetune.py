@@ -10,6 +10,7 @@ from __future__ import annotations
 import resource
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from engine.data import DataSpec, split_examples
@@ -17,7 +18,7 @@ from engine.runs import Run
 from engine.runs.files import write_json_atomic
 from engine.train.packing import PackedCollator, one_per_row, pack
 from engine.train.scorecard import EvalResult, evaluate, scorecard
-from engine.train.tokenize import encode
+from engine.train.tokenize import Encoded, encode
 
 #: Above this many parameters on a GPU, recomputing activations saves more memory than it costs.
 CHECKPOINTING_MIN_PARAMS = 300_000_000
@@ -37,17 +38,29 @@ def _peak_memory_bytes(torch: Any) -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
-def fine_tune(run: Run, stop: threading.Event, resume: bool = False) -> str:
-    """Train the run; returns its final state, ``ready`` or ``cancelled``.
+@dataclass
+class Session:
+    """Everything set up for training: the adapted model, its data and the baseline score."""
 
-    Raises on failure; the caller turns the exception into the run's reason.
-    """
+    run: Run
+    model: Any
+    tokenizer: Any
+    rows: list[Any]
+    encoded_eval: list[Encoded]
+    pad_id: int
+    baseline: EvalResult
+    checkpointing: bool
+    train_examples: int
+    started: float
+
+
+def prepare(run: Run, resume: bool = False) -> Session:
+    """Load data and model, add the LoRA adapter, and score the baseline (adapter off)."""
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-    from transformers import Trainer, TrainingArguments, set_seed
+    from transformers import set_seed
 
     from engine.models import load_model
-    from engine.train.callback import EventsCallback
 
     started = time.time()
     cfg = run.config()
@@ -64,11 +77,10 @@ def fine_tune(run: Run, stop: threading.Event, resume: bool = False) -> str:
     rows = pack(encoded_train, seq_len) if cfg.train.packing else one_per_row(encoded_train, seq_len)
     run.log(f"{sum(map(len, encoded_train)):,} train tokens in {len(rows)} sequences of up to {seq_len} tokens")
 
-    on_gpu = torch.cuda.is_available()
-    checkpointing = on_gpu and model.num_parameters() >= CHECKPOINTING_MIN_PARAMS
+    checkpointing = torch.cuda.is_available() and model.num_parameters() >= CHECKPOINTING_MIN_PARAMS
     if cfg.model.quant != "none":
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
-    model.config.use_cache = False
+    model.config.use_cache = False  # a cache would hide the packed-sequence boundaries from the mask
     set_seed(cfg.train.seed)
     lora = LoraConfig(
         r=cfg.lora.r,
@@ -81,15 +93,27 @@ def fine_tune(run: Run, stop: threading.Event, resume: bool = False) -> str:
     trainable, total = model.get_nb_trainable_parameters()
     run.log(f"LoRA r={cfg.lora.r}: {trainable:,} trainable of {total:,} parameters")
 
-    if stop.is_set():
-        return "cancelled"
     baseline = _baseline_from_events(run) if resume else None
     if baseline is None:
         run.log("scoring the baseline (adapter off) on the eval split")
         with model.disable_adapter():
             baseline = evaluate(model, encoded_eval, pad_id)
         run.event("eval", which="baseline", **baseline.to_dict())
+    return Session(run, model, tokenizer, rows, encoded_eval, pad_id, baseline, checkpointing, len(train_examples), started)
 
+
+def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
+    """Train with the Trainer, then score the custom model and save adapter and scorecard.
+
+    Returns the run's final state, ``ready`` or ``cancelled``.
+    """
+    import torch
+    from transformers import Trainer, TrainingArguments
+
+    from engine.train.callback import EventsCallback
+
+    run, cfg = session.run, session.run.config()
+    on_gpu = torch.cuda.is_available()
     args = TrainingArguments(
         output_dir=str(run.checkpoints_dir),
         num_train_epochs=cfg.train.epochs,
@@ -99,7 +123,7 @@ def fine_tune(run: Run, stop: threading.Event, resume: bool = False) -> str:
         warmup_steps=0.03,
         per_device_train_batch_size=cfg.train.batch_size,
         gradient_accumulation_steps=cfg.train.grad_accum,
-        gradient_checkpointing=checkpointing,
+        gradient_checkpointing=session.checkpointing,
         logging_steps=cfg.train.logging_steps,
         save_strategy="steps",
         save_steps=cfg.train.save_steps,
@@ -114,14 +138,13 @@ def fine_tune(run: Run, stop: threading.Event, resume: bool = False) -> str:
         dataloader_pin_memory=on_gpu,
         include_num_input_tokens_seen="non_padding",
     )
-    callback = EventsCallback(run, stop)
     trainer = Trainer(
-        model=model,
+        model=session.model,
         args=args,
-        train_dataset=rows,
-        data_collator=PackedCollator(pad_id),
-        processing_class=tokenizer,
-        callbacks=[callback],
+        train_dataset=session.rows,
+        data_collator=PackedCollator(session.pad_id),
+        processing_class=session.tokenizer,
+        callbacks=[EventsCallback(run, stop)],
     )
     checkpoint = run.last_checkpoint() if resume else None
     if checkpoint is not None:
@@ -132,26 +155,33 @@ def fine_tune(run: Run, stop: threading.Event, resume: bool = False) -> str:
         return "cancelled"
 
     run.log("scoring the custom model (adapter on) on the eval split")
-    custom = evaluate(model, encoded_eval, pad_id)
+    custom = evaluate(session.model, session.encoded_eval, session.pad_id)
     run.event("eval", which="custom", **custom.to_dict())
-    model.save_pretrained(str(run.adapter_dir))
+    session.model.save_pretrained(str(run.adapter_dir))
     tokens = trainer.state.num_input_tokens_seen
-    wall = time.time() - started
     train_time = sum(e["elapsed_s"] for e in _last_step_per_attempt(run))
     train_figures = {
         "loss_curve": [[step, loss] for step, loss in _loss_curve(run)],
         "steps": trainer.state.global_step,
         "tokens": tokens,
-        "wall_time_s": wall,
+        "wall_time_s": time.time() - session.started,
         "train_time_s": train_time,
         "tokens_per_s": tokens / train_time if train_time > 0 else None,
         "peak_memory_bytes": _peak_memory_bytes(torch),
         "device": torch.cuda.get_device_name(0) if on_gpu else "cpu",
-        "train_examples": len(train_examples),
-        "eval_examples": len(eval_examples),
+        "train_examples": session.train_examples,
+        "eval_examples": len(session.encoded_eval),
     }
-    write_json_atomic(run.metrics_path, scorecard(baseline, custom, train_figures))
+    write_json_atomic(run.metrics_path, scorecard(session.baseline, custom, train_figures))
     return "ready"
+
+
+def fine_tune(run: Run, stop: threading.Event, resume: bool = False) -> str:
+    """Train the run start to scorecard; returns ``ready`` or ``cancelled``, raises on failure."""
+    session = prepare(run, resume)
+    if stop.is_set():
+        return "cancelled"
+    return fit(session, stop, resume)
 
 
 def _loss_curve(run: Run) -> list[tuple[int, float]]:

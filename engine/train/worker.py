@@ -25,9 +25,10 @@ from engine.runs.process import wait_for_turn
 
 def _reason(exc: BaseException) -> str:
     """A failure as a user should read it."""
+    from engine.models.errors import ModelError
     from engine.train.callback import TrainingFailed
 
-    if isinstance(exc, (TrainingFailed, DataError)):
+    if isinstance(exc, (TrainingFailed, DataError, ModelError)):
         return str(exc)
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
         return "out of memory: try a smaller --batch-size or --seq-len, or 4-bit quantization (--quant 4bit)"
