@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tui.commands import inspect, runs, train
+from tui.commands import inspect, models, runs, train
 
-COMMANDS = (inspect, train, runs)
+COMMANDS = (inspect, models, train, runs)
 
 DESCRIPTION = """\
 Fine-tune an open LLM on your own data, from a terminal.
