@@ -1,0 +1,169 @@
+"""The data and preview screens, driven by keys only, as a user would at 80x24."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from time import monotonic
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, OptionList, Static
+
+from engine import recent
+from engine.data import Cancelled, DataSpec, scan
+from tui.app import FinetuiApp
+from tui.messages import ScanProgress
+from tui.screens.data import DataScreen
+from tui.screens.example import ExampleScreen
+from tui.screens.preview import PreviewScreen, _ScanFeed
+from tui.widgets.example_table import ExampleTable
+from tui.widgets.file_tree import FileTree
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path("tests/fixtures/tui")
+SIZE = (80, 24)
+
+
+@pytest.fixture(autouse=True)
+def tui_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run from the repository root (paths on screen are relative) with an empty finetui home."""
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("FINETUI_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = monotonic() + timeout
+    while not condition():
+        assert monotonic() < deadline, "timed out waiting for the app"
+        await pilot.pause(0.01)
+
+
+async def tree_ready(pilot: Pilot) -> None:
+    tree = pilot.app.screen.query_one(FileTree)
+    await until(pilot, lambda: len(tree.root.children) == 3)
+
+
+async def scan_finished(pilot: Pilot) -> PreviewScreen:
+    await until(pilot, lambda: isinstance(pilot.app.screen, PreviewScreen))
+    screen = pilot.app.screen
+    assert isinstance(screen, PreviewScreen)
+    await until(pilot, lambda: screen.report is not None or screen.error is not None)
+    await pilot.pause()
+    return screen
+
+
+def text_of(screen: object, selector: str) -> str:
+    return str(screen.query_one(selector, Static).content)  # type: ignore[attr-defined]
+
+
+async def test_keyboard_only_flow(tui_env: Path) -> None:
+    app = FinetuiApp(start_path=FIXTURES)
+    async with app.run_test(size=SIZE) as pilot:
+        await tree_ready(pilot)
+        assert isinstance(app.focused, FileTree)
+        await pilot.press("down", "down", "enter")  # the root, broken.jsonl, haiku.txt
+        screen = app.screen
+        assert screen.query_one("#path", Input).value == "tests/fixtures/tui/haiku.txt"
+        assert app.focused is screen.query_one("#separator", Input)
+
+        await pilot.press(*"--SEPARATOR--", "enter")
+        preview = await scan_finished(pilot)
+        assert text_of(preview, "#counts").startswith("14 examples · train 13 · eval 1")
+        assert "txt, split at --SEPARATOR--" in text_of(preview, "#source")
+        table = preview.query_one(ExampleTable)
+        assert table.row_count == 14
+        warnings = text_of(preview, "#warnings")
+        assert "too_small ×1" in warnings and "duplicate ×1" in warnings and "(examples 9)" in warnings
+
+        await pilot.press("down", "down", "enter")
+        assert isinstance(app.screen, ExampleScreen)
+        assert str(app.screen.query_one("#example-text", Static).content).startswith("Cursor blinks at dawn\n")
+        await pilot.press("escape")
+        assert app.screen is preview
+        await pilot.press("escape")
+        assert isinstance(app.screen, DataScreen)
+
+        assert recent.load() == [recent.RecentFile(REPO / FIXTURES / "haiku.txt", None, "--SEPARATOR--")]
+        assert (tui_env / "recent.json").is_file()
+        assert app.screen.query_one("#recent", OptionList).option_count == 1
+
+
+async def test_typed_path_and_f5_open_the_preview(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO / FIXTURES)
+    app = FinetuiApp()  # starts in the working folder
+    async with app.run_test(size=SIZE) as pilot:
+        await tree_ready(pilot)
+        await pilot.press("tab", *"qa.jsonl", "f5")  # the recent list is empty, so Tab goes to the path
+        preview = await scan_finished(pilot)
+        assert text_of(preview, "#counts").startswith("6 examples · train 5 · eval 1")
+        await pilot.press("enter")
+        body = str(app.screen.query_one("#example-text", Static).content)
+        assert body == "prompt\nWhat is the capital of France?\n\ncompletion\n Paris."
+
+
+async def test_a_start_file_is_preselected() -> None:
+    app = FinetuiApp(start_path=FIXTURES / "qa.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        preview = await scan_finished(pilot)
+        assert preview.spec == DataSpec(FIXTURES / "qa.jsonl")
+
+
+async def test_a_bad_file_shows_its_error_and_the_app_goes_on() -> None:
+    app = FinetuiApp(start_path=FIXTURES / "broken.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        preview = await scan_finished(pilot)
+        error = preview.query_one("#error", Static)
+        assert error.display
+        assert str(error.content) == "tests/fixtures/tui/broken.jsonl:3: malformed JSON: Expecting value (column 1)"
+        assert preview.query_one(ExampleTable).row_count == 2  # the examples read before the error
+        await pilot.press("escape")
+        assert isinstance(app.screen, DataScreen)
+        assert recent.load() == []
+
+
+async def test_a_missing_path_is_reported_on_the_data_screen() -> None:
+    app = FinetuiApp(start_path=FIXTURES)
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#path", Input).focus()
+        await pilot.press(*"nope.txt", "enter")
+        assert isinstance(app.screen, DataScreen)
+        status = app.screen.query_one("#status", Static)
+        assert status.has_class("-error")
+        assert str(status.content).startswith("No such file: nope.txt")
+
+
+async def test_choosing_a_recent_file_restores_its_settings() -> None:
+    recent.remember(recent.RecentFile(FIXTURES / "haiku.txt", "txt", "--SEPARATOR--"))
+    app = FinetuiApp(start_path=FIXTURES)
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#recent", OptionList).focus()
+        await pilot.press("down", "enter")
+        screen = app.screen
+        assert screen.query_one("#path", Input).value == "tests/fixtures/tui/haiku.txt"
+        assert screen.query_one("#separator", Input).value == "--SEPARATOR--"
+        await pilot.press("enter")
+        preview = await scan_finished(pilot)
+        assert preview.spec == DataSpec(FIXTURES / "haiku.txt", "txt", "--SEPARATOR--")
+
+
+def test_a_cancelled_scan_stops_mid_file(tmp_path: Path) -> None:
+    """Leaving the screen cancels the worker; the feed's progress callback then stops the scan."""
+    big = tmp_path / "big.txt"
+    big.write_text("a few words of text in a paragraph\n\n" * 100_000)  # 3.6 MB: progress every 1 MB
+    posted: list[object] = []
+    cancelled = False
+
+    def progress(done: int, total: int) -> None:
+        nonlocal cancelled
+        feed.progress(done, total)
+        cancelled = True
+
+    feed = _ScanFeed(posted.append, lambda: cancelled)
+    with pytest.raises(Cancelled):
+        scan(DataSpec(big), on_preview=feed.example, on_progress=progress)
+    last = posted[-1]  # the first progress report, then nothing: the scan stopped at 1 MB of 3.6
+    assert isinstance(last, ScanProgress) and last.done < last.total

@@ -1,0 +1,40 @@
+"""What every full screen of finetui shares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from tui.screens.dialogs import ErrorScreen
+
+
+class FinetuiScreen(Screen[None]):
+    """A full screen whose workers can fail without taking the app down.
+
+    Workers run with ``exit_on_error=False``; this one handler turns any
+    error they did not expect into a dialog, so a bug shows as a message the
+    user can dismiss, not as a traceback that ends the session.
+    """
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        error = event.worker.error
+        if event.state is WorkerState.ERROR and error is not None:
+            self.log.error(f"worker {event.worker.name!r} failed", error)
+            self.app.push_screen(ErrorScreen("Unexpected error", f"{type(error).__name__}: {error}"))
+
+
+def display_path(path: Path) -> str:
+    """``path`` as people like to read it: relative to the working folder when inside it, else with ``~``.
+
+    The working folder itself is shown by its full name, not as ``.``.
+    """
+    absolute = path.expanduser().absolute()
+    cwd = Path.cwd()
+    if absolute.is_relative_to(cwd) and absolute != cwd:
+        return str(absolute.relative_to(cwd))
+    home = Path.home()
+    if absolute.is_relative_to(home):
+        return str(Path("~") / absolute.relative_to(home))
+    return str(absolute)

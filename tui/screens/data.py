@@ -1,0 +1,123 @@
+"""The data screen: pick a file, its format and separator, then open the preview."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import Button, DirectoryTree, Footer, Header, Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from engine import recent
+from engine.data import FORMATS, DataSpec
+from tui.screens.base import FinetuiScreen, display_path
+from tui.screens.preview import PreviewScreen
+from tui.widgets.file_tree import FileTree
+
+AUTO = "auto"
+HINT = "Pick a file (Enter) or type its path, then F5 or Enter opens the preview."
+
+
+class DataScreen(FinetuiScreen):
+    """Where a session starts: choose the training file and how to read it.
+
+    Choosing a file (in the tree or the recent list) fills the form and
+    moves to the separator, so the next Enter opens the preview.
+    """
+
+    AUTO_FOCUS = "#files"
+    BINDINGS = [Binding("f5", "open_preview", "Preview", tooltip="Parse the file and show its examples")]
+
+    def __init__(self, start: Path) -> None:
+        super().__init__()
+        start = start.expanduser().absolute()
+        self.start_file = "" if start.is_dir() else display_path(start)
+        self.folder = start if start.is_dir() else start.parent if start.parent.is_dir() else Path.cwd()
+        self.recent: list[recent.RecentFile] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="pickers"):
+            with Vertical(id="files-panel", classes="panel") as files:
+                files.border_title = f"Files in {display_path(self.folder)}"
+                yield FileTree(self.folder, id="files")
+            with Vertical(id="recent-panel", classes="panel") as recent_panel:
+                recent_panel.border_title = "Recent"
+                yield OptionList(id="recent")
+                yield Static("Files you preview show up here.", id="recent-empty")
+        with Vertical(id="form"):
+            with Horizontal(classes="form-row"):
+                yield Label("File", classes="field-label")
+                yield Input(self.start_file, placeholder="path of a .txt, .jsonl, .csv or .tsv file", id="path", compact=True)
+            with Horizontal(classes="form-row"):
+                yield Label("Format", classes="field-label")
+                yield Select([(f, f) for f in (AUTO, *FORMATS)], value=AUTO, allow_blank=False, id="format", compact=True)
+                yield Label("Separator", classes="field-label")
+                yield Input(placeholder="none: split .txt at blank lines", id="separator", compact=True)
+                yield Button("Preview", id="open", variant="primary", compact=True)
+        yield Static(HINT, id="status")
+        yield Footer()
+
+    def on_screen_resume(self) -> None:
+        """Reload the recent files: the preview just opened may have added one."""
+        self.recent = recent.load()
+        options = self.query_one("#recent", OptionList)
+        options.clear_options()
+        options.add_options(Option(self._recent_label(entry)) for entry in self.recent)
+        options.display = bool(self.recent)
+        self.query_one("#recent-empty").display = not self.recent
+
+    @staticmethod
+    def _recent_label(entry: recent.RecentFile) -> Content:
+        details = [display_path(entry.path.parent)]
+        if entry.format:
+            details.append(entry.format)
+        if entry.separator:
+            details.append(f"split at {entry.separator}")
+        return Content.from_markup("[b]$name[/b]\n[dim]$details[/]", name=entry.path.name, details=" · ".join(details))
+
+    @on(DirectoryTree.FileSelected)
+    def file_chosen(self, event: DirectoryTree.FileSelected) -> None:
+        self._fill(event.path)
+
+    @on(OptionList.OptionSelected, "#recent")
+    def recent_chosen(self, event: OptionList.OptionSelected) -> None:
+        entry = self.recent[event.option_index]
+        self._fill(entry.path, entry.format if entry.format in FORMATS else AUTO, entry.separator or "")
+
+    def _fill(self, path: Path, fmt: str | None = None, separator: str | None = None) -> None:
+        """Put a chosen file in the form, then move on to the separator."""
+        self.query_one("#path", Input).value = display_path(path)
+        if fmt is not None:
+            self.query_one("#format", Select).value = fmt
+        separator_input = self.query_one("#separator", Input)
+        if separator is not None:
+            separator_input.value = separator
+        self._say(HINT)
+        separator_input.focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#open")
+    def action_open_preview(self) -> None:
+        """Check the path is a file, then parse it on the preview screen."""
+        raw = self.query_one("#path", Input).value.strip()
+        path = Path(raw).expanduser()
+        if not raw or not path.is_file():
+            problem = "Pick a file first" if not raw else f"{raw} is a folder" if path.is_dir() else f"No such file: {raw}"
+            self._say(f"{problem}: choose one in the tree or type its path.", error=True)
+            self.query_one("#path", Input).focus()
+            return
+        fmt = self.query_one("#format", Select).value
+        separator = self.query_one("#separator", Input).value.strip() or None
+        spec = DataSpec(path, format=None if fmt == AUTO else str(fmt), separator=separator)
+        self._say(HINT)
+        self.app.push_screen(PreviewScreen(spec))
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        status = self.query_one("#status", Static)
+        status.update(text)
+        status.set_class(error, "-error")

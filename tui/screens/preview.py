@@ -1,0 +1,224 @@
+"""The preview screen: what a data file parses into, and what is wrong with it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from time import monotonic
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
+from textual.worker import get_current_worker
+
+from engine import recent
+from engine.data import Cancelled, DataError, DataSpec, Example, Report, scan
+from tui.messages import ExamplesParsed, ScanDone, ScanFailed, ScanProgress
+from tui.screens.base import FinetuiScreen, display_path
+from tui.screens.example import ExampleScreen
+from tui.widgets.example_table import ExampleTable
+from tui.widgets.histogram import LengthHistogram
+
+#: Examples kept for the table; the report still covers the whole file.
+TABLE_ROWS = 500
+#: Seconds between two batches of rows, and between two progress updates.
+ROWS_EVERY = 0.05
+PROGRESS_EVERY = 0.1
+
+
+class _Pace:
+    """True at most once every ``interval`` seconds, so a thread can post without flooding."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.last = float("-inf")
+
+    def ready(self) -> bool:
+        now = monotonic()
+        if now - self.last < self.interval:
+            return False
+        self.last = now
+        return True
+
+
+class _ScanFeed:
+    """Turns the scan's callbacks into a paced stream of messages for the screen."""
+
+    def __init__(self, post: Callable[[Message], object], is_cancelled: Callable[[], bool]) -> None:
+        self.post = post
+        self.is_cancelled = is_cancelled
+        self.pending: list[Example] = []
+        self.rows = _Pace(ROWS_EVERY)
+        self.progress_pace = _Pace(PROGRESS_EVERY)
+
+    def example(self, example: Example) -> None:
+        self.pending.append(example)
+        if self.rows.ready():
+            self.flush()
+
+    def progress(self, done: int, total: int) -> None:
+        """Also stops the scan when the screen has gone: the engine calls this between lines, even inside one huge example."""
+        if self.is_cancelled():
+            raise Cancelled()
+        self.flush()
+        if done >= total or self.progress_pace.ready():
+            self.post(ScanProgress(done, total))
+
+    def flush(self) -> None:
+        if self.pending:
+            self.post(ExamplesParsed(tuple(self.pending)))
+            self.pending = []
+
+
+def describe_format(report: Report) -> str:
+    """How the file was read, in a few words."""
+    if report.flavour == "separator":
+        return f"{report.format}, split at {report.separator}"
+    if report.flavour == "paragraphs":
+        return f"{report.format}, split at blank lines"
+    return f"{report.format}, {report.flavour.replace('_', '/')}"
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB"):
+        if size < 1024:
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+class PreviewScreen(FinetuiScreen):
+    """Parses ``spec`` in a thread and fills in as results arrive.
+
+    The first examples appear while the scan reads on; the counts, the
+    length histogram and the warnings come when it ends. Leaving the screen
+    cancels the scan.
+    """
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back", tooltip="Back to the data screen (stops parsing)")]
+    AUTO_FOCUS = "#examples"
+
+    def __init__(self, spec: DataSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.examples: dict[str, Example] = {}
+        self.report: Report | None = None
+        """The scan's report, once it has read the whole file."""
+        self.error: str | None = None
+        """Why the file can't be used, if the scan failed."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="summary"):
+            yield Static(Content(display_path(self.spec.path)), id="source")
+            yield Static("Reading…", id="counts")
+        yield ProgressBar(id="progress", show_eta=False)
+        yield Static(id="error")
+        with Vertical(id="examples-panel", classes="panel") as panel:
+            panel.border_title = "Examples"
+            yield ExampleTable(id="examples")
+        with Horizontal(id="details"):
+            with Vertical(id="lengths-panel", classes="panel") as lengths:
+                lengths.border_title = "Lengths (chars)"
+                yield LengthHistogram(id="lengths")
+            with VerticalScroll(id="warnings-panel", classes="panel") as warnings:
+                warnings.border_title = "Warnings"
+                yield Static("…", id="warnings")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.scan_file()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="parse")
+    def scan_file(self) -> None:
+        """Read the whole file, posting rows, progress and the outcome; touches no widget."""
+        worker = get_current_worker()
+        feed = _ScanFeed(self.post_message, lambda: worker.is_cancelled)
+        try:
+            report = scan(
+                self.spec,
+                preview=TABLE_ROWS,
+                on_preview=feed.example,
+                on_progress=feed.progress,
+                should_stop=lambda: worker.is_cancelled,
+            )
+        except Cancelled:
+            return
+        except DataError as error:
+            feed.flush()
+            self.post_message(ScanFailed(str(error)))
+            return
+        feed.flush()
+        note = ""
+        try:
+            recent.remember(recent.RecentFile(self.spec.path, self.spec.format, self.spec.separator))
+        except OSError as error:
+            note = f"Could not save the recent files list: {error}"
+        self.post_message(ScanDone(report, note))
+
+    def on_examples_parsed(self, message: ExamplesParsed) -> None:
+        self.examples.update((str(e.index), e) for e in message.examples)
+        self.query_one(ExampleTable).add_examples(message.examples)
+
+    def on_scan_progress(self, message: ScanProgress) -> None:
+        self.query_one(ProgressBar).update(total=message.total, progress=message.done)
+
+    def on_scan_done(self, message: ScanDone) -> None:
+        report = self.report = message.report
+        self.query_one(ProgressBar).display = False
+        self.query_one("#source", Static).update(
+            Content.from_markup(
+                "[b]$path[/b] · $how · $size",
+                path=display_path(report.path),
+                how=describe_format(report),
+                size=human_bytes(report.file_bytes),
+            )
+        )
+        c = report.chars
+        self.query_one("#counts", Static).update(
+            Content.from_markup(
+                "[b]$examples[/b] examples · train [b]$train[/b] · eval [b]$eval[/b] · chars median $p50, p90 $p90, max $max",
+                examples=f"{report.examples:,}",
+                train=f"{report.train:,}",
+                eval=f"{report.eval:,}",
+                p50=f"{c.p50:,}",
+                p90=f"{c.p90:,}",
+                max=f"{c.max:,}",
+            )
+        )
+        if report.examples > len(report.preview):
+            self.query_one("#examples-panel").border_subtitle = f"first {len(report.preview):,} of {report.examples:,}"
+        self.query_one(LengthHistogram).bars = tuple(c.histogram)
+        self._show_warnings(report)
+        if message.note:
+            self.notify(message.note, severity="warning")
+
+    def _show_warnings(self, report: Report) -> None:
+        panel = self.query_one("#warnings-panel")
+        panel.border_title = f"Warnings ({len(report.warnings)})"
+        panel.set_class(bool(report.warnings), "-warn")
+        lines = [
+            Content.from_markup("[b]$code[/b] ×$count  $text", code=w.code, count=f"{w.count:,}", text=w.describe())
+            for w in report.warnings
+        ]
+        self.query_one("#warnings", Static).update(Content("\n").join(lines) if lines else "No warnings.")
+
+    def on_scan_failed(self, message: ScanFailed) -> None:
+        self.error = message.error
+        self.query_one(ProgressBar).display = False
+        self.query_one("#counts", Static).update("This file can't be used for training; Esc goes back.")
+        error = self.query_one("#error", Static)
+        error.border_title = "Error"
+        error.update(Content(message.error))
+        error.display = True
+        self.query_one("#details").display = False
+
+    @on(DataTable.RowSelected, "#examples")
+    def open_example(self, event: DataTable.RowSelected) -> None:
+        example = self.examples.get(str(event.row_key.value))
+        if example is not None:
+            self.app.push_screen(ExampleScreen(example))

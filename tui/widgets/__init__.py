@@ -1,0 +1,1 @@
+"""Widgets reused across screens; each carries its own ``DEFAULT_CSS``."""
