@@ -7,6 +7,7 @@ from pathlib import Path
 from time import monotonic
 
 import pytest
+from textual import work
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
@@ -14,7 +15,9 @@ from engine import recent
 from engine.data import Cancelled, DataSpec, scan
 from tui.app import FinetuiApp
 from tui.messages import ScanProgress
+from tui.screens.base import FinetuiScreen
 from tui.screens.data import DataScreen
+from tui.screens.dialogs import ErrorScreen
 from tui.screens.example import ExampleScreen
 from tui.screens.preview import PreviewScreen, _ScanFeed
 from tui.widgets.example_table import ExampleTable
@@ -167,3 +170,25 @@ def test_a_cancelled_scan_stops_mid_file(tmp_path: Path) -> None:
         scan(DataSpec(big), on_preview=feed.example, on_progress=progress)
     last = posted[-1]  # the first progress report, then nothing: the scan stopped at 1 MB of 3.6
     assert isinstance(last, ScanProgress) and last.done < last.total
+
+
+class _BuggyScreen(FinetuiScreen):
+    """A screen whose worker hits a bug, as any later screen's might."""
+
+    def on_mount(self) -> None:
+        self.crash()
+
+    @work(thread=True, exit_on_error=False)
+    def crash(self) -> None:
+        raise RuntimeError("boom")
+
+
+async def test_an_unexpected_worker_error_becomes_a_dialog() -> None:
+    app = FinetuiApp(start_path=FIXTURES)
+    async with app.run_test(size=SIZE) as pilot:
+        buggy = _BuggyScreen()
+        await app.push_screen(buggy)
+        await until(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        assert str(app.screen.query_one("#dialog-message", Static).content) == "RuntimeError: boom"
+        await pilot.press("enter")
+        assert app.screen is buggy and app.is_running

@@ -199,7 +199,7 @@ class PreviewScreen(FinetuiScreen):
 
     def _show_warnings(self, report: Report) -> None:
         panel = self.query_one("#warnings-panel")
-        panel.border_title = f"Warnings ({len(report.warnings)})"
+        panel.border_title = f"Warnings ({len(report.warnings)})" if report.warnings else "Warnings"
         panel.set_class(bool(report.warnings), "-warn")
         lines = [
             Content.from_markup("[b]$code[/b] ×$count  $text", code=w.code, count=f"{w.count:,}", text=w.describe())
@@ -216,6 +216,8 @@ class PreviewScreen(FinetuiScreen):
         error.update(Content(message.error))
         error.display = True
         self.query_one("#details").display = False
+        if self.examples:
+            self.query_one("#examples-panel").border_subtitle = "read before the error"
 
     @on(DataTable.RowSelected, "#examples")
     def open_example(self, event: DataTable.RowSelected) -> None:

@@ -26,9 +26,14 @@ class ExampleTable(DataTable[Text]):
     """Examples by index, source line, length and start; Enter selects the row under the cursor.
 
     Row keys are the examples' indices as strings, so a ``RowSelected``
-    handler finds the example without counting rows.
+    handler finds the example without counting rows. Snippets that don't
+    fit are clipped rather than scrolled: a horizontal scrollbar would cost
+    a row at 80x24, and Enter shows the whole example anyway.
     """
 
+    DEFAULT_CSS = """
+    ExampleTable { overflow-x: hidden; }
+    """
     BINDINGS = [Binding("enter", "select_cursor", "Open example")]
 
     def __init__(self, *, id: str | None = None) -> None:

@@ -1,0 +1,95 @@
+"""How the data and preview screens look at 80x24.
+
+Paths on screen are relative to the repository root, the finetui home is an
+empty temp folder, and every snapshot waits for the scan to end, so the
+pictures are the same on every machine. Update with ``--snapshot-update``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from time import monotonic
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from engine import recent
+from tui.app import FinetuiApp
+from tui.screens.preview import PreviewScreen
+from tui.widgets.file_tree import FileTree
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path("tests/fixtures/tui")
+SIZE = (80, 24)
+
+
+@pytest.fixture(autouse=True)
+def tui_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("FINETUI_HOME", str(tmp_path / "home"))
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = monotonic() + timeout
+    while not condition():
+        assert monotonic() < deadline, "timed out waiting for the app"
+        await pilot.pause(0.01)
+
+
+async def tree_ready(pilot: Pilot) -> None:
+    """Wait until the data screen is up and its tree has listed the fixtures."""
+    await until(pilot, lambda: bool(pilot.app.screen.query(FileTree)))
+    tree = pilot.app.screen.query_one(FileTree)
+    await until(pilot, lambda: len(tree.root.children) == 3)
+
+
+async def open_preview(pilot: Pilot, separator: str = "") -> None:
+    """Open the preview of the start file and wait for the scan to end."""
+    await tree_ready(pilot)
+    pilot.app.screen.query_one("#separator", Input).value = separator
+    await pilot.press("f5")
+    await until(pilot, lambda: isinstance(pilot.app.screen, PreviewScreen))
+    screen = pilot.app.screen
+    assert isinstance(screen, PreviewScreen)
+    await until(pilot, lambda: screen.report is not None or screen.error is not None)
+
+
+def test_data_screen(snap_compare) -> None:
+    """A file picked in the tree, the separator typed, one recent file listed."""
+    recent.remember(recent.RecentFile(FIXTURES / "qa.jsonl", "jsonl", None))
+
+    async def run_before(pilot: Pilot) -> None:
+        await tree_ready(pilot)
+        await pilot.press("down", "down", "enter", *"--SEPARATOR--")
+
+    assert snap_compare(FinetuiApp(start_path=FIXTURES), terminal_size=SIZE, run_before=run_before)
+
+
+def test_preview_screen(snap_compare) -> None:
+    """Counts, examples, length histogram and warnings of haiku.txt split at its separator."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await open_preview(pilot, "--SEPARATOR--")
+
+    assert snap_compare(FinetuiApp(start_path=FIXTURES / "haiku.txt"), terminal_size=SIZE, run_before=run_before)
+
+
+def test_example_dialog(snap_compare) -> None:
+    """One prompt/completion example opened whole over the preview."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await open_preview(pilot)
+        await pilot.press("down", "down", "down", "enter")
+
+    assert snap_compare(FinetuiApp(start_path=FIXTURES / "qa.jsonl"), terminal_size=SIZE, run_before=run_before)
+
+
+def test_preview_of_a_broken_file(snap_compare) -> None:
+    """The error names the file, line and problem; the examples read before it stay."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await open_preview(pilot)
+
+    assert snap_compare(FinetuiApp(start_path=FIXTURES / "broken.jsonl"), terminal_size=SIZE, run_before=run_before)
