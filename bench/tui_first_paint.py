@@ -54,7 +54,8 @@ def headless_run(env: dict[str, str]) -> float:
 
 def tmux_run(env: dict[str, str]) -> float:
     session = f"finetui-bench-{os.getpid()}"
-    command = f"cd {REPO} && FINETUI_HOME={env['FINETUI_HOME']} {sys.executable} -c 'from tui.app import FinetuiApp; FinetuiApp().run()'"
+    app = "from tui.app import FinetuiApp; FinetuiApp().run()"
+    command = f"cd {REPO} && FINETUI_HOME={env['FINETUI_HOME']} {sys.executable} -c '{app}'"
     start = time.perf_counter()
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command], check=True)
     try:
@@ -80,7 +81,8 @@ def main() -> None:
         run = tmux_run if args.tmux else headless_run
         times = [run(env) for _ in range(args.n)]
     mode = "tmux 80x24" if args.tmux else "headless 80x24"
-    print(f"first paint ({mode}, {args.n} runs): median {statistics.median(times):.2f} s, min {min(times):.2f} s, max {max(times):.2f} s")
+    median, low, high = statistics.median(times), min(times), max(times)
+    print(f"first paint ({mode}, {args.n} runs): median {median:.2f} s, min {low:.2f} s, max {high:.2f} s")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from tui.screens.base import FinetuiScreen
 from tui.screens.data import DataScreen
 from tui.screens.dialogs import ErrorScreen
 from tui.screens.example import ExampleScreen
-from tui.screens.preview import PreviewScreen, _ScanFeed
+from tui.screens.preview import PreviewScreen, ScanFeed
 from tui.widgets.example_table import ExampleTable
 from tui.widgets.file_tree import FileTree
 
@@ -165,7 +165,7 @@ def test_a_cancelled_scan_stops_mid_file(tmp_path: Path) -> None:
         feed.progress(done, total)
         cancelled = True
 
-    feed = _ScanFeed(posted.append, lambda: cancelled)
+    feed = ScanFeed(posted.append, lambda: cancelled)
     with pytest.raises(Cancelled):
         scan(DataSpec(big), on_preview=feed.example, on_progress=progress)
     last = posted[-1]  # the first progress report, then nothing: the scan stopped at 1 MB of 3.6

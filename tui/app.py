@@ -29,5 +29,5 @@ class FinetuiApp(App[None]):
         super().__init__()
         self.start_path = Path.cwd() if start_path is None else Path(start_path)
 
-    def get_default_screen(self) -> Screen:
+    def get_default_screen(self) -> Screen[None]:
         return DataScreen(self.start_path)

@@ -16,6 +16,7 @@ from textual.worker import get_current_worker
 
 from engine import recent
 from engine.data import Cancelled, DataError, DataSpec, Example, Report, scan
+from tui.commands.inspect import human_bytes
 from tui.messages import ExamplesParsed, ScanDone, ScanFailed, ScanProgress
 from tui.screens.base import FinetuiScreen, display_path
 from tui.screens.example import ExampleScreen
@@ -44,8 +45,12 @@ class _Pace:
         return True
 
 
-class _ScanFeed:
-    """Turns the scan's callbacks into a paced stream of messages for the screen."""
+class ScanFeed:
+    """Turns the scan's callbacks into a paced stream of messages for the screen.
+
+    Rows go out in batches and progress at most ten times a second, so a
+    fast scan can't flood the screen's message queue.
+    """
 
     def __init__(self, post: Callable[[Message], object], is_cancelled: Callable[[], bool]) -> None:
         self.post = post
@@ -60,7 +65,12 @@ class _ScanFeed:
             self.flush()
 
     def progress(self, done: int, total: int) -> None:
-        """Also stops the scan when the screen has gone: the engine calls this between lines, even inside one huge example."""
+        """Report progress, or stop the scan if the screen has gone.
+
+        The engine checks ``should_stop`` between examples only; this is
+        called every megabyte, so even one huge example can't hold a
+        cancelled scan.
+        """
         if self.is_cancelled():
             raise Cancelled()
         self.flush()
@@ -80,15 +90,6 @@ def describe_format(report: Report) -> str:
     if report.flavour == "paragraphs":
         return f"{report.format}, split at blank lines"
     return f"{report.format}, {report.flavour.replace('_', '/')}"
-
-
-def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB"):
-        if size < 1024:
-            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
 
 
 class PreviewScreen(FinetuiScreen):
@@ -137,7 +138,7 @@ class PreviewScreen(FinetuiScreen):
     def scan_file(self) -> None:
         """Read the whole file, posting rows, progress and the outcome; touches no widget."""
         worker = get_current_worker()
-        feed = _ScanFeed(self.post_message, lambda: worker.is_cancelled)
+        feed = ScanFeed(self.post_message, lambda: worker.is_cancelled)
         try:
             report = scan(
                 self.spec,

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 
 from rich.text import Text
+from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -58,7 +59,7 @@ class LengthHistogram(Widget):
     bars: reactive[tuple[Bar, ...]] = reactive((), layout=True)
     """``(low, high, count)`` per bar, in increasing order of length."""
 
-    def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[no-untyped-def]
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self.bars)
 
     def render(self) -> Text:
@@ -74,7 +75,7 @@ class LengthHistogram(Widget):
         bar_style = self.get_component_rich_style("length-histogram--bar")
         label_style = self.get_component_rich_style("length-histogram--label")
         text = Text(no_wrap=True, overflow="ellipsis")
-        for i, (label, count, (_, _, n)) in enumerate(zip(labels, counts, rows)):
+        for i, (label, count, (_, _, n)) in enumerate(zip(labels, counts, rows, strict=True)):
             if i:
                 text.append("\n")
             text.append(f"{label:>{label_width}} ", label_style)
