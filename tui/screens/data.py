@@ -30,7 +30,7 @@ class DataScreen(FinetuiScreen):
     """
 
     AUTO_FOCUS = "#files"
-    BINDINGS = [Binding("f5", "open_preview", "Preview", tooltip="Parse the file and show its examples")]
+    BINDINGS = [Binding("f5", "open_preview", "Preview", tooltip="Parse the file and show its examples", id="preview")]
 
     def __init__(self, start: Path) -> None:
         super().__init__()

@@ -100,7 +100,7 @@ class PreviewScreen(FinetuiScreen):
     cancels the scan.
     """
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back", tooltip="Back to the data screen (stops parsing)")]
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back", tooltip="Back to the data screen (stops parsing)", id="back")]
     AUTO_FOCUS = "#examples"
 
     def __init__(self, spec: DataSpec) -> None:
