@@ -303,8 +303,8 @@ def test_reader_closing_the_pipe_early_is_not_a_crash(workdir: Path, finetui_hom
     assert proc.stdout.readline().startswith(b"first 2 examples")
     proc.stdout.close()
     stderr = proc.stderr.read().decode()
-    assert proc.wait(timeout=60) == 1
-    assert stderr == ""
+    assert stderr == ""  # no BrokenPipeError traceback
+    assert proc.wait(timeout=60) in (1, 0)  # 0 only if it had written everything before the pipe closed
 
 
 def _on_path(name: str) -> bool:
