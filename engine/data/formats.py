@@ -75,8 +75,9 @@ def detect_format(spec: DataSpec) -> str:
     """The format ``spec`` will be read as: the user's choice, else the extension and content.
 
     A ``.txt`` whose first line is a JSON object is read as JSON lines. A
-    file with an unknown extension is recognised by its first line, or
-    rejected with a hint to pass ``--format``.
+    file with an unknown extension is plain text when a separator is given,
+    else recognised by its first line, or rejected with a hint to pass
+    ``--format``.
     """
     check_readable(spec.path)
     if spec.format is not None:
@@ -87,7 +88,7 @@ def detect_format(spec: DataSpec) -> str:
     first = _first_line(read_head(spec.path))
     if spec.separator is None and _looks_like_jsonl(first):
         return "jsonl"
-    if by_extension == "txt":
+    if by_extension == "txt" or spec.separator is not None:
         return "txt"
     if _looks_like_table(first, "\t"):
         return "tsv"

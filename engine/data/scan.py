@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from engine.data import quality
 from engine.data.errors import DataError
@@ -21,6 +20,9 @@ from engine.data.reader import Progress, check_readable
 from engine.data.report import DataWarning, Report
 from engine.data.split import DEFAULT_EVAL_FRACTION, eval_mask
 from engine.data.stats import LengthAccumulator
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Below this many examples, separated or structured data is too small to fine-tune well.
 MIN_EXAMPLES = 200
@@ -68,6 +70,8 @@ class _Warnings:
 
 def _later_copies(keys: np.ndarray) -> np.ndarray:
     """Indices of examples whose key already appeared earlier, in file order."""
+    import numpy as np
+
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
     repeat = np.zeros(len(keys), dtype=bool)
@@ -92,7 +96,8 @@ def scan(
     The first ``preview`` examples are kept in the report and handed to
     ``on_preview`` as soon as they are parsed. ``on_progress(done, total)``
     gets bytes read. Raises ``DataError`` on bad input and ``Cancelled``
-    when ``should_stop()`` turns true.
+    when ``should_stop()`` turns true (checked every few hundred examples and
+    every megabyte read).
     """
     if max_seq_len < 1:
         raise ValueError(f"max_seq_len must be at least 1, not {max_seq_len}")
@@ -107,7 +112,14 @@ def scan(
     kept: list[Example] = []
     index = 0
 
-    for raw in parse(spec, state, on_progress):
+    def progress(done: int, total: int) -> None:
+        # Called every megabyte read, so a scan stops promptly even inside one huge example.
+        if should_stop is not None and should_stop():
+            raise Cancelled()
+        if on_progress is not None:
+            on_progress(done, total)
+
+    for raw in parse(spec, state, progress):
         if should_stop is not None and index % STOP_CHECK_EVERY == 0 and should_stop():
             raise Cancelled()
         if is_empty(raw):
@@ -138,6 +150,8 @@ def scan(
         raise DataError(spec.path, "no examples left after dropping empty ones", code="no_examples")
     if spec.separator is not None and fmt == "txt" and not state.separator_found:
         warnings.add("separator_not_found", f"the separator {spec.separator!r} was never found; the whole file is one example")
+
+    import numpy as np  # imported here: the TUI imports this package and must start fast
 
     exact = np.frombuffer(exact_keys, dtype=np.uint64)
     near = np.frombuffer(near_keys, dtype=np.uint64)

@@ -9,22 +9,24 @@ The result depends only on the data and the seed, not on the machine.
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from engine.data.examples import Example
 from engine.data.formats import DataSpec, iter_examples
 from engine.data.quality import near_key
 
+if TYPE_CHECKING:
+    import numpy as np
+
 DEFAULT_EVAL_FRACTION = 0.1
-_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
-
-
 def _mix(keys: np.ndarray, seed: int) -> np.ndarray:
     """splitmix64 of key xor seed: a seeded, well-spread order for the groups."""
+    import numpy as np
+
+    mask = np.uint64(0xFFFFFFFFFFFFFFFF)
     with np.errstate(over="ignore"):
         z = keys ^ np.uint64(seed & 0xFFFFFFFFFFFFFFFF)
-        z = (z + np.uint64(0x9E3779B97F4A7C15)) & _MASK
+        z = (z + np.uint64(0x9E3779B97F4A7C15)) & mask
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return z ^ (z >> np.uint64(31))
@@ -36,6 +38,8 @@ def eval_mask(group_keys: Sequence[int] | np.ndarray, eval_fraction: float = DEF
     At least one example goes to eval and at least one stays in train,
     unless there is only one distinct example, in which case all train.
     """
+    import numpy as np  # imported here: the TUI imports this package and must start fast
+
     if not 0.0 < eval_fraction < 1.0:
         raise ValueError(f"eval_fraction must be between 0 and 1, not {eval_fraction}")
     keys = np.asarray(group_keys, dtype=np.uint64)
