@@ -1,0 +1,59 @@
+"""Faults become a failed status with a reason in plain words."""
+
+from __future__ import annotations
+
+import errno
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from engine.config import DataConfig, RunConfig
+from engine.data import DataError
+from engine.runs import RunStore
+from engine.train.callback import EventsCallback, TrainingFailed
+from engine.train.worker import _reason
+
+
+def _callback() -> EventsCallback:
+    run = RunStore().create(RunConfig("faults", DataConfig("/data/x.txt")))
+    callback = EventsCallback(run, threading.Event())
+    state = SimpleNamespace(global_step=0, num_input_tokens_seen=0, max_steps=10, epoch=0.0)
+    callback.on_train_begin(None, state, None)
+    return callback
+
+
+@pytest.mark.parametrize("loss", [float("nan"), float("inf")])
+def test_non_finite_loss_fails_the_run_with_advice(loss):
+    callback = _callback()
+    state = SimpleNamespace(global_step=7, num_input_tokens_seen=100, max_steps=10, epoch=0.5)
+    with pytest.raises(TrainingFailed, match="at step 7.*lower learning rate"):
+        callback.on_log(None, state, None, logs={"loss": loss})
+
+
+def test_step_event_carries_progress_and_eta():
+    callback = _callback()
+    state = SimpleNamespace(global_step=5, num_input_tokens_seen=500, max_steps=10, epoch=0.5)
+    callback.on_log(None, state, None, logs={"loss": 1.5, "learning_rate": 1e-4, "grad_norm": 0.3})
+    step = callback.run.last_step()
+    assert step["progress"] == 0.5 and step["loss"] == 1.5 and step["eta_s"] is not None and step["tokens_seen"] == 500
+
+
+def test_cancel_asks_the_trainer_to_save_and_stop():
+    callback = _callback()
+    control = SimpleNamespace(should_save=False, should_training_stop=False)
+    callback.on_step_end(None, None, control)
+    assert not control.should_save
+    callback.stop.set()
+    callback.on_step_end(None, None, control)
+    assert control.should_save and control.should_training_stop
+
+
+def test_reasons_are_plain_words():
+    assert _reason(MemoryError()).startswith("out of memory")
+    oom = type("OutOfMemoryError", (RuntimeError,), {})("CUDA out of memory")
+    assert _reason(oom).startswith("out of memory")
+    full = OSError(errno.ENOSPC, "No space left on device", "/runs/x/checkpoints")
+    assert _reason(full).startswith("the disk is full")
+    assert _reason(DataError("a.txt", "file is empty")) == "a.txt: file is empty"
+    assert _reason(TrainingFailed("the loss became nan")) == "the loss became nan"
