@@ -54,6 +54,19 @@ class Session:
     started: float
 
 
+def _one_kernel_for_training(model: Any) -> None:
+    """Keep bitsandbytes from repacking 4-bit weights for its CPU inference kernel.
+
+    On CPUs with AVX512-BF16, a 4-bit layer run in eval mode repacks its
+    weights for a faster kernel that has no backward: after the baseline eval,
+    gradients through the base layers would be silently wrong, and baseline and
+    custom would be scored by different kernels. Training keeps one kernel.
+    """
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+
+
 def prepare(run: Run, resume: bool = False) -> Session:
     """Load data and model, add the LoRA adapter, and score the baseline (adapter off)."""
     import torch
@@ -70,6 +83,7 @@ def prepare(run: Run, resume: bool = False) -> Session:
 
     run.log(f"loading {cfg.model.name} ({cfg.model.quant})")
     model, tokenizer = load_model(cfg.model.name, quant=cfg.model.quant, trust_remote_code=cfg.model.trust_remote_code)
+    _one_kernel_for_training(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     seq_len = min(cfg.train.seq_len, getattr(model.config, "max_position_embeddings", cfg.train.seq_len))
     encoded_train = [encode(e, tokenizer, seq_len) for e in train_examples]
