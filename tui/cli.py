@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tui.commands import inspect, models, runs, train
 
-COMMANDS = (inspect, models, train, runs)
+COMMANDS = (inspect, models, train, runs, __import__("tui.commands.playground", fromlist=["playground"]))
 
 DESCRIPTION = """\
 Fine-tune an open LLM on your own data, from a terminal.

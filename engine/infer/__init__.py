@@ -1,0 +1,38 @@
+"""The playground: baseline and custom generations and log-likelihoods, from one loaded model.
+
+- ``InferenceSession`` (``engine.infer.session``): a base model loaded once,
+  quantized as the runs were trained, with any number of run adapters; the
+  baseline is the model with adapters off, a custom model has one run's on.
+- ``Server`` (``engine.infer.server``): the request handler, and the process
+  ``python -m engine.infer.server`` that serves it over JSON lines.
+- ``InferenceClient`` (``engine.infer.client``): starts that process and
+  streams its answers; imports no torch.
+
+Protocol (version 1): one JSON object per line on stdin, one per line on
+stdout; each answer carries its request's ``id``. Every request gets exactly
+one terminal event, last: ``end`` or ``error``
+(``{"id", "event": "error", "code", "message"}``).
+
+- ``{"id", "type": "generate", "prompt", "run"?, "models"?, "max_tokens"?,
+  "temperature"?, "top_k"?, "top_p"?, "seed"?, "stop"?}``: per model,
+  ``start`` ``{model, run, prompt_tokens, max_tokens, seed}``, ``token``
+  ``{model, text}``..., ``done`` ``{model, run, text, tokens, finish_reason,
+  stop, seed, seconds, time_to_first_token_s, tokens_per_s}``.
+- ``{"id", "type": "likelihood", "text", "prompt"?, "run"?, "models"?}`` or
+  ``"texts": [str | {"text", "prompt"?}]``: per model, ``scores``
+  ``{model, run, avg_logprob, perplexity, scored_tokens, texts: [{avg_logprob,
+  perplexity, scored_tokens, tokens: [{text, id, logprob, rank}]}]}``.
+- ``{"id", "type": "load", "run", "replace"?}``: ``loaded`` ``{run, model, ...}``.
+- ``{"id", "type": "info"}``: ``info`` ``{model, quant, device, context, adapters}``.
+- ``{"id", "type": "cancel", "target"}``: answered at once, ``end``
+  ``{cancelled: bool}``; the target's ``done`` says ``finish_reason: cancelled``.
+
+``models`` defaults to ``["baseline", "custom"]`` with a run, ``["baseline"]``
+without. Loading a model emits ``loading`` ``{what}`` first. The process
+says ``ready`` (id null) once started; it ends when stdin closes.
+"""
+
+from engine.infer.client import InferenceClient, InferenceError
+from engine.infer.requests import MODELS, RequestError
+
+__all__ = ["MODELS", "InferenceClient", "InferenceError", "RequestError"]

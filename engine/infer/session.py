@@ -1,0 +1,428 @@
+"""One loaded base model and any number of run adapters: generations and log-likelihoods, baseline and custom.
+
+The base model is loaded once, quantized as the runs were trained (their
+``model.name``, ``model.quant``, ``trust_remote_code``). Each run's adapter is
+attached under its own name; the baseline is the same model with adapters
+switched off (``disable_adapter``), a custom model is the model with one
+run's adapter on (``set_adapter``). A run trained on another base model is
+refused with ``base_mismatch`` unless the caller asks to ``replace`` the base.
+
+Text is formatted as training formats it: ``bos + prompt`` is what a model
+continues, and ``bos + prompt + completion`` (or ``bos + text``) is what it
+scores. torch, transformers and peft are imported when first needed.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.infer.requests import GenerateRequest, LikelihoodRequest, RequestError, Text
+from engine.models import ModelError, load_model, resolve_model
+from engine.runs import Run, RunNotFound, RunStore
+
+Emit = Callable[[dict[str, Any]], None]
+#: Logits computed per scoring batch, at most (rows x width x vocabulary): 512 MiB in float32.
+LOGITS_BUDGET = 2**27
+#: Rows per scoring batch, at most.
+MAX_BATCH_ROWS = 32
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    """The loaded base model: the name a run config gives, where it is, how it was loaded."""
+
+    name: str
+    path: Path
+    quant: str
+    trust_remote_code: bool = False
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.quant})"
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A text as token ids; tokens from ``first_scored`` on are scored, the ones before are context."""
+
+    ids: list[int]
+    first_scored: int
+
+
+class InferenceSession:
+    """The model the playground serves. Not thread-safe: one request at a time."""
+
+    def __init__(self, store: RunStore | None = None, device: str | None = None) -> None:
+        self.store = store or RunStore()
+        self.device = device
+        self.base: BaseModel | None = None
+        self.model: Any = None
+        self.tokenizer: Any = None
+        #: run id -> peft adapter name, in the order they were attached.
+        self.adapters: dict[str, str] = {}
+        #: Called with a description before a model loads (it can take a while).
+        self.on_loading: Callable[[str], None] | None = None
+
+    # -- loading -----------------------------------------------------------------------------
+
+    @property
+    def context_length(self) -> int | None:
+        """How many positions the model reads (``max_position_embeddings``), None if it does not say."""
+        config = getattr(self.model, "config", None)
+        value = getattr(config, "max_position_embeddings", None)
+        return int(value) if isinstance(value, int) and value > 0 else None
+
+    def load_base(self, name: str, quant: str = "4bit", trust_remote_code: bool = False) -> BaseModel:
+        """Load a base model (dropping the one loaded, and its adapters)."""
+        try:
+            resolved = resolve_model(name)
+        except ModelError as exc:
+            raise RequestError(str(exc), "model") from None
+        if self.on_loading:
+            self.on_loading(f"{name} ({quant})")
+        self.model = self.tokenizer = None
+        self.adapters = {}
+        self.base = None
+        try:
+            loaded = load_model(name, quant=quant, device=self.device, trust_remote_code=trust_remote_code, resolved=resolved)  # type: ignore[arg-type]
+        except ModelError as exc:
+            raise RequestError(str(exc), "model") from None
+        loaded.model.eval()
+        self.model, self.tokenizer = loaded.model, loaded.tokenizer
+        self.base = BaseModel(name, resolved.path, quant, trust_remote_code)
+        self._warm_up()
+        return self.base
+
+    def _warm_up(self) -> None:
+        """One tiny forward pass, so that the first request does not pay for kernels set up on first use."""
+        import torch
+
+        ids = self.encode_prompt("a")
+        device = self.model.device if hasattr(self.model, "device") else "cpu"
+        with torch.inference_mode():
+            self.model(input_ids=torch.tensor([ids], device=device))
+
+    def find_run(self, ref: str) -> Run:
+        try:
+            return self.store.get(ref)
+        except RunNotFound as exc:
+            raise RequestError(str(exc), "unknown_run") from None
+
+    def _same_base(self, name: str, quant: str) -> bool:
+        assert self.base is not None
+        if quant != self.base.quant:
+            return False
+        if name == self.base.name:
+            return True
+        try:
+            return resolve_model(name, download=False).path.resolve() == self.base.path.resolve()
+        except ModelError:
+            return False
+
+    def attach(self, ref: str, replace: bool = False) -> Run:
+        """Make run ``ref``'s custom model available: load its base model if needed, attach its adapter."""
+        run = self.find_run(ref)
+        if run.id in self.adapters:
+            return run
+        if not (run.adapter_dir / "adapter_config.json").is_file():
+            from engine.runs.process import refresh
+
+            state = refresh(run).state
+            hint = "wait until it is ready" if state in ("queued", "training") else "resume it, or pick a ready run"
+            raise RequestError(f"run {run.id} has no adapter yet: it is {state}; {hint}", "not_ready")
+        cfg = run.config().model
+        if self.base is None or (replace and not self._same_base(cfg.name, cfg.quant)):
+            self.load_base(cfg.name, cfg.quant, cfg.trust_remote_code)
+        elif not self._same_base(cfg.name, cfg.quant):
+            raise RequestError(
+                f"run {run.id} was trained on {cfg.name} ({cfg.quant}), but {self.base.describe()} is loaded; "
+                "load it with replace, or start another playground",
+                "base_mismatch",
+            )
+        self._load_adapter(run)
+        return run
+
+    def _load_adapter(self, run: Run) -> None:
+        name = self._adapter_name(run.id)
+        if self.on_loading:
+            self.on_loading(f"adapter of run {run.id}")
+        try:
+            with _base_weights_kept(self.model):
+                self._attach_adapter(run, name)
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            if name in getattr(self.model, "peft_config", {}):
+                self.model.delete_adapter(name)  # half-loaded
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise RequestError(f"cannot load the adapter of run {run.id}: {first}", "model") from None
+        self.model.eval()
+        self.adapters[run.id] = name
+
+    def _attach_adapter(self, run: Run, name: str) -> None:
+        from peft import PeftModel
+
+        if isinstance(self.model, PeftModel):
+            self.model.load_adapter(str(run.adapter_dir), adapter_name=name, is_trainable=False)
+        else:
+            self.model = PeftModel.from_pretrained(self.model, str(run.adapter_dir), adapter_name=name, is_trainable=False)
+
+    def _adapter_name(self, run_id: str) -> str:
+        """A peft adapter name for a run id: module names may not contain dots."""
+        stem = re.sub(r"\W", "_", run_id)
+        name, n = stem, 1
+        while name in self.adapters.values():
+            n += 1
+            name = f"{stem}_{n}"
+        return name
+
+    def prepare(self, run: str | None, models: tuple[str, ...]) -> Run | None:
+        """Everything a request needs loaded: the run's adapter when it names one, else any base model."""
+        if run is not None:
+            return self.attach(run)
+        if self.model is None:
+            raise RequestError("no model loaded: name a run (or start the server with --model)", "no_model")
+        return None
+
+    @contextmanager
+    def serving(self, which: str, run: Run | None) -> Iterator[Any]:
+        """The model as ``which``: the baseline (adapters off) or ``run``'s custom model (its adapter on)."""
+        from peft import PeftModel
+
+        peft = isinstance(self.model, PeftModel)
+        if which == "baseline":
+            if peft:
+                with self.model.disable_adapter():
+                    yield self.model
+            else:
+                yield self.model
+            return
+        assert run is not None and peft
+        self.model.set_adapter(self.adapters[run.id], inference_mode=True)
+        yield self.model
+
+    # -- text --------------------------------------------------------------------------------
+
+    def _ids(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _bos(self) -> list[int]:
+        return [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
+
+    def encode_prompt(self, prompt: str) -> list[int]:
+        """What a model continues: ``bos + prompt``, as training saw the start of an example."""
+        return self._bos() + self._ids(prompt)
+
+    def encode_text(self, text: Text) -> Encoded:
+        """``bos + text`` scored from the first text token, or ``bos + prompt + text`` scored on ``text``."""
+        context = self._bos() + (self._ids(text.prompt) if text.prompt else [])
+        ids = context + self._ids(text.text)
+        # Without a bos, a text's first token has nothing before it to be predicted from.
+        return Encoded(ids, max(len(context), 1))
+
+    def _decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def _eos_ids(self) -> set[int]:
+        found: set[int] = set()
+        for value in (getattr(self.model.generation_config, "eos_token_id", None), self.tokenizer.eos_token_id):
+            if isinstance(value, int):
+                found.add(value)
+            elif isinstance(value, (list, tuple)):
+                found.update(int(v) for v in value)
+        return found
+
+    # -- generation --------------------------------------------------------------------------
+
+    def generate(self, req: GenerateRequest, emit: Emit, cancel: threading.Event | None = None) -> None:
+        """Stream a completion from each requested model: ``start``, ``token``..., ``done`` per model."""
+        run = self.prepare(req.run, req.models)
+        cancel = cancel or threading.Event()
+        ids = self.encode_prompt(req.prompt)
+        context = self.context_length
+        max_new, limit = req.max_tokens, "length"
+        if context is not None:
+            if len(ids) >= context:
+                raise RequestError(f"the prompt is {len(ids)} tokens; the model reads at most {context}, so no room is left to generate", "too_long")
+            if len(ids) + max_new > context:
+                max_new, limit = context - len(ids), "context"
+        seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
+        for which in req.models:
+            if cancel.is_set():
+                break
+            emit({"event": "start", "model": which, "run": run.id if which == "custom" and run else None,
+                  "prompt_tokens": len(ids), "max_tokens": max_new, "seed": seed})
+            done = self._generate_one(which, run, ids, max_new, limit, req, seed, emit, cancel)
+            emit(done)
+
+    def _generate_one(self, which: str, run: Run | None, ids: list[int], max_new: int, limit: str,
+                      req: GenerateRequest, seed: int, emit: Emit, cancel: threading.Event) -> dict[str, Any]:
+        import torch
+        from transformers import StoppingCriteriaList
+
+        from engine.infer.hooks import make_hooks
+        from engine.infer.text import TextTracker
+
+        tracker = TextTracker(self._decode, ids, req.stop)
+        streamer, criterion = make_hooks(
+            tracker, len(ids), lambda text: emit({"event": "token", "model": which, "text": text}), cancel
+        )
+        device = self.model.device if hasattr(self.model, "device") else "cpu"
+        input_ids = torch.tensor([ids], dtype=torch.long, device=device)
+        settings: dict[str, Any] = {"do_sample": not req.greedy}
+        if not req.greedy:
+            settings.update(temperature=req.temperature, top_k=req.top_k, top_p=req.top_p)
+        torch.manual_seed(seed)
+        started = time.perf_counter()
+        with self.serving(which, run) as model:
+            out = model.generate(
+                input_ids=input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                max_new_tokens=max_new,
+                pad_token_id=self.tokenizer.pad_token_id,
+                use_cache=True,
+                streamer=streamer,
+                stopping_criteria=StoppingCriteriaList([criterion]),
+                **settings,
+            )
+        seconds = time.perf_counter() - started
+        new = out[0, len(ids) :].tolist()
+        eos = bool(new) and new[-1] in self._eos_ids()
+        if tracker.stopped:
+            reason = "stop"
+        elif eos:
+            reason = "eos"
+        elif cancel.is_set() and len(new) < max_new:
+            reason = "cancelled"
+        else:
+            reason = limit
+        tokens = len(new) - (1 if eos else 0)
+        first = streamer.first_token_at
+        return {
+            "event": "done",
+            "model": which,
+            "run": run.id if which == "custom" and run else None,
+            "text": tracker.text,
+            "tokens": tokens,
+            "finish_reason": reason,
+            "stop": tracker.stop_sequence,
+            "seed": seed,
+            "seconds": round(seconds, 4),
+            "time_to_first_token_s": round(first - started, 4) if first else None,
+            "tokens_per_s": round(len(new) / seconds, 2) if seconds > 0 and new else None,
+        }
+
+    # -- likelihood --------------------------------------------------------------------------
+
+    def likelihood(self, req: LikelihoodRequest, emit: Emit, cancel: threading.Event | None = None) -> None:
+        """Score the texts with each requested model: one ``scores`` event per model."""
+        run = self.prepare(req.run, req.models)
+        encoded = [self.encode_text(t) for t in req.texts]
+        context = self.context_length
+        for i, (text, enc) in enumerate(zip(req.texts, encoded)):
+            where = "the text" if len(encoded) == 1 else f"texts[{i}]"
+            if context is not None and len(enc.ids) > context:
+                whole = " with its prompt" if text.prompt else ""
+                raise RequestError(f"{where} is {len(enc.ids)} tokens{whole}; the model reads at most {context}", "too_long")
+            if enc.first_scored >= len(enc.ids):
+                raise RequestError(f"{where} has no token to score", "bad_request")
+        for which in req.models:
+            if cancel is not None and cancel.is_set():
+                raise RequestError("cancelled", "cancelled")
+            with self.serving(which, run) as model:
+                scored = self.score(model, encoded)
+            emit({"event": "scores", "model": which, "run": run.id if which == "custom" and run else None,
+                  **_summary(scored), "texts": scored})
+
+    def score(self, model: Any, encoded: list[Encoded]) -> list[dict[str, Any]]:
+        """Each text's scored tokens (text, id, log-prob, rank) and averages, in padded batches sorted by length."""
+        import torch
+
+        vocab = int(getattr(self.model.config, "vocab_size", 0) or len(self.tokenizer))
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        device = self.model.device if hasattr(self.model, "device") else "cpu"
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].ids))
+        results: list[dict[str, Any] | None] = [None] * len(encoded)
+        start = 0
+        with torch.inference_mode():
+            while start < len(order):
+                # Grow the batch while its logits stay within budget (rows are sorted, so the last is the widest).
+                end = start + 1
+                while end < len(order) and end - start < MAX_BATCH_ROWS and (end - start + 1) * len(encoded[order[end]].ids) * vocab <= LOGITS_BUDGET:
+                    end += 1
+                batch = [encoded[i] for i in order[start:end]]
+                width = max(len(e.ids) for e in batch)
+                ids = torch.full((len(batch), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, e in enumerate(batch):
+                    ids[row, : len(e.ids)] = torch.tensor(e.ids)
+                    mask[row, : len(e.ids)] = 1
+                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+                for row, e in enumerate(batch):
+                    targets = torch.tensor(e.ids[e.first_scored :], device=logits.device)
+                    logprobs = torch.log_softmax(logits[row, e.first_scored - 1 : len(e.ids) - 1].float(), dim=-1)
+                    chosen = logprobs.gather(1, targets[:, None])
+                    ranks = (logprobs > chosen).sum(-1) + 1
+                    results[order[start + row]] = self._text_scores(targets.tolist(), chosen[:, 0].tolist(), ranks.tolist())
+                start = end
+        return [r for r in results if r is not None]
+
+    def _text_scores(self, ids: list[int], logprobs: list[float], ranks: list[int]) -> dict[str, Any]:
+        pieces = self.tokenizer.batch_decode([[i] for i in ids])
+        tokens = [{"text": t, "id": i, "logprob": _finite(lp), "rank": r} for t, i, lp, r in zip(pieces, ids, logprobs, ranks)]
+        total = sum(logprobs)
+        return {**_averages(total, len(ids)), "tokens": tokens}
+
+
+@contextmanager
+def _base_weights_kept(model: Any) -> Iterator[None]:
+    """Put every 4-bit base weight back as it was after the block, bit for bit.
+
+    On a CPU with AVX512-BF16, bitsandbytes repacks a 4-bit weight for its
+    fast kernel on the first forward pass in eval mode, and unpacks it whenever
+    a state dict is taken, as peft does when it loads an adapter. Unpacking
+    quantizes the block scales again, which is lossy: without this, each
+    adapter loaded would nudge the baseline's outputs.
+    """
+    try:
+        from bitsandbytes.nn import Linear4bit
+    except Exception:  # no bitsandbytes: no 4-bit layers either
+        yield
+        return
+    kept = []
+    for module in model.modules():
+        if isinstance(module, Linear4bit) and getattr(module.weight, "quant_state", None) is not None:
+            kept.append((module, module.weight.data, copy.copy(module.weight.quant_state)))
+    yield
+    for module, data, state in kept:
+        module.weight.data = data
+        module.weight.quant_state = state
+        if getattr(module, "quant_state", None) is not None:
+            module.quant_state = state
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _averages(total: float, count: int) -> dict[str, Any]:
+    """Mean log-prob per token, the perplexity it implies (exp of minus it), and the token count."""
+    avg = total / count if count else float("nan")
+    try:
+        ppl = math.exp(-avg)
+    except OverflowError:
+        ppl = float("inf")
+    return {"avg_logprob": _finite(avg), "perplexity": _finite(ppl), "scored_tokens": count}
+
+
+def _summary(scored: list[dict[str, Any]]) -> dict[str, Any]:
+    """The averages over all texts: each scored token counts once."""
+    total = sum(t["logprob"] if t["logprob"] is not None else float("-inf") for s in scored for t in s["tokens"])
+    return _averages(total, sum(s["scored_tokens"] for s in scored))

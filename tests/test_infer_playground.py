@@ -1,0 +1,333 @@
+"""The playground engine on the tiny model: generation, likelihood, adapters, errors, CLI and the real process.
+
+Adapters are made in the test with ``get_peft_model`` and random non-zero
+LoRA weights, so baseline and custom differ; runs are folders in a
+module-wide run store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine.config import DataConfig, ModelConfig, RunConfig
+from engine.infer.client import InferenceClient
+from engine.infer.requests import parse_generate, parse_likelihood
+from engine.infer.server import Server
+from engine.infer.session import InferenceSession
+from engine.runs import RunStore
+from tests.tiny_model import make_model
+from tui.cli import main
+
+PROMPT = "the quick brown"
+TEXT = "to be or not to be, that is the question."
+
+
+def _make_adapter(model_dir: Path, out: Path, seed: int) -> None:
+    """A LoRA adapter on all linear layers whose B matrices are random, so it changes the outputs."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    torch.manual_seed(seed)
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM"))
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.5)
+    peft_model.save_pretrained(str(out))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """The tiny model and a run store with: two ready runs, a training one, two on other base models."""
+    root = tmp_path_factory.mktemp("playground")
+    model_dir = make_model(root / "tiny")
+    home = root / "home"
+    store = RunStore(home / "runs")
+    data = DataConfig(str(root / "data.txt"))
+
+    def run(name: str, model: str = str(model_dir), quant: str = "4bit", seed: int | None = None, state: str = "ready"):
+        created = store.create(RunConfig(name, data, ModelConfig(model, quant=quant)))
+        if seed is not None:
+            _make_adapter(model_dir, created.adapter_dir, seed)
+        created.write_status(created.status().moved(state))
+        return created.id
+
+    ids = {"alpha": run("alpha", seed=1), "beta": run("beta", seed=2), "pending": run("pending", state="training")}
+    ids["other"] = run("other", model=str(root / "another-model"))
+    ids["unquantized"] = run("unquantized", quant="none")
+    for name in ("other", "unquantized"):
+        shutil.copytree(store.get(ids["alpha"]).adapter_dir, store.get(ids[name]).adapter_dir)
+    return {"model": model_dir, "home": home, "store": store, **ids}
+
+
+@pytest.fixture(scope="module")
+def session(world):
+    """A session with both ready runs attached."""
+    s = InferenceSession(world["store"])
+    s.attach(world["alpha"])
+    s.attach(world["beta"])
+    return s
+
+
+@pytest.fixture(scope="module")
+def plain(world):
+    """A session with the base model only: no adapter ever attached."""
+    s = InferenceSession(world["store"])
+    s.load_base(str(world["model"]), "4bit")
+    return s
+
+
+def _generate(session: InferenceSession, **fields) -> list[dict]:
+    events: list[dict] = []
+    session.generate(parse_generate({"prompt": PROMPT, "max_tokens": 16, **fields}), events.append)
+    return events
+
+
+def _done(events: list[dict]) -> dict[str, dict]:
+    return {e["model"]: e for e in events if e["event"] == "done"}
+
+
+def _scores(session: InferenceSession, **fields) -> dict[str, dict]:
+    events: list[dict] = []
+    session.likelihood(parse_likelihood({"text": TEXT, **fields}), events.append)
+    return {e["model"]: e for e in events}
+
+
+def _plain_greedy(model, session: InferenceSession, max_new: int) -> str:
+    ids = torch.tensor([session.encode_prompt(PROMPT)])
+    out = model.generate(ids, max_new_tokens=max_new, do_sample=False, pad_token_id=session.tokenizer.pad_token_id)
+    return session.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
+
+
+# -- generation -------------------------------------------------------------------------------
+
+
+def test_greedy_is_plain_greedy_generate_for_baseline_and_custom(session, plain, world):
+    done = _done(_generate(session, run=world["alpha"], temperature=0))
+    assert _plain_greedy(plain.model, plain, 16) == done["baseline"]["text"]
+    session.model.set_adapter(session.adapters[world["alpha"]])
+    assert _plain_greedy(session.model, session, 16) == done["custom"]["text"]
+    assert done["baseline"]["text"] != done["custom"]["text"], "a non-trivial adapter changes the output"
+    for event in done.values():
+        assert event["tokens"] > 0 and event["finish_reason"] in ("length", "eos")
+
+
+def test_streamed_tokens_add_up_and_the_same_seed_gives_the_same_output(session, world):
+    first = _generate(session, run=world["alpha"], temperature=1.0, top_k=0, seed=5)
+    again = _generate(session, run=world["alpha"], temperature=1.0, top_k=0, seed=5)
+    other = _generate(session, run=world["alpha"], temperature=1.0, top_k=0, seed=6)
+    assert [e for e in first if e["event"] != "done"] == [e for e in again if e["event"] != "done"]
+    assert [e["seed"] for e in first if e["event"] == "start"] == [5, 5], "both models get the request's seed"
+    for model, event in _done(first).items():
+        assert "".join(e["text"] for e in first if e["event"] == "token" and e["model"] == model) == event["text"]
+        assert event["text"] == _done(again)[model]["text"]
+    assert [d["text"] for d in _done(first).values()] != [d["text"] for d in _done(other).values()]
+    # Without a seed, one is drawn and reported, so the output can be reproduced.
+    drawn = _done(_generate(session, temperature=1.0))["baseline"]
+    assert _done(_generate(session, temperature=1.0, seed=drawn["seed"]))["baseline"]["text"] == drawn["text"]
+
+
+def test_stop_sequence_ends_the_generation_and_is_trimmed(session, world):
+    full = _done(_generate(session, run=world["alpha"], temperature=0, max_tokens=24))
+    for model, event in full.items():
+        text = event["text"]
+        stop = text[len(text) // 2 : len(text) // 2 + 2]
+        events = _generate(session, run=world["alpha"], temperature=0, max_tokens=24, stop=[stop], models=[model])
+        done = _done(events)[model]
+        assert done["text"] == text[: text.find(stop)]
+        assert done["finish_reason"] == "stop" and done["stop"] == stop
+        assert "".join(e["text"] for e in events if e["event"] == "token") == done["text"]
+
+
+def test_two_adapters_give_different_outputs(session, world):
+    alpha = _done(_generate(session, run=world["alpha"], temperature=0, models=["custom"]))["custom"]
+    beta = _done(_generate(session, run=world["beta"], temperature=0, models=["custom"]))["custom"]
+    assert alpha["text"] != beta["text"]
+    assert _scores(session, run=world["alpha"])["custom"]["avg_logprob"] != _scores(session, run=world["beta"])["custom"]["avg_logprob"]
+
+
+def test_baseline_is_identical_with_and_without_adapters_loaded(session, plain, world):
+    with_adapters = _done(_generate(session, run=world["beta"], temperature=0))["baseline"]
+    without = _done(_generate(plain, temperature=0))["baseline"]
+    assert with_adapters["text"] == without["text"]
+    scored_with = _scores(session, run=world["beta"])["baseline"]
+    scored_without = _scores(plain)["baseline"]
+    assert scored_with["texts"] == scored_without["texts"]
+    assert scored_with["avg_logprob"] == scored_without["avg_logprob"]
+
+
+def test_prompt_plus_max_tokens_past_the_context_stops_at_the_context(plain):
+    context = plain.context_length
+    prompt = PROMPT
+    while len(plain.encode_prompt(prompt)) < context - 6:
+        prompt += " fox"
+    events: list[dict] = []
+    plain.generate(parse_generate({"prompt": prompt, "max_tokens": 100, "temperature": 0}), events.append)
+    start, done = [e for e in events if e["event"] in ("start", "done")]
+    assert start["max_tokens"] == context - len(plain.encode_prompt(prompt)) <= 6
+    assert done["finish_reason"] in ("context", "eos")
+
+
+# -- likelihood -------------------------------------------------------------------------------
+
+
+def test_likelihood_is_the_models_own_log_probabilities(plain):
+    scores = _scores(plain)["baseline"]
+    ids = plain.encode_prompt(TEXT)
+    with torch.no_grad():
+        logits = plain.model(input_ids=torch.tensor([ids])).logits[0].float()
+    logprobs = torch.log_softmax(logits[:-1], -1)
+    targets = torch.tensor(ids[1:])
+    expected = logprobs.gather(1, targets[:, None])[:, 0]
+    ranks = (logprobs > expected[:, None]).sum(-1) + 1
+    tokens = scores["texts"][0]["tokens"]
+    assert [t["id"] for t in tokens] == ids[1:]
+    assert [t["rank"] for t in tokens] == ranks.tolist()
+    assert [t["logprob"] for t in tokens] == pytest.approx(expected.tolist(), abs=1e-4)
+    assert scores["avg_logprob"] == pytest.approx(expected.mean().item(), abs=1e-4)
+    assert scores["perplexity"] == pytest.approx(math.exp(-scores["avg_logprob"]))
+    assert scores["scored_tokens"] == len(ids) - 1
+    assert "".join(t["text"] for t in tokens) == TEXT
+
+
+def test_likelihood_with_a_prompt_scores_the_completion_only(plain):
+    scored = _scores(plain, text=" that is the question.", prompt="to be or not to be,")["baseline"]
+    completion = plain.tokenizer(" that is the question.", add_special_tokens=False)["input_ids"]
+    assert [t["id"] for t in scored["texts"][0]["tokens"]] == completion
+
+
+def test_several_texts_in_one_batch_score_as_they_do_alone(plain):
+    texts = [TEXT, "a journey", "all that glitters is not gold. the quick brown fox jumps over the lazy dog."]
+    events: list[dict] = []
+    plain.likelihood(parse_likelihood({"texts": texts}), events.append)
+    together = events[0]["texts"]
+    for text, scored in zip(texts, together):
+        alone = _scores(plain, text=text)["baseline"]["texts"][0]
+        assert [t["id"] for t in scored["tokens"]] == [t["id"] for t in alone["tokens"]]
+        assert scored["avg_logprob"] == pytest.approx(alone["avg_logprob"], abs=1e-4)
+    total = sum(s["scored_tokens"] for s in together)
+    assert events[0]["scored_tokens"] == total
+    assert events[0]["avg_logprob"] == pytest.approx(sum(s["avg_logprob"] * s["scored_tokens"] for s in together) / total)
+
+
+# -- errors and cancel, through the server's handler ------------------------------------------
+
+
+def _handle(server: Server, request) -> list[dict]:
+    events: list[dict] = []
+    server.handle(request, events.append)
+    return events
+
+
+def test_bad_requests_get_one_error_each_and_the_server_keeps_serving(session, world):
+    server = Server(session)
+    long_text = "the quick brown fox " * 80
+    cases = [
+        ('{"id": 1, "type": "generate", "prompt": ', "bad_json"),
+        ("[1, 2]", "bad_request"),
+        ({"id": 2, "prompt": "x"}, "bad_request"),
+        ({"id": 3, "type": "train"}, "unknown_type"),
+        ({"id": 4, "type": "generate"}, "bad_request"),
+        ({"id": 5, "type": "generate", "prompt": "", "run": world["alpha"]}, "bad_request"),
+        ({"id": 6, "type": "generate", "prompt": "x", "max_tokens": 0}, "bad_request"),
+        ({"id": 7, "type": "generate", "prompt": "x", "run": "no-such-run"}, "unknown_run"),
+        ({"id": 8, "type": "generate", "prompt": long_text, "run": world["alpha"]}, "too_long"),
+        ({"id": 9, "type": "likelihood", "text": long_text}, "too_long"),
+        ({"id": 10, "type": "likelihood", "text": "x", "run": world["pending"]}, "not_ready"),
+        ({"id": 11, "type": "load", "run": world["other"]}, "base_mismatch"),
+        ({"id": 12, "type": "load", "run": world["unquantized"]}, "base_mismatch"),
+        ({"id": [1], "type": "info"}, "bad_request"),
+    ]
+    for request, code in cases:
+        events = _handle(server, request)
+        assert len(events) == 1 and events[0]["event"] == "error", (request, events)
+        assert events[0]["code"] == code, (request, events[0])
+        assert events[0]["message"] and "\n" not in events[0]["message"]
+    assert "another-model" in _handle(server, {"type": "load", "run": world["other"]})[0]["message"]
+    ok = _handle(server, {"id": "ok", "type": "generate", "prompt": PROMPT, "run": world["alpha"], "max_tokens": 3, "temperature": 0})
+    assert [e["event"] for e in ok][-1] == "end" and all(e["id"] == "ok" for e in ok)
+    info = _handle(server, {"id": "i", "type": "info"})[0]
+    assert info["adapters"] == [world["alpha"], world["beta"]] and info["context"] == 256
+
+
+def test_cancel_stops_a_generation_at_once(session, world):
+    server = Server(session)
+    events: list[dict] = []
+
+    def emit(event: dict) -> None:
+        events.append(event)
+        if event["event"] == "token":
+            server.handle({"id": "c", "type": "cancel", "target": "g"}, events.append)
+
+    server.handle({"id": "g", "type": "generate", "prompt": PROMPT, "run": world["alpha"], "max_tokens": 200, "temperature": 1.0, "top_k": 0, "seed": 1}, emit)
+    done = [e for e in events if e["event"] == "done"]
+    assert len(done) == 1 and done[0]["finish_reason"] == "cancelled" and done[0]["tokens"] < 200
+    assert {"id": "c", "event": "end", "cancelled": True} in events
+    assert events[-1] == {"id": "g", "event": "end"}
+
+
+def test_the_real_process_streams_and_survives_bad_requests(world):
+    with InferenceClient(runs=[world["alpha"]], env={"FINETUI_HOME": str(world["home"])}) as client:
+        ready = client.wait_ready(timeout=120)
+        assert ready["adapters"] == [world["alpha"]] and not client.startup_errors
+        client.send_raw("{this is not json")
+        assert list(client.events(None, timeout=30))[0]["code"] == "bad_json"
+        for fields, code in [
+            ({"prompt": "x", "run": "no-such-run"}, "unknown_run"),
+            ({"prompt": "", "run": world["alpha"]}, "bad_request"),
+            ({"prompt": "x", "max_tokens": -1}, "bad_request"),
+            ({"prompt": "the " * 300, "run": world["alpha"]}, "too_long"),
+        ]:
+            events = list(client.request("generate", timeout=30, **fields))
+            assert [e["event"] for e in events] == ["error"] and events[0]["code"] == code
+        events = list(client.generate(PROMPT, run=world["alpha"], max_tokens=6, temperature=0, timeout=60))
+        kinds = [e["event"] for e in events]
+        assert kinds[0] == "start" and "token" in kinds and kinds[-1] == "end" and kinds.count("done") == 2
+        scores = client.likelihood(TEXT, run=world["alpha"], timeout=60)
+        assert set(scores) == {"baseline", "custom"}
+        assert client.alive
+        assert not any("not a protocol line" in line for line in client.stderr_tail)
+    assert client._proc.returncode == 0
+
+
+# -- command line -----------------------------------------------------------------------------
+
+
+def test_cli_generate_and_likelihood(world, session, monkeypatch, capsys):
+    monkeypatch.setenv("FINETUI_HOME", str(world["home"]))
+    assert main(["generate", world["alpha"], "--prompt", PROMPT, "-n", "16", "--temperature", "0", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    expected = _done(_generate(session, run=world["alpha"], temperature=0))
+    assert result["baseline"]["text"] == expected["baseline"]["text"]
+    assert result["custom"]["text"] == expected["custom"]["text"]
+
+    assert main(["likelihood", "alpha", "--text", TEXT, "--tokens"]) == 0
+    out = capsys.readouterr().out
+    scores = _scores(session, run=world["alpha"])
+    assert f"{scores['baseline']['avg_logprob']:.3f}" in out and f"{scores['custom']['avg_logprob']:.3f}" in out
+    assert "baseline log-prob" in out and "custom log-prob" in out and len(out.splitlines()) > 18
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["generate", "no-such-run", "--prompt", "x"], "no run 'no-such-run'"),
+        (["generate", "alpha", "--prompt", ""], "the prompt is empty"),
+        (["generate", "alpha", "--prompt", "x", "--max-tokens", "0"], "max_tokens must be at least 1"),
+        (["likelihood", "alpha", "--file", "/no/such/file.txt"], "cannot read /no/such/file.txt"),
+        (["likelihood", "pending", "--text", "x"], "has no adapter yet"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(world, monkeypatch, capsys, argv, message):
+    monkeypatch.setenv("FINETUI_HOME", str(world["home"]))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"finetui {argv[0]}: error: ") and message in err[-1]

@@ -1,0 +1,136 @@
+"""The playground's request checks and streamed text: no model needed (the tiny tokenizer at most)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from engine.infer.requests import (
+    MODELS,
+    GenerateRequest,
+    RequestError,
+    Text,
+    parse_generate,
+    parse_likelihood,
+    parse_load,
+)
+from engine.infer.text import REPLACEMENT, incremental_text
+from tests.tiny_model import make_tokenizer
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    return make_tokenizer(tmp_path_factory.mktemp("tokenizer"))
+
+
+def _decoder(tokenizer):
+    return lambda ids: tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def _ids(tokenizer, text: str) -> list[int]:
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+def test_generate_defaults_and_both_models_with_a_run():
+    req = parse_generate({"prompt": "hi", "run": "r1"})
+    assert req == GenerateRequest(prompt="hi", run="r1", models=MODELS)
+    assert not req.greedy
+    assert parse_generate({"prompt": "hi"}).models == ("baseline",)
+    assert parse_generate({"prompt": "hi", "temperature": 0}).greedy
+    req = parse_generate({"prompt": "hi", "run": "r", "models": "custom", "stop": "\n", "seed": 7, "max_tokens": 3})
+    assert (req.models, req.stop, req.seed, req.max_tokens) == (("custom",), ("\n",), 7, 3)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({}, "missing field 'prompt'"),
+        ({"prompt": "   "}, "the prompt is empty"),
+        ({"prompt": 3}, "'prompt' must be a string"),
+        ({"prompt": "x", "max_tokens": 0}, "max_tokens must be at least 1"),
+        ({"prompt": "x", "max_tokens": -5}, "max_tokens must be at least 1"),
+        ({"prompt": "x", "max_tokens": 2.5}, "'max_tokens' must be an integer"),
+        ({"prompt": "x", "max_tokens": True}, "'max_tokens' must be an integer"),
+        ({"prompt": "x", "temperature": -1}, "temperature must be between 0"),
+        ({"prompt": "x", "top_k": -1}, "top_k must be 0"),
+        ({"prompt": "x", "top_p": 0}, "top_p must be in (0, 1]"),
+        ({"prompt": "x", "seed": -1}, "seed must be between"),
+        ({"prompt": "x", "stop": [""]}, "'stop' must be a non-empty string"),
+        ({"prompt": "x", "stop": ["a"] * 17}, "at most 16 stop sequences"),
+        ({"prompt": "x", "models": ["custom"]}, "'custom' needs a 'run'"),
+        ({"prompt": "x", "models": ["teacher"], "run": "r"}, "unknown model 'teacher'"),
+        ({"prompt": "x", "run": " "}, "'run' is empty"),
+    ],
+)
+def test_generate_rejects(fields, message):
+    with pytest.raises(RequestError) as caught:
+        parse_generate(fields)
+    assert message in str(caught.value)
+    assert caught.value.code == "bad_request"
+
+
+def test_likelihood_text_prompt_and_texts():
+    req = parse_likelihood({"text": " Harrowick.", "prompt": "Capital:", "run": "r"})
+    assert req.texts == (Text(" Harrowick.", "Capital:"),) and req.models == MODELS
+    req = parse_likelihood({"texts": ["a b", {"text": "c", "prompt": "p"}]})
+    assert req.texts == (Text("a b"), Text("c", "p")) and req.models == ("baseline",)
+    for bad, message in [
+        ({}, "missing field 'text'"),
+        ({"text": ""}, "empty"),
+        ({"texts": []}, "non-empty list"),
+        ({"texts": [3]}, "texts[0] must be a string"),
+        ({"text": "x", "prompt": 5}, "'prompt' must be a string"),
+    ]:
+        with pytest.raises(RequestError, match=None) as caught:
+            parse_likelihood(bad)
+        assert message in str(caught.value), (bad, str(caught.value))
+
+
+def test_load_needs_a_run():
+    assert parse_load({"run": "r", "replace": True}).replace
+    with pytest.raises(RequestError, match="missing field 'run'"):
+        parse_load({})
+
+
+# -- streamed text ----------------------------------------------------------------------------
+
+
+def test_pieces_add_up_to_the_decoded_text(tokenizer):
+    decode = _decoder(tokenizer)
+    words = "the quick brown fox jumps over the lazy dog, a journey of miles. 日本 café — naïve\n".split(" ")
+    rng = random.Random(0)
+    for _ in range(30):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 12)))
+        context = _ids(tokenizer, "to be or not")
+        ids = _ids(tokenizer, text)
+        pieces, full = incremental_text(decode, ids, context)
+        assert "".join(pieces) == full == decode(context + ids)[len(decode(context)) :]
+        # Half a multi-byte character is never shown: it waits for its other bytes.
+        assert not any(REPLACEMENT in piece for piece in pieces)
+
+
+def test_stop_sequence_ends_the_text_and_is_left_out(tokenizer):
+    decode = _decoder(tokenizer)
+    ids = _ids(tokenizer, "the quick brown fox jumps over the lazy dog")
+    for stop, expected in [("brown", "the quick "), ("k br", "the quic"), ("dog", "the quick brown fox jumps over the lazy ")]:
+        pieces, text = incremental_text(decode, ids, stops=[stop, "never"])
+        assert text == expected and "".join(pieces) == expected
+    # The earliest stop wins, whichever is listed first.
+    _, text = incremental_text(decode, ids, stops=["lazy", "fox"])
+    assert text == "the quick brown "
+
+
+def test_text_that_only_looks_like_a_stop_is_held_back_then_shown(tokenizer):
+    decode = _decoder(tokenizer)
+    ids = _ids(tokenizer, "the fox jumps over the fox")
+    pieces, text = incremental_text(decode, ids, stops=["fox!"])
+    assert text == "the fox jumps over the fox" == "".join(pieces)
+    # No piece ends inside "fox" while it could still become "fox!".
+    shown = ""
+    for piece in pieces[:-1]:
+        shown += piece
+        assert not shown.endswith(("f", "fo", "fox"))

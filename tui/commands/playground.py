@@ -1,0 +1,229 @@
+"""``finetui generate`` and ``finetui likelihood``: the playground from a shell, baseline against custom.
+
+Both run the inference server's own request handler in this process (the same
+code path as ``python -m engine.infer.server``), so what they print is what
+the TUI's playground shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.infer.requests import GenerateRequest
+from tui.commands.runview import error
+
+G = GenerateRequest
+RULE = 60
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "generate",
+        help="complete a prompt with the base model and with a run's model, one after the other",
+        description=(
+            "Generate a completion of PROMPT with the baseline (the base model, adapter off) and the custom "
+            "model (the run's adapter on), with the same settings and seed, streaming each as it comes. "
+            "The prompt is formatted as in training (bos + prompt); for prompt/completion data, give the "
+            "prompt as it appears in the data, e.g. --prompt $'Question: ...\\nAnswer:'. "
+            "Bad input exits 2 with a one-line error."
+        ),
+    )
+    p.add_argument("run", help="run id, unique id prefix, or name")
+    p.add_argument("--prompt", "-p", required=True, help="the text to continue")
+    p.add_argument("--max-tokens", "-n", type=int, default=G.max_tokens, help="most new tokens (default: %(default)s)")
+    p.add_argument("--temperature", "-t", type=float, default=G.temperature, help="0 is greedy (default: %(default)s)")
+    p.add_argument("--top-k", type=int, default=G.top_k, help="sample among the k likeliest tokens; 0 is off (default: %(default)s)")
+    p.add_argument("--top-p", type=float, default=G.top_p, help="nucleus sampling; 1 is off (default: %(default)s)")
+    p.add_argument("--seed", type=int, help="seed for sampling, the same for both models (default: a random one, printed)")
+    p.add_argument("--stop", action="append", metavar="S", help="end the generation at S, which is left out (repeatable)")
+    p.add_argument("--only", choices=("baseline", "custom"), help="generate with one model only")
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object, once done")
+    p.set_defaults(func=generate)
+
+    p = subparsers.add_parser(
+        "likelihood",
+        help="average log-likelihood and perplexity of a text, baseline against custom",
+        description=(
+            "Score a text with the baseline and the custom model: the mean log-probability per token "
+            "(higher is better) and the perplexity. With --prompt, the prompt is context and only the text "
+            "is scored, as prompt/completion training scores completions. Bad input exits 2."
+        ),
+    )
+    p.add_argument("run", help="run id, unique id prefix, or name")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", metavar="T", help="the text to score")
+    source.add_argument("--file", "-f", metavar="F", type=Path, help="read the text to score from a UTF-8 file")
+    p.add_argument("--prompt", "-p", metavar="P", help="context before the text; not scored")
+    p.add_argument("--tokens", action="store_true", help="also list each token with its log-prob and rank under both models")
+    p.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.set_defaults(func=likelihood)
+
+
+class _Handler:
+    """Runs requests through the server's handler in this process; library output goes to stderr."""
+
+    def __init__(self, command: str) -> None:
+        from engine.infer.server import Server, quiet_libraries
+
+        quiet_libraries(warnings=False)
+        self.command = command
+        self.server = Server()
+        self.out = sys.stdout
+
+    def __call__(self, request: dict[str, Any], on_event) -> dict[str, Any]:
+        """Handle ``request``; returns its terminal event (``end`` or ``error``)."""
+        last: dict[str, Any] = {}
+
+        def emit(event: dict[str, Any]) -> None:
+            nonlocal last
+            last = event
+            if event["event"] == "loading" and sys.stderr.isatty():
+                print(f"loading {event['what']}…", file=sys.stderr, flush=True)
+            on_event(event)
+
+        with contextlib.redirect_stdout(sys.stderr):
+            self.server.handle(request, emit)
+        return last
+
+    def fail(self, event: dict[str, Any]) -> int:
+        error(self.command, event["message"])
+        return 1 if event.get("code") == "internal" else 2
+
+    def describe_base(self) -> str:
+        base = self.server.session.base
+        return base.describe() if base else "?"
+
+
+def generate(args: argparse.Namespace) -> int:
+    handler = _Handler("generate")
+    request = {
+        "id": 1,
+        "type": "generate",
+        "run": args.run,
+        "prompt": args.prompt,
+        "max_tokens": args.max_tokens,
+        "temperature": args.temperature,
+        "top_k": args.top_k,
+        "top_p": args.top_p,
+        "seed": args.seed,
+        "stop": args.stop,
+    }
+    if args.only:
+        request["models"] = [args.only]
+    done: dict[str, dict[str, Any]] = {}
+    out = handler.out
+
+    def show(event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "done":
+            done[event["model"]] = event
+        if args.json:
+            return
+        if kind == "start":
+            who = handler.describe_base() if event["model"] == "baseline" else f"run {event['run']}"
+            head = f"── {event['model']} · {who} "
+            out.write(head + "─" * max(0, RULE - len(head)) + "\n")
+        elif kind == "token":
+            out.write(event["text"])
+        elif kind == "done":
+            rate = f" · {event['tokens_per_s']:.1f} tokens/s" if event.get("tokens_per_s") else ""
+            out.write(f"\n({event['tokens']} tokens{rate} · {_reason(event)} · seed {event['seed']})\n\n")
+        out.flush()
+
+    last = handler(request, show)
+    if last.get("event") == "error":
+        return handler.fail(last)
+    if args.json:
+        keep = ("text", "tokens", "finish_reason", "stop", "seed", "seconds", "tokens_per_s", "time_to_first_token_s")
+        result = {
+            "run": done.get("custom", {}).get("run") or args.run,
+            "base_model": handler.describe_base(),
+            "prompt": args.prompt,
+            **{model: {k: event[k] for k in keep} for model, event in done.items()},
+        }
+        print(json.dumps(result, indent=2, ensure_ascii=False), file=out)
+    return 0
+
+
+def _reason(event: dict[str, Any]) -> str:
+    reason = event["finish_reason"]
+    return {
+        "eos": "ended (end of sequence)",
+        "stop": f"stopped at {event.get('stop')!r}",
+        "length": "max tokens reached",
+        "context": "context full",
+        "cancelled": "cancelled",
+    }.get(reason, reason)
+
+
+def likelihood(args: argparse.Namespace) -> int:
+    if args.file is not None:
+        try:
+            text = args.file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            return error("likelihood", f"cannot read {args.file}: {exc}")
+    else:
+        text = args.text
+    handler = _Handler("likelihood")
+    scores: dict[str, dict[str, Any]] = {}
+
+    def keep(event: dict[str, Any]) -> None:
+        if event["event"] == "scores":
+            scores[event["model"]] = event
+
+    last = handler({"id": 1, "type": "likelihood", "run": args.run, "text": text, "prompt": args.prompt}, keep)
+    if last.get("event") == "error":
+        return handler.fail(last)
+    out = handler.out
+    if args.json:
+        result = {"run": scores.get("custom", {}).get("run") or args.run, "base_model": handler.describe_base()}
+        for model, event in scores.items():
+            result[model] = {k: event[k] for k in ("avg_logprob", "perplexity", "scored_tokens")}
+            if args.tokens:
+                result[model]["tokens"] = event["texts"][0]["tokens"]
+        print(json.dumps(result, indent=2, ensure_ascii=False), file=out)
+        return 0
+    print(format_scores(scores, handler.describe_base(), scored_prompt=args.prompt is not None), file=out)
+    if args.tokens:
+        print(file=out)
+        print(format_tokens(scores), file=out)
+    return 0
+
+
+def format_scores(scores: dict[str, dict[str, Any]], base: str, scored_prompt: bool = False) -> str:
+    """The hosted platforms' table: average log-likelihood and perplexity, baseline and custom."""
+    first = next(iter(scores.values()))
+    what = "the text after the prompt" if scored_prompt else "the text"
+    lines = [
+        f"{first['scored_tokens']} tokens of {what} scored · base {base}" + (f" · run {scores['custom']['run']}" if "custom" in scores else ""),
+        f"{'model':<10} {'avg log-likelihood':>19} {'perplexity':>12}",
+    ]
+    for model, event in scores.items():
+        lines.append(f"{model:<10} {_num(event['avg_logprob'], '.3f'):>19} {_num(event['perplexity'], ',.2f'):>12}")
+    if "baseline" in scores and "custom" in scores:
+        b, c = scores["baseline"]["avg_logprob"], scores["custom"]["avg_logprob"]
+        if b is not None and c is not None:
+            lines.append(f"{'change':<10} {c - b:>+19.3f}   ({'custom higher: fits the text better' if c > b else 'custom not higher'})")
+    return "\n".join(lines)
+
+
+def format_tokens(scores: dict[str, dict[str, Any]]) -> str:
+    """One line per scored token: its text, then log-prob and rank under each model (rank 1: the top choice)."""
+    models = list(scores)
+    columns = "".join(f"  {m + ' log-prob':>18} {'rank':>6}" for m in models)
+    lines = [f"{'#':>4}  {'token':<16}{columns}"]
+    per_model = [scores[m]["texts"][0]["tokens"] for m in models]
+    for i, row in enumerate(zip(*per_model), start=1):
+        shown = json.dumps(row[0]["text"], ensure_ascii=False)[1:-1]
+        cells = "".join(f"  {_num(t['logprob'], '.3f'):>18} {t['rank']:>6}" for t in row)
+        lines.append(f"{i:>4}  {shown[:16]:<16}{cells}")
+    return "\n".join(lines)
+
+
+def _num(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
