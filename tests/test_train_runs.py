@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.runs import Run, RunStore

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -40,16 +39,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except BrokenPipeError:
-        # The reader went away (``finetui inspect big.txt | head``): stop quietly, no traceback.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
-
-
-def _run(args: argparse.Namespace) -> int:
     if args.show < 0 or args.max_seq_len < 1 or not 0 < args.eval_fraction < 1:
         print("finetui inspect: error: --show must be >= 0, --max-seq-len >= 1 and --eval-fraction between 0 and 1", file=sys.stderr)
         return 2
