@@ -58,7 +58,7 @@ def test_txt_with_a_separator_that_starts_with_dashes(workdir: Path, capsys: pyt
         "── #2 · line 6 · 10 chars " + "─" * 34,
     ]
     assert "old pond\nfrog leaps\n" in out and "autumn moon\n" in out and "first snow\n" in out
-    assert "split at '--SEPARATOR--'" in out
+    assert "split at --SEPARATOR--" in out
     assert "examples   3  (train 2, eval 1)" in out
     assert "too_small" in out and "separator_not_found" not in out
 
@@ -77,7 +77,7 @@ def test_txt_without_a_separator_splits_at_paragraphs(workdir: Path, capsys: pyt
     code, out, _ = run(["inspect", str(data), "--show", "2"], capsys)
     assert code == 0
     # Three paragraphs pack into each 2000-character example.
-    assert "split at paragraphs" in out
+    assert "split at blank lines" in out
     assert "examples   10  (train 9, eval 1)" in out
     assert example_headers(out)[0].startswith("── #0 · line 1 · ")
     assert example_headers(out)[1].startswith("── #1 · line 7 · ")
@@ -104,7 +104,7 @@ def test_jsonl_flavours(workdir: Path, capsys: pytest.CaptureFixture[str], make,
     assert example_headers(out)[0].startswith("── #0 · line 1 · ")
     for text in shown:
         assert text + "\n" in out
-    assert f"jsonl ({flavour.replace('_', '/')})" in out
+    assert f"jsonl, {flavour.replace('_', '/')}" in out
     assert "examples   20  (train 18, eval 2)" in out
 
     code, out, _ = run(["inspect", str(data), "--json"], capsys)

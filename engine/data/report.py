@@ -109,6 +109,14 @@ class Report:
     max_seq_len: int
     tokens_estimated: bool
 
+    def describe_format(self) -> str:
+        """How the file was read, in a few words, for the CLI and the TUI alike."""
+        if self.flavour == "separator":
+            return f"{self.format}, split at {self.separator}"
+        if self.flavour == "paragraphs":
+            return f"{self.format}, split at blank lines and packed"
+        return f"{self.format}, {self.flavour.replace('_', '/')}"
+
     def warning(self, code: str) -> DataWarning | None:
         """The warning with this code, if the file has it."""
         return next((w for w in self.warnings if w.code == code), None)

@@ -127,20 +127,12 @@ def format_example(example: Example) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _describe_format(report: Report) -> str:
-    if report.flavour == "separator":
-        return f"{report.format}, split at {report.separator!r}"
-    if report.flavour == "paragraphs":
-        return f"{report.format}, split at paragraphs and packed"
-    return f"{report.format} ({report.flavour.replace('_', '/')})"
-
-
 def format_report(report: Report) -> str:
     """The report as people read it: summary, lengths, histogram, then warnings."""
     c, t = report.chars, report.tokens
     out = [
         f"report for {report.path}",
-        f"  format     {_describe_format(report)}",
+        f"  format     {report.describe_format()}",
         f"  size       {human_bytes(report.file_bytes)}",
         f"  examples   {report.examples:,}  (train {report.train:,}, eval {report.eval:,})",
         f"  chars      min {c.min:,}  median {c.p50:,}  p90 {c.p90:,}  max {c.max:,}  mean {c.mean:,.1f}  total {c.total:,}",

@@ -83,15 +83,6 @@ class ScanFeed:
             self.pending = []
 
 
-def describe_format(report: Report) -> str:
-    """How the file was read, in a few words."""
-    if report.flavour == "separator":
-        return f"{report.format}, split at {report.separator}"
-    if report.flavour == "paragraphs":
-        return f"{report.format}, split at blank lines"
-    return f"{report.format}, {report.flavour.replace('_', '/')}"
-
-
 class PreviewScreen(FinetuiScreen):
     """Parses ``spec`` in a thread and fills in as results arrive.
 
@@ -175,7 +166,7 @@ class PreviewScreen(FinetuiScreen):
             Content.from_markup(
                 "[b]$path[/b] · $how · $size",
                 path=display_path(report.path),
-                how=describe_format(report),
+                how=report.describe_format(),
                 size=human_bytes(report.file_bytes),
             )
         )
