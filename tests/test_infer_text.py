@@ -134,3 +134,20 @@ def test_text_that_only_looks_like_a_stop_is_held_back_then_shown(tokenizer):
     for piece in pieces[:-1]:
         shown += piece
         assert not shown.endswith(("f", "fo", "fox"))
+
+
+def test_client_server_module_and_cli_import_no_model_stack():
+    """The TUI imports the client (and the CLI its command) without paying for torch."""
+    import json
+    import subprocess
+    import sys
+
+    from engine.paths import REPO_ROOT
+
+    script = (
+        "import json, sys, engine.infer.client, engine.infer.server, tui.commands.playground, tui.cli\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'transformers', 'peft', 'bitsandbytes'})))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

@@ -183,7 +183,7 @@ class InferenceSession:
             name = f"{stem}_{n}"
         return name
 
-    def prepare(self, run: str | None, models: tuple[str, ...]) -> Run | None:
+    def prepare(self, run: str | None) -> Run | None:
         """Everything a request needs loaded: the run's adapter when it names one, else any base model."""
         if run is not None:
             return self.attach(run)
@@ -243,7 +243,7 @@ class InferenceSession:
 
     def generate(self, req: GenerateRequest, emit: Emit, cancel: threading.Event | None = None) -> None:
         """Stream a completion from each requested model: ``start``, ``token``..., ``done`` per model."""
-        run = self.prepare(req.run, req.models)
+        run = self.prepare(req.run)
         cancel = cancel or threading.Event()
         ids = self.encode_prompt(req.prompt)
         context = self.context_length
@@ -323,7 +323,7 @@ class InferenceSession:
 
     def likelihood(self, req: LikelihoodRequest, emit: Emit, cancel: threading.Event | None = None) -> None:
         """Score the texts with each requested model: one ``scores`` event per model."""
-        run = self.prepare(req.run, req.models)
+        run = self.prepare(req.run)
         encoded = [self.encode_text(t) for t in req.texts]
         context = self.context_length
         for i, (text, enc) in enumerate(zip(req.texts, encoded)):
