@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from engine.paths import SAMPLE_DATA
+from engine.paths import REPO_ROOT, SAMPLE_DATA
 
 DEFAULT_OUT = SAMPLE_DATA / "models" / "finetui-tiny"
 DEFAULT_CORPUS = SAMPLE_DATA / "corpus"
@@ -72,7 +72,15 @@ class PretrainArgs:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
 
     def to_json(self) -> dict:
-        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+        """The arguments as JSON; paths inside the repository are written relative to its root."""
+        return {k: _show_path(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+
+def _show_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
 
 
 #: A few steps on a sliver of the corpus with a toy model: seconds, for tests and smoke runs.

@@ -18,8 +18,11 @@ PAD = "<pad>"
 SPECIAL_TOKENS = (BOS, EOS, PAD)
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> PreTrainedTokenizerBase:
-    """Train a byte-level BPE on ``texts``; returns a transformers tokenizer that adds ``<s>`` in front."""
+def train_tokenizer(texts: Iterable[str], vocab_size: int, model_max_length: int, min_frequency: int = 2) -> PreTrainedTokenizerBase:
+    """Train a byte-level BPE on ``texts``; returns a transformers tokenizer that adds ``<s>`` in front.
+
+    ``model_max_length`` is the model's context, so that ``truncation=True`` cuts there.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -44,5 +47,5 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int = 
         add_bos_token=True,
         add_eos_token=False,
         clean_up_tokenization_spaces=False,
-        model_max_length=1_000_000,
+        model_max_length=model_max_length,
     )

@@ -203,7 +203,7 @@ def pretrain(args: PretrainArgs, log: Log = print, command: str | None = None) -
     heldout_text = {name: parts[1] for name, parts in split.items()}
 
     t0 = time.perf_counter()
-    tokenizer = train_tokenizer(train_text.values(), args.vocab_size)
+    tokenizer = train_tokenizer(train_text.values(), args.vocab_size, model_max_length=args.seq_len)
     train_ids = encode_books(tokenizer, train_text)
     heldout_ids = encode_books(tokenizer, heldout_text)
     bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id

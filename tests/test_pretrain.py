@@ -1,0 +1,141 @@
+"""Pretraining: corpus cleaning, the recipe's checks, a quick end-to-end run, and the bundled model's files."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from engine.paths import SAMPLE_DATA
+from engine.pretrain.args import PretrainArgs
+from engine.pretrain.corpus import clean_book, repair_mojibake, split_book, strip_gutenberg
+
+BUNDLED = SAMPLE_DATA / "models" / "finetui-tiny"
+
+GUTENBERG = """The Project Gutenberg EBook of A Book, by Someone
+
+This eBook is for the use of anyone anywhere at no cost.
+
+*** START OF THIS PROJECT GUTENBERG EBOOK A BOOK ***
+
+Produced by A. Volunteer
+
+
+
+
+CHAPTER I.
+
+It was a fine day.
+
+End of the Project Gutenberg EBook of A Book, by Someone
+
+*** END OF THIS PROJECT GUTENBERG EBOOK A BOOK ***
+
+Section 1. General Terms of Use ...
+"""
+
+
+def test_strip_gutenberg_keeps_only_the_book() -> None:
+    text, header, footer = strip_gutenberg(GUTENBERG)
+    assert text.strip() == "CHAPTER I.\n\nIt was a fine day."
+    assert header > 0 and footer > 0
+
+
+def test_clean_book_without_boilerplate_keeps_the_words() -> None:
+    text, report = clean_book(" One line.\n Two lines.\n\n\n\n\n Three.\n")
+    assert text == "One line.\nTwo lines.\n\n\nThree.\n"
+    assert (report.header_chars, report.footer_chars, report.dedented) == (0, 0, True)
+
+
+def test_repair_mojibake() -> None:
+    fixed, count = repair_mojibake("Vie de BohÃ¨me, Â£4 a week, VoilÃ  tout, itâ€™s")
+    assert fixed == "Vie de Bohème, £4 a week, Voilà tout, it’s"
+    assert count == 4
+
+
+def test_split_book_cuts_at_a_paragraph() -> None:
+    text = "".join(f"Paragraph {i} is here.\n\n" for i in range(100))
+    train, held = split_book(text, 0.1)
+    assert train + held == text
+    assert held.startswith("Paragraph ") and train.endswith("\n\n")
+    assert 0.05 < len(held) / len(text) < 0.11
+
+
+def test_bundled_corpus_has_no_licence_boilerplate() -> None:
+    books = sorted((SAMPLE_DATA / "corpus").glob("*.txt"))
+    assert len(books) == 3
+    for book in books:
+        text = book.read_text(encoding="utf-8")
+        assert "gutenberg" not in text.lower(), book.name
+        assert "Ã" not in text, book.name
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"d_model": 100}, "multiples of 64"),
+        ({"n_heads": 3}, "multiple of n_heads"),
+        ({"heldout_fraction": 1.5}, "heldout_fraction"),
+        ({"precision": "fp8"}, "precision"),
+        ({"steps": 0}, "steps"),
+    ],
+)
+def test_args_name_the_bad_value(change: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PretrainArgs(**change)
+
+
+def test_lr_schedule_warms_up_then_decays_to_the_floor() -> None:
+    from engine.pretrain.train import lr_at
+
+    args = PretrainArgs(steps=100, warmup=10, lr=1e-3, min_lr_ratio=0.1)
+    assert lr_at(0, args) == pytest.approx(1e-4)
+    assert lr_at(9, args) == pytest.approx(1e-3)
+    assert lr_at(99, args) == pytest.approx(1e-4, rel=0.01)
+    assert all(lr_at(i, args) >= lr_at(i + 1, args) for i in range(10, 99))
+
+
+@pytest.mark.slow
+def test_quick_pretrain_end_to_end(tmp_path: Path) -> None:
+    """The real entry point, a few steps on a toy config; the output loads with Auto classes, twice the same."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from engine.pretrain.__main__ import main
+
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        assert main(["--quick", "--out", str(out)]) == 0
+        runs.append(json.loads((out / "metrics.json").read_text()))
+    out = tmp_path / "a"
+    for f in ("config.json", "model.safetensors", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "README.md", "pretrain_args.json"):
+        assert (out / f).is_file(), f
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert (tokenizer.bos_token, tokenizer.eos_token, tokenizer.pad_token) == ("<s>", "</s>", "<pad>")
+    ids = tokenizer("Holmes smiled.")["input_ids"]
+    assert ids[0] == tokenizer.bos_token_id and tokenizer.decode(ids, skip_special_tokens=True) == "Holmes smiled."
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert model.config.num_hidden_layers == 2
+    metrics = runs[0]
+    assert metrics["heldout"]["loss"] < math.log(len(tokenizer))  # it learned something in 6 steps
+    assert runs[0]["heldout"] == runs[1]["heldout"]  # seeded: the same figures again
+    card = (out / "README.md").read_text()
+    assert f"{metrics['heldout']['bits_per_byte']:.4f}" in card
+    assert f"python -m engine.pretrain --quick --out {out}" in card
+
+
+def test_bundled_model_matches_its_card() -> None:
+    metrics = json.loads((BUNDLED / "metrics.json").read_text())
+    card = (BUNDLED / "README.md").read_text()
+    assert (BUNDLED / "model.safetensors").stat().st_size < 25_000_000
+    assert sum(p.stat().st_size for p in BUNDLED.iterdir()) < 25_000_000
+    assert f"{metrics['params']:,}" in card
+    assert f"{metrics['heldout']['bits_per_byte']:.4f}" in card
+    assert f"{metrics['heldout']['loss']:.4f}" in card
+    assert metrics["command"].startswith("python -m engine.pretrain") and metrics["command"] in card
+    assert card.count("**Prompt:**") == 3
+    args = json.loads((BUNDLED / "pretrain_args.json").read_text())
+    config = json.loads((BUNDLED / "config.json").read_text())
+    assert (config["hidden_size"], config["num_hidden_layers"], config["vocab_size"]) == (args["d_model"], args["n_layers"], args["vocab_size"])
