@@ -13,6 +13,11 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
+def _speed(metrics: dict) -> str:
+    speed = metrics.get("train_tokens_per_s")
+    return f" ({speed:,} training tokens/s on average)" if speed else ""
+
+
 def render_card(args: PretrainArgs, result: PretrainResult, metrics: dict, command: str | None, size_bytes: int) -> str:
     h = result.heldout
     books = "\n".join(
@@ -64,7 +69,7 @@ From scratch with AdamW (betas 0.9/0.95, weight decay {args.weight_decay} on mat
 rate {args.lr:g} after {args.warmup} warmup steps, cosine decay to {args.lr * args.min_lr_ratio:g},
 gradient clipping at {args.grad_clip}, seed {args.seed}; {metrics["precision"]} autocast on
 {metrics["device"]} ({metrics["threads"]} threads), torch {metrics["torch"]}.
-Wall time {result.wall_s / 60:.1f} minutes, tokenizer and evaluation included.
+Wall time {result.wall_s / 60:.1f} minutes, tokenizer and evaluation included{_speed(metrics)}.
 All hyperparameters are in `pretrain_args.json`, all figures in `metrics.json`.
 
 ## Held-out evaluation

@@ -22,6 +22,7 @@ from engine.pretrain.corpus import read_books, split_book
 
 if TYPE_CHECKING:
     import torch
+    from transformers import LlamaConfig, PreTrainedTokenizerBase
 
 Log = Callable[[str], None]
 
@@ -80,7 +81,7 @@ def resolve_precision(name: str, device: str) -> str:
     return "bf16" if any(getattr(torch.cpu, p, lambda: False)() for p in probes) else "fp32"
 
 
-def build_config(args: PretrainArgs, tokenizer) -> "object":
+def build_config(args: PretrainArgs, tokenizer: PreTrainedTokenizerBase) -> LlamaConfig:
     from transformers import LlamaConfig
 
     return LlamaConfig(
@@ -240,6 +241,7 @@ def pretrain(args: PretrainArgs, log: Log = print, command: str | None = None) -
     log(f"step 0: held-out loss {quick_eval():.3f} (sanity: ln(vocab) = {math.log(len(tokenizer)):.3f})")
     model.train()
     tokens_seen = 0
+    loop_started = time.perf_counter()
     window_t, window_tokens, window_loss, window_n = time.perf_counter(), 0, 0.0, 0
     for step in range(args.steps):
         lr = lr_at(step, args)
@@ -267,6 +269,8 @@ def pretrain(args: PretrainArgs, log: Log = print, command: str | None = None) -
             window_t, window_tokens, window_loss, window_n = now, 0, 0.0, 0
         if args.eval_every and done % args.eval_every == 0 and done != args.steps:
             log(f"step {done}: held-out loss {quick_eval():.3f} (quick check, {len(quick_windows)} windows)")
+
+    loop_s = time.perf_counter() - loop_started
 
     # Final figures: the weights as saved (float32), computed in float32, over every held-out token.
     model.float()
@@ -317,6 +321,7 @@ def pretrain(args: PretrainArgs, log: Log = print, command: str | None = None) -
         "cpu": platform.processor() or platform.machine(),
         "torch": torch.__version__,
         "wall_s": round(wall, 1),
+        "train_tokens_per_s": round(tokens_seen / loop_s),
         "command": command,
     }
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
