@@ -136,3 +136,12 @@ def test_importing_engine_models_does_not_import_torch() -> None:
     code = "import sys, engine.models, tui.commands.models; print(any(m in sys.modules for m in ('torch', 'transformers', 'bitsandbytes')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_compute_dtype_defaults_and_override() -> None:
+    import torch
+
+    assert load_mod.compute_dtype("cpu") == torch.float32
+    assert load_mod.compute_dtype("cpu", "bfloat16") == torch.bfloat16
+    with pytest.raises(ModelError, match="unknown compute dtype 'fp8'"):
+        load_mod.compute_dtype("cpu", "fp8")
