@@ -178,3 +178,10 @@ def test_list_models_without_a_cache(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def _no_download(*args, **kwargs):
     raise AssertionError("tried to download")
+
+
+def test_no_download_when_not_asked(hf_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resolve_mod, "_download", _no_download)
+    with pytest.raises(ModelError, match="not in the local Hugging Face cache") as info:
+        resolve_model("someone/model", download=False)
+    assert info.value.code == "not_found"

@@ -99,8 +99,10 @@ def resolve_model(spec: str, download: bool = True, tqdm_class: type | None = No
     cached = _from_cache(spec)
     if cached is not None:
         return ResolvedModel(spec, cached, "cache")
-    if not download or hub_offline():
+    if hub_offline():
         raise ModelError(f"cannot download '{spec}': offline and not in the local Hugging Face cache", code="offline")
+    if not download:
+        raise ModelError(f"'{spec}' is not in the local Hugging Face cache (and downloading was not asked for)", code="not_found")
     return ResolvedModel(spec, _download(spec, tqdm_class), "hub")
 
 
