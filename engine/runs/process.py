@@ -120,12 +120,16 @@ def wait_for_turn(run: Run, store: RunStore, should_stop: Callable[[], bool], po
 
 
 def _first_in_line(run: Run, store: RunStore) -> bool:
-    """Whether no older queued run with a live process is waiting."""
+    """Whether no older run is still waiting in the queue.
+
+    An older run counts as waiting while its process lives, and also while it
+    is only just starting (no pid yet): two runs started back to back must not
+    overtake each other.
+    """
     for other in store.list():
         if other.dir == run.dir:
             return True
-        status = other.status()
-        if status.state == "queued" and is_alive(status.pid, other):
+        if refresh(other).state == "queued":
             return False
     return True
 
