@@ -2,13 +2,18 @@
 
 Both generate greedily from the same prompt, the same number of new tokens,
 with the same loaded model object, in this process, alternating, several
-times; the median of each is reported. finetui's path is the server's request
-handler (``Server.handle``) with its streamer, stop/cancel check and one JSON
-line per token written to /dev/null: everything but the pipe. With
-``--client`` it is also timed through the real process (``InferenceClient``),
-pipe included, from sending the request to reading its ``end``.
+times. finetui's path is the server's request handler (``Server.handle``)
+with its streamer, stop/cancel check and one JSON line per token written to
+/dev/null: everything but the pipe. With ``--client`` it is also timed
+through the real process (``InferenceClient``), pipe included, from sending
+the request to reading its ``end``.
 
-    python bench/generate.py [--model finetui-tiny | --run RUN] [--max-tokens 128] [--repeats 5] [--client]
+Each run is timed twice: wall clock, and CPU seconds of the process doing the
+work. On a machine shared with other jobs the wall clock swings with their
+load; the CPU time counts only this work, so its ratio is the steadier one
+(steadiest with ``--threads 1``, where no idle thread spins).
+
+    python bench/generate.py [--model finetui-tiny | --run RUN] [--max-tokens 128] [--repeats 7] [--threads N] [--client]
 """
 
 from __future__ import annotations
@@ -18,11 +23,15 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 PROMPT = "It was a bright cold day in April, and the clocks were striking thirteen. The"
+
+#: One timed generation: wall seconds, CPU seconds, text, new tokens.
+Timed = tuple[float, float, str, int]
 
 
 def main() -> int:
@@ -32,15 +41,20 @@ def main() -> int:
     p.add_argument("--run", help="serve this run's custom model (adapter on) instead of a base model")
     p.add_argument("--prompt", default=PROMPT)
     p.add_argument("--max-tokens", type=int, default=128)
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--threads", type=int, help="torch threads, here and in the process (default: torch's own)")
     p.add_argument("--client", action="store_true", help="also time the request through the inference process")
     args = p.parse_args()
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # read by the process's torch when it starts
 
     import torch
 
     from engine.infer.server import Server, line_writer, quiet_libraries
     from engine.infer.session import InferenceSession
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     quiet_libraries(warnings=False)
     session = InferenceSession()
     if args.run:
@@ -55,65 +69,71 @@ def main() -> int:
     request = {"id": 1, "type": "generate", "prompt": args.prompt, "max_tokens": args.max_tokens, "temperature": 0, "models": [which]}
     if run is not None:
         request["run"] = run.id
-
     ids = session.encode_prompt(args.prompt)
     input_ids = torch.tensor([ids], device=session.model.device)
 
-    def finetui() -> tuple[float, str, int]:
-        done = {}
+    def finetui() -> Timed:
+        done: dict = {}
 
-        def emit(event):
+        def emit(event: dict) -> None:
             sink(event)
             if event["event"] == "done":
                 done.update(event)
 
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         server.handle(request, emit)
-        return time.perf_counter() - started, done["text"], done["tokens"]
+        return time.perf_counter() - wall, time.process_time() - cpu, done["text"], done["tokens"]
 
-    def plain() -> tuple[float, str, int]:
+    def plain() -> Timed:
         with session.serving(which, run) as model:
-            started = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             out = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=args.max_tokens,
                                  do_sample=False, pad_token_id=session.tokenizer.pad_token_id)
-            seconds = time.perf_counter() - started
-        new = out[0, len(ids):].tolist()
-        eos = session._eos_ids()
-        tokens = len(new) - (1 if new and new[-1] in eos else 0)
-        return seconds, session.tokenizer.decode(new, skip_special_tokens=True), tokens
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        new = out[0, len(ids) :].tolist()
+        tokens = len(new) - (1 if new and new[-1] in session._eos_ids() else 0)
+        return wall, cpu, session.tokenizer.decode(new, skip_special_tokens=True), tokens
 
-    paths = {"finetui": finetui, "plain": plain}
-    client = start_client(args, request) if args.client else None
-    if client is not None:
-        paths["process"] = client
+    paths: dict[str, Callable[[], Timed]] = {"finetui": finetui, "plain": plain}
+    client = None
+    if args.client:
+        client, paths["process"] = start_client(args, request)
     for fn in paths.values():  # warm-up
         fn()
-    times: dict[str, list[float]] = {name: [] for name in paths}
+    walls: dict[str, list[float]] = {name: [] for name in paths}
+    cpus: dict[str, list[float]] = {name: [] for name in paths}
     outputs: dict[str, tuple[str, int]] = {}
     names = list(paths)
     for i in range(args.repeats):
         # Alternate the order, so that neither path always runs first after a pause.
         for name in names if i % 2 == 0 else names[::-1]:
-            seconds, text, tokens = paths[name]()
-            times[name].append(seconds)
+            wall, cpu, text, tokens = paths[name]()
+            walls[name].append(wall)
+            cpus[name].append(cpu)
             outputs[name] = (text, tokens)
     if client is not None:
-        client.close_client()
+        client.close()
     tokens = outputs["plain"][1]
     same = all(out == outputs["plain"] for out in outputs.values())
-    median = {name: statistics.median(ts) for name, ts in times.items()}
-    # The ratio of each back-to-back pair, then the median: steadier than a ratio of medians on a shared machine.
-    pair_ratio = statistics.median(p / f for f, p in zip(times["finetui"], times["plain"]))
+
+    def rate(times: list[float]) -> float:
+        return tokens / statistics.median(times)
+
+    def pair_ratio(values: dict[str, list[float]], name: str) -> float:
+        # The ratio of each back-to-back pair, then the median: steadier than a ratio of medians.
+        return statistics.median(p / f for f, p in zip(values[name], values["plain"]))
 
     print(f"model: {model_name} on {session.model.device}, torch threads {torch.get_num_threads()}")
     print(f"greedy, {len(ids)} prompt tokens, {tokens} new tokens, median of {args.repeats} alternating runs")
-    print(f"  plain model.generate       {tokens / median['plain']:8.1f} tokens/s  ({median['plain']:.3f} s)")
-    print(f"  finetui Server.handle      {tokens / median['finetui']:8.1f} tokens/s  ({median['finetui']:.3f} s)")
-    if "process" in median:
-        print(f"  finetui through process    {tokens / median['process']:8.1f} tokens/s  ({median['process']:.3f} s, pipe and JSON parsing included)")
-    print(f"  ratio finetui / plain      {pair_ratio:8.3f}x  (median of back-to-back pairs)")
-    print(f"  finetui's own work         {per_token_overhead_us(session):8.1f} us per token (decode, stop check, JSON line)")
-    print(f"  same output as plain:      {'yes' if same else 'NO'}")
+    print(f"  {'tokens/s':<29}{'wall clock':>12}{'CPU time':>12}")
+    labels = {"plain": "plain model.generate", "finetui": "finetui Server.handle", "process": "finetui through the process"}
+    for name in paths:
+        print(f"  {labels[name]:<29}{rate(walls[name]):12.1f}{rate(cpus[name]):12.1f}")
+    for name in paths:
+        if name != "plain":
+            print(f"  ratio {name} / plain{'':<{16 - len(name)}}{pair_ratio(walls, name):11.3f}x{pair_ratio(cpus, name):11.3f}x")
+    print(f"  finetui's own work per token: {per_token_overhead_us(session):.1f} us (decode, stop check, JSON line)")
+    print(f"  same output as plain: {'yes' if same else 'NO'}")
     return 0 if same else 1
 
 
@@ -145,22 +165,28 @@ def per_token_overhead_us(session) -> float:
 
 
 def start_client(args: argparse.Namespace, request: dict):
-    """A generate request through the real inference process, timed from sending it to reading its ``end``."""
+    """The inference process, and a function timing one request through it (CPU time: the process's)."""
+    import psutil
+
     from engine.infer.client import InferenceClient
 
     client = InferenceClient(runs=[args.run] if args.run else (), model=None if args.run else args.model, quant=args.quant)
     client.wait_ready(timeout=600)
+    process = psutil.Process(client.pid)
     fields = {k: v for k, v in request.items() if k not in ("id", "type")}
 
-    def through_process() -> tuple[float, str, int]:
-        started = time.perf_counter()
-        events = list(client.request("generate", **fields))
-        seconds = time.perf_counter() - started
-        done = next(e for e in events if e["event"] == "done")
-        return seconds, done["text"], done["tokens"]
+    def cpu_seconds() -> float:
+        times = process.cpu_times()
+        return times.user + times.system
 
-    through_process.close_client = client.close  # type: ignore[attr-defined]
-    return through_process
+    def through_process() -> Timed:
+        wall, cpu = time.perf_counter(), cpu_seconds()
+        events = list(client.request("generate", **fields))
+        wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+        done = next(e for e in events if e["event"] == "done")
+        return wall, cpu, done["text"], done["tokens"]
+
+    return client, through_process
 
 
 if __name__ == "__main__":
