@@ -103,13 +103,9 @@ class InferenceSession:
         return self.base
 
     def _warm_up(self) -> None:
-        """One tiny forward pass, so that the first request does not pay for kernels set up on first use."""
-        import torch
-
-        ids = self.encode_prompt("a")
-        device = self.model.device if hasattr(self.model, "device") else "cpu"
-        with torch.inference_mode():
-            self.model(input_ids=torch.tensor([ids], device=device))
+        """A two-token generation through the request path, so that the first request does not pay for
+        what is imported or set up on first use (peft, the hooks, kernels)."""
+        self.generate(GenerateRequest(prompt="a", max_tokens=2, temperature=0, seed=0), lambda event: None)
 
     def find_run(self, ref: str) -> Run:
         try:
