@@ -22,14 +22,21 @@ one terminal event, last: ``end`` or ``error``
   ``"texts": [str | {"text", "prompt"?}]``: per model, ``scores``
   ``{model, run, avg_logprob, perplexity, scored_tokens, texts: [{avg_logprob,
   perplexity, scored_tokens, tokens: [{text, id, logprob, rank}]}]}``.
-- ``{"id", "type": "load", "run", "replace"?}``: ``loaded`` ``{run, model, ...}``.
-- ``{"id", "type": "info"}``: ``info`` ``{model, quant, device, context, adapters}``.
+- ``{"id", "type": "load", "run", "replace"?}``: ``loaded`` ``{run, ...info}``.
+  A run trained on another base model (or quantization) than the loaded one
+  is refused with ``base_mismatch``; ``replace: true`` loads its base instead.
+- ``{"id", "type": "info"}``: ``info`` ``{protocol, model, model_path, quant,
+  device, context, adapters}`` (``adapters``: the attached run ids).
 - ``{"id", "type": "cancel", "target"}``: answered at once, ``end``
   ``{cancelled: bool}``; the target's ``done`` says ``finish_reason: cancelled``.
 
 ``models`` defaults to ``["baseline", "custom"]`` with a run, ``["baseline"]``
-without. Loading a model emits ``loading`` ``{what}`` first. The process
-says ``ready`` (id null) once started; it ends when stdin closes.
+without; a request naming a run loads its base model and adapter if needed,
+emitting ``loading`` ``{what}`` first. Error codes: ``bad_json``,
+``bad_request``, ``unknown_type``, ``unknown_run``, ``not_ready``,
+``base_mismatch``, ``too_long``, ``no_model``, ``model``, ``cancelled``,
+``internal``. The process says ``ready`` ``{pid, ...info}`` (id null) once
+started; it ends when stdin closes.
 """
 
 from engine.infer.client import InferenceClient, InferenceError

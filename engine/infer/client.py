@@ -87,6 +87,8 @@ class InferenceClient:
         self._ids = itertools.count(1)
         self._exited = False
         self.stderr_tail: deque[str] = deque(maxlen=200)
+        #: ``error`` events (no id) from preloading ``runs`` or ``model``, filled by ``wait_ready``.
+        self.startup_errors: list[dict[str, Any]] = []
         self._stderr_file: IO[str] | None = open(stderr_path, "a", encoding="utf-8") if stderr_path else None  # noqa: SIM115
         self._threads = [
             threading.Thread(target=self._read_stdout, name="inference-stdout", daemon=True),
@@ -226,7 +228,6 @@ class InferenceClient:
         Errors while preloading (an unknown run...) come before it, with no id,
         and are kept in ``startup_errors``.
         """
-        self.startup_errors: list[dict[str, Any]] = []
         q = self._queue(None)
         while True:
             try:
