@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tui.commands import inspect, models, runs, train
+from tui.commands import inspect, models, playground, runs, train
 
-COMMANDS = (inspect, models, train, runs, __import__("tui.commands.playground", fromlist=["playground"]))
+COMMANDS = (inspect, models, train, runs, playground)
 
 DESCRIPTION = """\
 Fine-tune an open LLM on your own data, from a terminal.
