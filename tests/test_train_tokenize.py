@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.data import Example, Message
-from engine.train.tokenize import IGNORE, encode
+from engine.train.tokenize import IGNORE, encode, encode_windows
 from tests.tiny_model import make_tokenizer
 
 
@@ -59,3 +59,18 @@ def test_chat_learns_only_assistant_turns(tokenizer):
 def test_truncates_to_max_len(tokenizer):
     enc = encode(Example(0, 1, "text", text="the quick brown fox " * 50), tokenizer, 16)
     assert len(enc.input_ids) == len(enc.labels) == 16
+
+
+def test_long_text_is_split_into_windows_not_cut(tokenizer):
+    text = " ".join(f"word{i}" for i in range(200))
+    whole = encode(Example(0, 1, "text", text=text), tokenizer, 10**6)
+    windows = encode_windows(Example(0, 1, "text", text=text), tokenizer, 16)
+    assert [t for w in windows for t in w.input_ids] == whole.input_ids
+    assert all(len(w) <= 16 for w in windows) and len(windows) == -(-len(whole) // 16)
+    assert all(w.labels[0] == IGNORE and w.labels[1:] == w.input_ids[1:] for w in windows)
+
+
+def test_long_prompt_completion_is_cut_not_split(tokenizer):
+    ex = Example(0, 1, "prompt_completion", prompt="q " * 40, completion="a " * 40)
+    windows = encode_windows(ex, tokenizer, 16)
+    assert len(windows) == 1 and windows[0] == encode(ex, tokenizer, 16)

@@ -18,7 +18,7 @@ from engine.runs import Run
 from engine.runs.files import write_json_atomic
 from engine.train.packing import PackedCollator, one_per_row, pack
 from engine.train.scorecard import EvalResult, evaluate, scorecard
-from engine.train.tokenize import Encoded, encode
+from engine.train.tokenize import Encoded, encode_windows
 
 #: Above this many parameters on a GPU, recomputing activations saves more memory than it costs.
 CHECKPOINTING_MIN_PARAMS = 300_000_000
@@ -86,8 +86,8 @@ def prepare(run: Run, resume: bool = False) -> Session:
     _one_kernel_for_training(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     seq_len = min(cfg.train.seq_len, getattr(model.config, "max_position_embeddings", cfg.train.seq_len))
-    encoded_train = [encode(e, tokenizer, seq_len) for e in train_examples]
-    encoded_eval = [encode(e, tokenizer, seq_len) for e in eval_examples]
+    encoded_train = [w for e in train_examples for w in encode_windows(e, tokenizer, seq_len)]
+    encoded_eval = [w for e in eval_examples for w in encode_windows(e, tokenizer, seq_len)]
     rows = pack(encoded_train, seq_len) if cfg.train.packing else one_per_row(encoded_train, seq_len)
     run.log(f"{sum(map(len, encoded_train)):,} train tokens in {len(rows)} sequences of up to {seq_len} tokens")
 

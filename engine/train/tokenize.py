@@ -62,6 +62,27 @@ def encode(example: Example, tokenizer: Any, max_len: int) -> Encoded:
     return Encoded(ids[:max_len], labels[:max_len])
 
 
+def encode_windows(example: Example, tokenizer: Any, max_len: int) -> list[Encoded]:
+    """Plain text longer than ``max_len`` as consecutive windows, so no text is thrown away.
+
+    A long passage (a packed run of paragraphs, a chapter) is still text to
+    learn from, only longer than the model reads at once: each window is a
+    sequence of its own, its first token unlabelled like any example's.
+    Prompt/completion pairs and chats are cut at ``max_len`` instead; a
+    window of a completion without its prompt would teach the wrong thing.
+    """
+    whole = encode(example, tokenizer, max_len=10**9)
+    if example.kind != "text" or len(whole) <= max_len:
+        return [Encoded(whole.input_ids[:max_len], whole.labels[:max_len])]
+    windows = []
+    for start in range(0, len(whole), max_len):
+        ids = whole.input_ids[start : start + max_len]
+        if len(ids) < 2:
+            break
+        windows.append(Encoded(ids, [IGNORE] + ids[1:]))
+    return windows
+
+
 def _encode_chat(example: Example, tokenizer: Any) -> tuple[list[int], list[int]]:
     """Render the chat with the tokenizer's template; label the tokens each assistant turn adds.
 

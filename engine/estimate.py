@@ -1,0 +1,277 @@
+"""Before a run starts: how many tokens the data is for a model, how many steps, and how long.
+
+The TUI shows these on the preview and train screens, so everything here is
+cheap to import (no torch, no transformers): token counts use the model's
+``tokenizer.json`` through the ``tokenizers`` library, which is what the
+model's fast tokenizer runs anyway, and the time comes from the speed that
+finished runs of the same model measured on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import struct
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.config import RunConfig
+from engine.data import Cancelled, DataSpec, Example, iter_examples
+from engine.models import ModelError, resolve_model
+from engine.models.resolve import is_hub_id
+from engine.runs import RunStore
+
+#: Examples tokenized per batch (the Rust tokenizer spreads a batch over the cores).
+BATCH = 256
+#: Characters per token assumed when the model's tokenizer isn't on disk yet.
+CHARS_PER_TOKEN = 4.0
+#: A 2-core CPU's LoRA training speed times the model's parameter count, from
+#: ``bench/train_throughput.py`` (finetui-tiny, 5.87M parameters, 2,288 tokens/s).
+#: Only used until a run of the model has finished on this machine.
+CPU_RATE_TIMES_PARAMS = 1.3e10
+#: Importing torch and loading a small model on a CPU, before the first step.
+STARTUP_GUESS_S = 30.0
+#: An eval token costs about a third of a training token (forward only), and
+#: the scorecard evaluates the eval split twice (baseline and custom).
+EVAL_COST = 2 / 3
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the estimate needs to know about a model, read from its files without loading it."""
+
+    spec: str
+    path: Path | None
+    context: int | None
+    params: int | None
+    tokenizer_file: Path | None
+    note: str = ""
+    """Why a figure is missing or approximate (not downloaded, no tokenizer.json)."""
+
+
+def model_facts(spec: str) -> ModelFacts:
+    """Context length, parameter count and tokenizer of ``spec``, from disk only (never downloads)."""
+    try:
+        resolved = resolve_model(spec, download=False)
+    except ModelError as error:
+        note = str(error)
+        if is_hub_id(spec) and error.code == "not_found":
+            note = f"{spec} is not on disk yet: the run downloads it from the Hugging Face Hub first"
+        return ModelFacts(spec, None, None, None, None, note=note)
+    folder = resolved.path
+    config = _read_json(folder / "config.json")
+    context = config.get("max_position_embeddings") or config.get("n_positions")
+    tokenizer = folder / "tokenizer.json"
+    note = "" if tokenizer.exists() else f"{spec} has no tokenizer.json: tokens estimated at {CHARS_PER_TOKEN:g} characters each"
+    return ModelFacts(spec, folder, int(context) if context else None, count_parameters(folder), tokenizer if tokenizer.exists() else None, note)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def count_parameters(folder: Path) -> int | None:
+    """Parameters in the folder's safetensors files, summed from their headers (nothing else is read)."""
+    total = 0
+    files = sorted(folder.glob("*.safetensors"))
+    for file in files:
+        try:
+            with file.open("rb") as fh:
+                (size,) = struct.unpack("<Q", fh.read(8))
+                header = json.loads(fh.read(size))
+        except (OSError, ValueError, struct.error):
+            return None
+        for name, tensor in header.items():
+            if name != "__metadata__":
+                total += math.prod(tensor["shape"])
+    return total or None
+
+
+@dataclass(frozen=True)
+class TokenStats:
+    """Example lengths in the model's tokens, as training will see them (bos and eos included)."""
+
+    examples: int
+    total: int
+    p50: int
+    p90: int
+    max: int
+    seq_len: int
+    exact: bool
+    """False when lengths were estimated from characters (no tokenizer on disk)."""
+    cut: int = 0
+    """Prompt/completion or chat examples longer than ``seq_len``: training cuts them."""
+    split: int = 0
+    """Plain-text examples longer than ``seq_len``: training reads them as several sequences."""
+    trained: int = 0
+    """Tokens training keeps: all of the text, the cut examples up to ``seq_len``."""
+
+
+def _pieces(example: Example) -> list[str]:
+    """The texts training tokenizes for an example (a chat's template adds a few tokens per turn)."""
+    if example.kind == "text":
+        return [example.text]
+    if example.kind == "prompt_completion":
+        return [example.prompt, example.completion]
+    return [m.content for m in example.messages]
+
+
+def token_lengths(
+    examples: Iterable[Example],
+    facts: ModelFacts,
+    on_progress: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[tuple[int, bool]]:
+    """``(length in tokens, is plain text)`` of each example, counting bos and eos as training adds them."""
+    encode = _encoder(facts)
+    lengths: list[tuple[int, bool]] = []
+    batch: list[Example] = []
+
+    def flush() -> None:
+        if should_stop is not None and should_stop():
+            raise Cancelled()
+        texts = [piece for e in batch for piece in _pieces(e)]
+        counts = iter(encode(texts))
+        for e in batch:
+            lengths.append((2 + sum(next(counts) for _ in _pieces(e)), e.kind == "text"))
+        batch.clear()
+        if on_progress is not None:
+            on_progress(len(lengths))
+
+    for example in examples:
+        batch.append(example)
+        if len(batch) >= BATCH:
+            flush()
+    if batch:
+        flush()
+    return lengths
+
+
+def _encoder(facts: ModelFacts) -> Callable[[list[str]], list[int]]:
+    if facts.tokenizer_file is None:
+        return lambda texts: [max(1, round(len(t) / CHARS_PER_TOKEN)) for t in texts]
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(facts.tokenizer_file))
+    return lambda texts: [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+
+def summarize(lengths: list[tuple[int, bool]], seq_len: int, exact: bool) -> TokenStats:
+    """Percentiles, and what training does with examples longer than ``seq_len``."""
+    if not lengths:
+        return TokenStats(0, 0, 0, 0, 0, seq_len, exact)
+    ordered = sorted(n for n, _ in lengths)
+
+    def pct(q: float) -> int:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return TokenStats(
+        examples=len(ordered),
+        total=sum(ordered),
+        p50=pct(0.5),
+        p90=pct(0.9),
+        max=ordered[-1],
+        seq_len=seq_len,
+        exact=exact,
+        cut=sum(1 for n, text in lengths if n > seq_len and not text),
+        split=sum(1 for n, text in lengths if n > seq_len and text),
+        trained=sum(n if text else min(n, seq_len) for n, text in lengths),
+    )
+
+
+def count_tokens(
+    spec: DataSpec,
+    facts: ModelFacts,
+    seq_len: int,
+    on_progress: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TokenStats:
+    """Token lengths of every example of ``spec`` for the model, at the sequence length training will use."""
+    lengths = token_lengths(iter_examples(spec), facts, on_progress, should_stop)
+    return summarize(lengths, effective_seq_len(seq_len, facts), exact=facts.tokenizer_file is not None)
+
+
+def effective_seq_len(seq_len: int, facts: ModelFacts) -> int:
+    """Training never packs past the model's context."""
+    return min(seq_len, facts.context) if facts.context else seq_len
+
+
+@dataclass(frozen=True)
+class MeasuredSpeed:
+    """How fast a finished run of the same model trained on this machine."""
+
+    tokens_per_s: float
+    overhead_s: float
+    """Loading, the two evals and saving: the run's wall time minus its training time."""
+    run_id: str
+
+
+def measured_speed(model: str, quant: str, store: RunStore | None = None) -> MeasuredSpeed | None:
+    """The newest ready run of ``model`` at ``quant``: its training speed, the truest guess for the next run."""
+    for run in reversed((store or RunStore()).list()):
+        try:
+            config = run.config()
+            status = run.status()
+            metrics = run.metrics() if status.state == "ready" else None
+        except (OSError, ValueError):
+            continue
+        if metrics is None or config.model.name != model or config.model.quant != quant:
+            continue
+        train = metrics.get("train", {})
+        rate = train.get("tokens_per_s")
+        if not rate:
+            continue
+        wall = (status.ended_at or 0) - (status.started_at or 0)
+        overhead = max(0.0, wall - float(train.get("train_time_s") or 0))
+        return MeasuredSpeed(float(rate), overhead, run.id)
+    return None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Steps and time of a run before it starts, with what the figure rests on."""
+
+    steps: int
+    train_tokens: int
+    """Tokens the optimizer will see: steps × batch × accumulation × sequence length, rows nearly full."""
+    seconds: float | None
+    basis: str
+
+
+def estimate_run(config: RunConfig, tokens: TokenStats, train_share: float, facts: ModelFacts, store: RunStore | None = None) -> Estimate:
+    """How many optimizer steps the run will take and about how long, for the tokens of its data.
+
+    ``train_share`` is the fraction of examples in the train split (the
+    report's train / examples). Packing fills rows of ``seq_len`` tokens, so
+    the rows are the truncated train tokens over the sequence length.
+    """
+    t = config.train
+    seq_len = tokens.seq_len
+    train_tokens = tokens.trained * train_share
+    eval_tokens = tokens.trained - train_tokens
+    rows = math.ceil(train_tokens / seq_len) if t.packing else round(tokens.examples * train_share) + tokens.split
+    per_epoch = max(1, math.ceil(math.ceil(rows / t.batch_size) / t.grad_accum))
+    steps = t.max_steps or max(1, math.ceil(per_epoch * t.epochs))
+    seen = steps * t.batch_size * t.grad_accum * seq_len
+    if t.max_steps is None:
+        seen = min(seen, math.ceil(t.epochs * train_tokens))
+    speed = measured_speed(config.model.name, config.model.quant, store)
+    if speed is not None:
+        seconds = seen / speed.tokens_per_s + speed.overhead_s
+        basis = f"at {speed.tokens_per_s:,.0f} tokens/s, as run {speed.run_id} measured"
+    elif facts.params:
+        rate = CPU_RATE_TIMES_PARAMS / facts.params
+        seconds = STARTUP_GUESS_S + (seen + EVAL_COST * eval_tokens) / rate
+        basis = f"a rough guess ({rate:,.0f} tokens/s on 2 CPU cores) until a run of this model finishes here"
+        if shutil.which("nvidia-smi"):
+            basis += "; far less with a GPU"
+    else:
+        seconds = None
+        basis = "no estimate: the model's size is unknown until it is downloaded"
+    return Estimate(steps, seen, seconds, basis)
