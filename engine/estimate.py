@@ -268,7 +268,7 @@ def estimate_run(config: RunConfig, tokens: TokenStats, train_share: float, fact
     elif facts.params:
         rate = CPU_RATE_TIMES_PARAMS / facts.params
         seconds = STARTUP_GUESS_S + (seen + EVAL_COST * eval_tokens) / rate
-        basis = f"a rough guess ({rate:,.0f} tokens/s on 2 CPU cores) until a run of this model finishes here"
+        basis = f"rough guess: {rate:,.0f} tokens/s as on 2 CPU cores, until a run of this model finishes here"
         if shutil.which("nvidia-smi"):
             basis += "; far less with a GPU"
     else:

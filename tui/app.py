@@ -1,33 +1,114 @@
 """The finetui Textual app: ``FinetuiApp(start_path=...).run()``.
 
-It starts on the data screen; each step of the flow is a screen of its own
-in ``tui/screens``. Nothing here imports torch, transformers or peft: the
-first screen must paint in under a second.
+Three modes, each with its own screen stack, so switching keeps every
+screen's state (a half-filled form, a streaming generation):
+
+- ``data``: pick a file, preview it, set up and launch a run (F2);
+- ``runs``: the runs dashboard and each run's page (F3);
+- ``playground``: baseline and custom side by side (F4).
+
+Nothing here imports torch, transformers or peft: the first screen must
+paint in under a second. Training and inference run in other processes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
-from textual.app import App
+from textual import work
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.signal import Signal
 
+from engine.runs import RunStore
+from engine.runs.process import refresh
+from tui.messages import RunStateChanged
 from tui.screens.data import DataScreen
+from tui.screens.help import HelpScreen
+from tui.screens.playground import PlaygroundScreen
+from tui.screens.runs import RunsScreen
+
+#: Seconds between two looks at the runs' states, for the bell and the notices.
+MONITOR_EVERY = 1.0
+#: States worth a bell: the run needs the user's eyes.
+BELL_STATES = ("ready", "failed")
 
 
 class FinetuiApp(App[None]):
-    """Fine-tune an LLM on your own data, screen by screen: data, preview, then training."""
+    """Fine-tune an LLM on your own data: data and preview, training, runs, playground."""
 
     TITLE = "finetui"
     SUB_TITLE = "fine-tune an LLM on your data"
     CSS_PATH = "app.tcss"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True, id="quit")]
+    DEFAULT_MODE = "data"
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
+        Binding("f1", "help", "Help", id="help"),
+        Binding("f2", "switch_mode('data')", "Data", id="data"),
+        Binding("f3", "switch_mode('runs')", "Runs", id="runs"),
+        Binding("f4", "switch_mode('playground')", "Playground", id="playground"),
+    ]
 
     def __init__(self, start_path: Path | None = None) -> None:
         """``start_path`` is a file or folder to preselect; by default the working folder."""
         super().__init__()
         self.start_path = Path.cwd() if start_path is None else Path(start_path)
+        self.add_mode("data", lambda: DataScreen(self.start_path))
+        self.add_mode("runs", RunsScreen)
+        self.add_mode("playground", PlaygroundScreen)
+        self.run_state_signal: Signal[RunStateChanged] = Signal(self, "run-state")
+        """Every run state change; screens subscribe to refresh what they show."""
+        self.run_states: dict[str, str] | None = None
+        """The state of every run at the last look; None until the first look."""
 
-    def get_default_screen(self) -> Screen[None]:
-        return DataScreen(self.start_path)
+    def on_mount(self) -> None:
+        self.set_interval(MONITOR_EVERY, self.watch_runs)
+        self.watch_runs()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="monitor")
+    def watch_runs(self) -> None:
+        """Read every run's state (spotting dead processes) and post the changes; touches no widget."""
+        states = {run.id: refresh(run).state for run in RunStore().list()}
+        previous = self.run_states
+        self.run_states = states
+        if previous is None:
+            return
+        for run_id, state in states.items():
+            if previous.get(run_id) != state:
+                self.post_message(RunStateChanged(run_id, previous.get(run_id), state))
+
+    def on_run_state_changed(self, message: RunStateChanged) -> None:
+        """Ring the bell when a run is done, whatever screen is up."""
+        if message.state in BELL_STATES:
+            self.bell()
+            severity = "information" if message.state == "ready" else "error"
+            self.notify(f"Run {message.run_id} is {message.state}.", title="Training", severity=severity, timeout=8)
+        self.run_state_signal.publish(message)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def open_run(self, run_id: str) -> None:
+        """Show one run's page on the runs dashboard."""
+        self.switch_mode("runs")
+        screen = self.screen_stack[0] if self.screen_stack else self.screen
+        if isinstance(screen, RunsScreen):
+            screen.open_run(run_id)
+
+    def open_playground(self, run_id: str | None = None) -> None:
+        """Go to the playground, with ``run_id`` picked when given."""
+        self.switch_mode("playground")
+        screen = self.screen_stack[0] if self.screen_stack else self.screen
+        if isinstance(screen, PlaygroundScreen) and run_id is not None:
+            screen.select_run(run_id)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette (Ctrl+P): the main actions first, then Textual's own."""
+        yield SystemCommand("New fine-tune", "Pick a data file and preview it (F2)", lambda: self.switch_mode("data"))
+        yield SystemCommand("Runs", "Every run with its status, progress and ETA (F3)", lambda: self.switch_mode("runs"))
+        yield SystemCommand("Playground", "Baseline and custom side by side; likelihoods (F4)", self.open_playground)
+        yield SystemCommand("Help", "Keys and how finetui works (F1)", self.action_help)
+        yield from super().get_system_commands(screen)

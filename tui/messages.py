@@ -44,3 +44,12 @@ class ScanFailed(Message):
     """The file can't be used: ``error`` is the one-line ``DataError`` text."""
 
     error: str
+
+
+@dataclass
+class RunStateChanged(Message):
+    """A run moved from ``previous`` to ``state`` (``previous`` is None for a run that just appeared)."""
+
+    run_id: str
+    previous: str | None
+    state: str

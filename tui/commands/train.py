@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 from engine.config import QUANTS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, TrainConfig
-from engine.data import FORMATS, DataError
+from engine.data import FORMATS, DataError, DataSpec, Report
+from engine.estimate import count_tokens, estimate_run, model_facts
 from engine.runs.lifecycle import start_run, validate_data
 from tui.commands.inspect import format_report
-from tui.commands.runview import error, follow
+from tui.commands.runview import duration, error, follow
 
 T = TrainConfig
 L = LoraConfig
@@ -70,6 +71,25 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     )
 
 
+def format_estimate(config: RunConfig, report: Report) -> str:
+    """Tokens, steps and time before the run starts, as the TUI's train screen shows them."""
+    facts = model_facts(config.model.name)
+    spec = DataSpec(Path(config.data.path), format=config.data.format, separator=config.data.separator)
+    tokens = count_tokens(spec, facts, config.train.seq_len)
+    estimate = estimate_run(config, tokens, report.train / report.examples if report.examples else 0.9, facts)
+    approx = "" if tokens.exact else "≈"
+    lines = [f"tokens ({facts.spec}): {approx}{tokens.total:,}; per example median {tokens.p50:,}, max {tokens.max:,}; sequences of {tokens.seq_len:,}"]
+    if tokens.cut:
+        lines.append(f"  {tokens.cut:,} examples longer than {tokens.seq_len:,} tokens are cut")
+    if tokens.split:
+        lines.append(f"  {tokens.split:,} texts longer than {tokens.seq_len:,} tokens are read in parts")
+    time = f", about {duration(estimate.seconds)}" if estimate.seconds is not None else ""
+    lines.append(f"estimate: {estimate.steps:,} steps, {estimate.train_tokens:,} tokens{time} ({estimate.basis})")
+    if facts.note:
+        lines.append(f"  {facts.note}")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         config = build_config(args)
@@ -79,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     except DataError as exc:
         print(f"finetui: error: {exc}", file=sys.stderr)
         return 2
-    print(format_report(report), end="\n\n")
+    print(format_report(report))
+    print(format_estimate(config, report), end="\n\n")
     created = start_run(config)
     print(f"run {created.id} started (queued until the machine is free)")
     if args.detach:

@@ -15,11 +15,14 @@ from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from engine import recent
+from engine.config import DEFAULT_MODEL, TrainConfig
 from engine.data import Cancelled, DataError, DataSpec, Example, Report, scan
+from engine.estimate import count_tokens, model_facts
 from tui.commands.inspect import human_bytes
 from tui.messages import ExamplesParsed, ScanDone, ScanFailed, ScanProgress
 from tui.screens.base import FinetuiScreen, display_path
 from tui.screens.example import ExampleScreen
+from tui.screens.train import TokensCounted, TrainScreen
 from tui.widgets.example_table import ExampleTable
 from tui.widgets.histogram import LengthHistogram
 
@@ -91,7 +94,10 @@ class PreviewScreen(FinetuiScreen):
     cancels the scan.
     """
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back", tooltip="Back to the data screen (stops parsing)", id="back")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", tooltip="Back to the data screen (stops parsing)", id="back"),
+        Binding("t", "train", "Train", tooltip="Set up a fine-tune on this file", id="train"),
+    ]
     AUTO_FOCUS = "#examples"
 
     def __init__(self, spec: DataSpec) -> None:
@@ -108,6 +114,7 @@ class PreviewScreen(FinetuiScreen):
         with Vertical(id="summary"):
             yield Static(Content(display_path(self.spec.path)), id="source")
             yield Static("Reading…", id="counts")
+            yield Static("", id="tokens")
         yield ProgressBar(id="progress", show_eta=False)
         yield Static(id="error")
         with Vertical(id="examples-panel", classes="panel") as panel:
@@ -186,6 +193,8 @@ class PreviewScreen(FinetuiScreen):
             self.query_one("#examples-panel").border_subtitle = f"first {len(report.preview):,} of {report.examples:,}"
         self.query_one(LengthHistogram).bars = tuple(c.histogram)
         self._show_warnings(report)
+        self.query_one("#tokens", Static).update(f"Counting tokens for {DEFAULT_MODEL}…")
+        self.count_example_tokens()
         if message.note:
             self.notify(message.note, severity="warning")
 
@@ -198,6 +207,39 @@ class PreviewScreen(FinetuiScreen):
             for w in report.warnings
         ]
         self.query_one("#warnings", Static).update(Content("\n").join(lines) if lines else "No warnings.")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="tokens")
+    def count_example_tokens(self) -> None:
+        """The examples' lengths in the default model's tokens: what training will see, and what it cuts."""
+        worker = get_current_worker()
+        facts = model_facts(DEFAULT_MODEL)
+        try:
+            tokens = count_tokens(self.spec, facts, TrainConfig().seq_len, should_stop=lambda: worker.is_cancelled)
+        except (Cancelled, DataError):
+            return
+        self.post_message(TokensCounted(facts, tokens))
+
+    def on_tokens_counted(self, message: TokensCounted) -> None:
+        t = message.tokens
+        line = Content.from_markup(
+            "tokens ($model): median $p50, p90 $p90, max $max",
+            model=message.facts.spec,
+            p50=f"{'' if t.exact else '≈'}{t.p50:,}",
+            p90=f"{t.p90:,}",
+            max=f"{t.max:,}",
+        )
+        if t.cut:
+            line += Content.styled(f" · {t.cut:,} over {t.seq_len:,}: cut in training", "$text-warning")
+        elif t.split:
+            line += Content(f" · {t.split:,} over {t.seq_len:,}: read in parts")
+        self.query_one("#tokens", Static).update(line)
+
+    def action_train(self) -> None:
+        """Set up training, once the whole file has been read without errors."""
+        if self.report is None:
+            self.notify("Wait for the preview to finish reading the file." if self.error is None else "This file can't be used for training.", severity="warning")
+            return
+        self.app.push_screen(TrainScreen(self.spec, self.report))
 
     def on_scan_failed(self, message: ScanFailed) -> None:
         self.error = message.error

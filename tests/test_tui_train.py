@@ -1,0 +1,123 @@
+"""The preview's token lengths and the train screen: defaults, inline validation, the estimate, launch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from time import monotonic
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Button, Input, Static
+
+from engine.runs import RunStore
+from engine.runs.process import cancel, is_alive
+from tui.app import FinetuiApp
+from tui.screens.preview import PreviewScreen
+from tui.screens.train import TrainScreen
+
+REPO = Path(__file__).resolve().parent.parent
+HAIKU = Path("sample_data/haiku.txt")
+SIZE = (80, 24)
+
+
+@pytest.fixture(autouse=True)
+def tui_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("FINETUI_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = monotonic() + timeout
+    while not condition():
+        assert monotonic() < deadline, "timed out waiting for the app"
+        await pilot.pause(0.02)
+
+
+def text(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+async def open_train(pilot: Pilot) -> TrainScreen:
+    """From the data screen with haiku.txt chosen: set the separator, preview, then t."""
+    await until(pilot, lambda: bool(pilot.app.screen.query("#separator")))
+    pilot.app.screen.query_one("#separator", Input).value = "--SEPARATOR--"
+    await pilot.press("f5")
+    await until(pilot, lambda: isinstance(pilot.app.screen, PreviewScreen) and pilot.app.screen.report is not None)
+    preview = pilot.app.screen
+    await until(pilot, lambda: "median" in text(preview, "#tokens"))
+    await pilot.press("t")
+    await until(pilot, lambda: isinstance(pilot.app.screen, TrainScreen))
+    screen = pilot.app.screen
+    assert isinstance(screen, TrainScreen)
+    await until(pilot, lambda: "steps" in text(screen, "#estimate"))
+    return screen
+
+
+async def test_preview_shows_lengths_in_the_default_models_tokens() -> None:
+    async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(pilot.app.screen.query("#separator")))
+        pilot.app.screen.query_one("#separator", Input).value = "--SEPARATOR--"
+        await pilot.press("f5")
+        await until(pilot, lambda: isinstance(pilot.app.screen, PreviewScreen) and "median" in text(pilot.app.screen, "#tokens"))
+        # the bundled tokenizer: the haiku are 21 tokens at the median, 30 at most (bos and eos included)
+        assert text(pilot.app.screen, "#tokens") == "tokens (finetui-tiny): median 21, p90 24, max 30"
+
+
+async def test_train_screen_defaults_and_estimate() -> None:
+    async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        assert screen.query_one("#model", Input).value == "finetui-tiny"
+        assert screen.query_one("#name", Input).value == "haiku"
+        assert screen.config is not None and screen.config.train.epochs == 3.0
+        assert "5.9M parameters · context 256 tokens" in text(screen, "#model-facts")
+        estimate = text(screen, "#estimate")
+        assert "sequences of 256 (the model's context)" in estimate and "15 steps" in estimate and "about" in estimate
+        await pilot.press("tab", "tab", "tab", "tab")  # name, quant... to epochs
+        screen.query_one("#max-steps", Input).value = "40"
+        await until(pilot, lambda: "40 steps" in text(screen, "#estimate"))
+
+
+async def test_a_bad_value_marks_its_field_and_blocks_the_launch(tui_env: Path) -> None:
+    async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        batch = screen.query_one("#batch-size", Input)
+        batch.focus()  # selects the value, so typing replaces it
+        await pilot.pause()
+        await pilot.press("0")
+        await until(pilot, lambda: batch.has_class("-invalid"))
+        assert text(screen, "#train-status") == "train.batch_size must be at least 1, not 0"
+        assert screen.query_one("#launch", Button).disabled
+        assert "Fix the setting" in text(screen, "#estimate")
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.2)
+        assert RunStore().list() == [] and isinstance(pilot.app.screen, TrainScreen)
+        await pilot.press("backspace", "8")
+        await until(pilot, lambda: not batch.has_class("-invalid"))
+        assert not screen.query_one("#launch", Button).disabled and screen.config.train.batch_size == 8
+
+
+async def test_launch_saves_the_form_as_the_runs_config_and_opens_the_run() -> None:
+    async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        screen.query_one("#name", Input).value = "my-haiku"
+        screen.query_one("#lora-r", Input).value = "4"
+        screen.query_one("#max-steps", Input).value = "2"
+        await pilot.pause(0.1)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: len(RunStore().list()) == 1)
+        run = RunStore().list()[0]
+        try:
+            config = run.config()
+            assert (config.name, config.lora.r, config.train.max_steps, config.data.separator) == ("my-haiku", 4, 2, "--SEPARATOR--")
+            assert config.data.path == str((REPO / HAIKU).resolve())
+            await until(pilot, lambda: pilot.app.current_mode == "runs")
+        finally:
+            deadline = monotonic() + 30
+            while run.status().pid is None and monotonic() < deadline:
+                await pilot.pause(0.1)
+            cancel(run)
+            deadline = monotonic() + 60
+            while is_alive(run.status().pid, run) and monotonic() < deadline:
+                await pilot.pause(0.2)

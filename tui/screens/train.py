@@ -1,0 +1,321 @@
+"""The train screen: the model, the settings (checked as they are typed), an estimate, then launch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.suggester import SuggestFromList
+from textual.timer import Timer
+from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
+from textual.worker import get_current_worker
+
+from engine.config import QUANTS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, TrainConfig
+from engine.data import Cancelled, DataSpec, Report
+from engine.estimate import Estimate, ModelFacts, TokenStats, count_tokens, estimate_run, model_facts
+from engine.models import list_models
+from engine.runs.lifecycle import start_run
+from tui.commands.runview import duration
+from tui.screens.base import FinetuiScreen, display_path
+from tui.screens.dialogs import ErrorScreen
+
+#: Seconds of quiet typing in the model field before its tokenizer is loaded.
+MODEL_SETTLE_S = 0.4
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting on the form: where it goes in ``RunConfig`` and how its text becomes a value."""
+
+    id: str
+    label: str
+    section: str
+    name: str
+    kind: type
+    optional: bool = False
+
+
+FIELDS = (
+    Field("epochs", "Epochs", "train", "epochs", float),
+    Field("max-steps", "Max steps", "train", "max_steps", int, optional=True),
+    Field("lr", "Learn rate", "train", "lr", float),
+    Field("batch-size", "Batch", "train", "batch_size", int),
+    Field("seq-len", "Seq len", "train", "seq_len", int),
+    Field("grad-accum", "Grad acc", "train", "grad_accum", int),
+    Field("lora-r", "LoRA r", "lora", "r", int),
+    Field("lora-alpha", "LoRA α", "lora", "alpha", int),
+    Field("lora-dropout", "Dropout", "lora", "dropout", float),
+    Field("eval-fraction", "Eval frac", "data", "eval_fraction", float),
+    Field("save-steps", "Save every", "train", "save_steps", int),
+    Field("seed", "Seed", "train", "seed", int),
+)
+DEFAULTS: dict[str, Any] = {
+    **{f"train.{f.name}": f.default for f in fields(TrainConfig) if f.name != "max_steps"},
+    **{f"lora.{f.name}": f.default for f in fields(LoraConfig)},
+    "data.eval_fraction": DataConfig.__dataclass_fields__["eval_fraction"].default,
+}
+
+
+def _field_for(message: str) -> Field | None:
+    """The form field a ``ConfigError`` message names (it starts with ``section.name``)."""
+    for f in FIELDS:
+        if message.startswith(f"{f.section}.{f.name} "):
+            return f
+    return None
+
+
+@dataclass
+class TokensCounted(Message):
+    """The data's lengths in the chosen model's tokens (``facts`` says which model)."""
+
+    facts: ModelFacts
+    tokens: TokenStats
+
+
+@dataclass
+class ModelsListed(Message):
+    """The names ``finetui models`` would list, for the model field's suggestions."""
+
+    names: list[str]
+
+
+@dataclass
+class RunLaunched(Message):
+    run_id: str
+
+
+class TrainScreen(FinetuiScreen):
+    """Set up a fine-tune of ``spec`` (already previewed: ``report``) and launch it detached.
+
+    Every keystroke rebuilds the ``RunConfig`` the run would save; a value
+    the config refuses marks its field and blocks the launch, with the
+    config's own one-line reason. The estimate follows the settings.
+    """
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", tooltip="Back to the preview"),
+        Binding("ctrl+s", "launch", "Launch", tooltip="Start the run in the background", id="launch"),
+    ]
+    AUTO_FOCUS = "#model"
+
+    def __init__(self, spec: DataSpec, report: Report) -> None:
+        super().__init__()
+        self.spec = spec
+        self.report = report
+        self.facts: ModelFacts | None = None
+        self.tokens: TokenStats | None = None
+        self.config: RunConfig | None = None
+        """The config as the form stands, or None while a field is invalid."""
+        self.problem = ""
+        self._model_timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self._data_line(), id="train-data")
+        with Vertical(id="model-panel", classes="panel") as panel:
+            panel.border_title = "Model"
+            with Horizontal(classes="form-row"):
+                yield Input(ModelConfig().name, placeholder="bundled name, folder, hub id", id="model", compact=True)
+                yield Select([(q, q) for q in QUANTS], value=ModelConfig().quant, allow_blank=False, id="quant", compact=True)
+            yield Static("…", id="model-facts")
+        with Horizontal(id="train-body"):
+            with Grid(id="settings", classes="panel") as settings:
+                settings.border_title = "Settings"
+                yield Label("Name", classes="field-label")
+                yield Input(self.spec.path.stem, id="name", compact=True, classes="wide")
+                for f in FIELDS:
+                    default = "" if f.optional else DEFAULTS[f"{f.section}.{f.name}"]
+                    yield Label(f.label, classes="field-label")
+                    yield Input(
+                        format(default, "g") if isinstance(default, float) else str(default),
+                        placeholder="off" if f.optional else "",
+                        id=f.id,
+                        compact=True,
+                        type="integer" if f.kind is int else "number",
+                        select_on_focus=True,
+                    )
+            with Vertical(id="estimate-panel", classes="panel") as estimate:
+                estimate.border_title = "Estimate"
+                yield Static("Counting tokens…", id="estimate")
+        with Horizontal(id="train-actions"):
+            yield Static("", id="train-status")
+            yield Button("Launch", id="launch", variant="primary", compact=True)
+        yield Footer()
+
+    def _data_line(self) -> Content:
+        r = self.report
+        return Content.from_markup(
+            "[b]$path[/b] · $how · $examples examples (train $train, eval $eval)",
+            path=display_path(r.path),
+            how=r.describe_format(),
+            examples=f"{r.examples:,}",
+            train=f"{r.train:,}",
+            eval=f"{r.eval:,}",
+        )
+
+    def on_mount(self) -> None:
+        self.list_models()
+        self.load_model_facts(self.query_one("#model", Input).value)
+        self.revalidate()
+
+    @work(thread=True, exit_on_error=False, group="models")
+    def list_models(self) -> None:
+        """The model names on disk, for suggestions; reads folders only."""
+        self.post_message(ModelsListed([m.name for m in list_models()]))
+
+    def on_models_listed(self, message: ModelsListed) -> None:
+        self.query_one("#model", Input).suggester = SuggestFromList(message.names, case_sensitive=False)
+
+    @on(Input.Changed, "#model")
+    def model_typed(self, event: Input.Changed) -> None:
+        """Load the model's facts once typing pauses, not on every key."""
+        if self._model_timer is not None:
+            self._model_timer.stop()
+        self._model_timer = self.set_timer(MODEL_SETTLE_S, lambda: self.load_model_facts(event.value))
+        self.revalidate()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="tokens")
+    def load_model_facts(self, spec: str) -> None:
+        """Find the model on disk and count the data in its tokens; posts the result, touches no widget."""
+        worker = get_current_worker()
+        facts = model_facts(spec.strip() or ModelConfig().name)
+        seq_len = self.config.train.seq_len if self.config else TrainConfig().seq_len
+        try:
+            tokens = count_tokens(self.spec, facts, seq_len, should_stop=lambda: worker.is_cancelled)
+        except Cancelled:
+            return
+        if not worker.is_cancelled:
+            self.post_message(TokensCounted(facts, tokens))
+
+    def on_tokens_counted(self, message: TokensCounted) -> None:
+        self.facts, self.tokens = message.facts, message.tokens
+        self.query_one("#model-facts", Static).update(self._facts_line(message.facts))
+        self._show_estimate()
+
+    @staticmethod
+    def _facts_line(facts: ModelFacts) -> Content:
+        if facts.path is None:
+            return Content.styled(facts.note, "$text-warning")
+        parts = []
+        if facts.params:
+            parts.append(f"{facts.params / 1e6:,.1f}M parameters")
+        if facts.context:
+            parts.append(f"context {facts.context:,} tokens")
+        parts.append(display_path(facts.path))
+        line = Content(" · ".join(parts))
+        return line if not facts.note else Content("\n").join([line, Content.styled(facts.note, "$text-warning")])
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def revalidate(self) -> None:
+        """Rebuild the config from the form; mark the field a bad value is in."""
+        for f in FIELDS:
+            self.query_one(f"#{f.id}", Input).remove_class("-invalid")
+        self.config, self.problem = None, ""
+        bad: Field | None = None
+        try:
+            self.config = self._build()
+        except _BadField as error:
+            bad, self.problem = error.field, str(error)
+        except ConfigError as error:
+            bad, self.problem = _field_for(str(error)), str(error)
+        if bad is not None:
+            self.query_one(f"#{bad.id}", Input).add_class("-invalid")
+        status = self.query_one("#train-status", Static)
+        status.update(self.problem or "Ctrl+S launches; it trains in the background, even if you quit.")
+        status.set_class(bool(self.problem), "-error")
+        self.query_one("#launch", Button).disabled = bool(self.problem)
+        self._show_estimate()
+
+    def _build(self) -> RunConfig:
+        values: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "lora": {}, "train": {}}
+        for f in FIELDS:
+            raw = self.query_one(f"#{f.id}", Input).value.strip()
+            if not raw and f.optional:
+                continue
+            try:
+                values[f.section][f.name] = f.kind(raw)
+            except ValueError:
+                what = "a whole number" if f.kind is int else "a number"
+                raise _BadField(f, f"{f.section}.{f.name} must be {what}, not {raw!r}") from None
+        name = self.query_one("#name", Input).value.strip() or self.spec.path.stem
+        model = self.query_one("#model", Input).value.strip()
+        quant = str(self.query_one("#quant", Select).value)
+        return RunConfig(
+            name=name,
+            data=DataConfig(str(self.spec.path), format=self.spec.format, separator=self.spec.separator, **values["data"]),
+            model=ModelConfig(model, quant=quant),
+            lora=LoraConfig(**values["lora"]),
+            train=TrainConfig(**values["train"]),
+        )
+
+    def _show_estimate(self) -> None:
+        view = self.query_one("#estimate", Static)
+        if self.tokens is None or self.facts is None:
+            return
+        if self.config is None:
+            view.update("Fix the setting in red for an estimate.")
+            return
+        if self.tokens.seq_len != min(self.config.train.seq_len, self.facts.context or self.config.train.seq_len):
+            self.load_model_facts(self.config.model.name)
+            return
+        share = self.report.train / self.report.examples if self.report.examples else 0.9
+        view.update(self._estimate_text(self.tokens, estimate_run(self.config, self.tokens, share, self.facts)))
+
+    def _estimate_text(self, tokens: TokenStats, estimate: Estimate) -> Content:
+        approx = "" if tokens.exact else "≈"
+        clamped = self.config is not None and tokens.seq_len < self.config.train.seq_len
+        lines = [
+            Content.from_markup("Tokens/example: median $p50, p90 $p90, max $max", p50=f"{approx}{tokens.p50:,}", p90=f"{tokens.p90:,}", max=f"{tokens.max:,}"),
+            Content(f"{approx}{tokens.total:,} in all · sequences of {tokens.seq_len:,}" + (" (the model's context)" if clamped else "")),
+        ]
+        if tokens.cut:
+            lines.append(Content.styled(f"{tokens.cut:,} examples longer than {tokens.seq_len:,} tokens are cut", "$text-warning"))
+        if tokens.split:
+            lines.append(Content(f"{tokens.split:,} texts longer than {tokens.seq_len:,} tokens are read in parts"))
+        lines.append(Content.from_markup("[b]$steps[/b] steps · $seen tokens", steps=f"{estimate.steps:,}", seen=f"{estimate.train_tokens:,}"))
+        if estimate.seconds is not None:
+            lines.append(Content.from_markup("about [b]$time[/b]", time=duration(estimate.seconds)))
+        lines.append(Content.styled(estimate.basis, "$text-muted"))
+        return Content("\n").join(lines)
+
+    @on(Button.Pressed, "#launch")
+    def action_launch(self) -> None:
+        """Start the run, then show it on the runs dashboard."""
+        if self.config is None:
+            self.notify(self.problem or "Fix the settings first.", severity="error")
+            return
+        self.query_one("#launch", Button).disabled = True
+        self.query_one("#train-status", Static).update("Starting the run…")
+        self.launch(self.config)
+
+    @work(thread=True, exit_on_error=False, group="launch")
+    def launch(self, config: RunConfig) -> None:
+        """Create the run folder and its detached process (a fork and an exec: quick, but not UI work)."""
+        try:
+            run = start_run(config)
+        except OSError as error:
+            self.app.call_from_thread(self.app.push_screen, ErrorScreen("Could not start the run", str(error)))
+            self.app.call_from_thread(self.revalidate)
+            return
+        self.post_message(RunLaunched(run.id))
+
+    def on_run_launched(self, message: RunLaunched) -> None:
+        self.notify(f"Run {message.run_id} started.", title="Training")
+        self.revalidate()
+        self.query_one("#train-status", Static).update(f"Run {message.run_id} started; F3 lists the runs.")
+        self.app.open_run(message.run_id)  # type: ignore[attr-defined]
+
+
+class _BadField(ValueError):
+    """A field's text isn't a number at all; says which field."""
+
+    def __init__(self, field: Field, message: str) -> None:
+        super().__init__(message)
+        self.field = field
