@@ -33,11 +33,16 @@ Phases, in this order, all in one run of the bench:
    runs' states every second. Measuring starts once the run is ``training``
    and has logged its first step (the model is loaded, the baseline eval
    done), and the bench checks that steps went on during the phase;
+   Then, still in that run, ``--pairs`` (4) pairs of short blocks that
+   alternate between the run stopped (SIGSTOP to its process group; the
+   worker starts its own session) and going again (SIGCONT): on a shared,
+   busy machine the load drifts between phases 2 and 3, and interleaving
+   makes the going / stopped ratio immune to that drift;
 4. after: the same TUI again once the run is cancelled (``finetui cancel``)
    and stopped, to tell the run's effect from drift over time.
 
-It prints each phase's median and p90, and the ratio training / idle of the
-medians. At the end the tmux server (and so the TUI) is killed; the run is
+It prints each phase's median and p90, the ratio training / idle of the
+medians, the drift check after / idle, and the interleaved going / stopped. At the end the tmux server (and so the TUI) is killed; the run is
 cancelled in any case, even when the bench fails half way.
 """
 
@@ -49,6 +54,7 @@ import os
 import random
 import re
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -140,22 +146,24 @@ def focus_path_box(pane: Pane, timeout: float) -> None:
     raise SystemExit("error: could not get typing into the File box:\n" + "\n".join(pane.capture()))
 
 
-def measure(pane: Pane, name: str, args: argparse.Namespace) -> Phase:
-    """``args.n`` timed key presses, after ``args.warmup`` untimed ones, alternating ``y`` and Backspace.
+def measure(pane: Pane, name: str, args: argparse.Namespace, n: int | None = None, warmup: int | None = None) -> Phase:
+    """``n`` timed key presses (``args.n``), after ``warmup`` untimed ones, alternating ``y`` and Backspace.
 
-    The box holds ``x`` before and after.
+    Both counts are even, so the box holds ``x`` before and after.
     """
+    n = args.n if n is None else n
+    warmup = args.warmup if warmup is None else warmup
     samples: list[float] = []
     polls = 0
     span = 0.0
-    for i in range(args.warmup + args.n):
+    for i in range(warmup + n):
         time.sleep(args.gap * random.uniform(0.5, 1.5))
         if i % 2 == 0:
             want, sent = "xy", pane.type("y")
         else:
             want, sent = "x", pane.send_keys("BSpace")
         wait = pane.wait_for(lambda lines: field_value(lines) == want, since=sent, timeout=args.timeout, poll=args.poll)
-        if i < args.warmup:
+        if i < warmup:
             continue
         samples.append(wait.elapsed)
         polls += wait.polls - 1
@@ -184,6 +192,7 @@ class TrainingRun:
         self.env = {**os.environ, **env}
         self.id: str | None = None
         self.dir: Path | None = None
+        self.paused: int | None = None
 
     def cli(self, *args: str) -> str:
         done = subprocess.run([*self.finetui, *args], cwd=REPO, env=self.env, capture_output=True, text=True)
@@ -232,11 +241,32 @@ class TrainingRun:
             time.sleep(0.5)
         raise SystemExit(f"error: run {self.id} did not log a training step within {timeout:.0f} s")
 
+    def pid(self) -> int | None:
+        assert self.dir is not None
+        pid = json.loads((self.dir / "status.json").read_text(encoding="utf-8")).get("pid")
+        return int(pid) if pid else None
+
+    def pause(self) -> None:
+        """SIGSTOP the run's process group (the worker starts its own session, so the group is the run)."""
+        pid = self.pid()
+        if pid is not None:
+            os.killpg(pid, signal.SIGSTOP)
+            self.paused = pid
+
+    def go_on(self) -> None:
+        """SIGCONT what ``pause`` stopped; safe to call when nothing is paused."""
+        if self.paused is not None:
+            try:
+                os.killpg(self.paused, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+            self.paused = None
+
     def cpu_seconds(self) -> float | None:
         """CPU time the run's process has used so far, or None when it is gone."""
         assert self.dir is not None
-        pid = json.loads((self.dir / "status.json").read_text(encoding="utf-8")).get("pid")
-        return cpu_seconds(int(pid)) if pid else None
+        pid = self.pid()
+        return cpu_seconds(pid) if pid else None
 
     def row(self) -> str:
         """The run's row in ``finetui runs``."""
@@ -262,6 +292,35 @@ class TrainingRun:
         return self.state() + f" (still, {timeout:.0f} s after finetui cancel)"
 
 
+def paired(pane: Pane, run: TrainingRun, args: argparse.Namespace) -> list[Phase]:
+    """Alternate blocks with the run stopped (SIGSTOP) and going, so a change in the machine's load hits both.
+
+    ``args.pairs`` pairs of blocks, ``args.n / args.pairs`` key presses each
+    (even, at least 2), after 2 untimed ones; the run is given 0.5 s to get
+    going again before each going block.
+    """
+    per_block = max(2, args.n // args.pairs)
+    per_block += per_block % 2
+    stopped = Phase("stopped", [], 0.0)
+    going = Phase("going", [], 0.0)
+    for _ in range(args.pairs):
+        run.pause()
+        try:
+            block = measure(pane, "stopped", args, n=per_block, warmup=2)
+        finally:
+            run.go_on()
+        stopped.samples += block.samples
+        stopped.mean_poll += block.mean_poll / args.pairs
+        time.sleep(0.5)
+        block = measure(pane, "going", args, n=per_block, warmup=2)
+        going.samples += block.samples
+        going.mean_poll += block.mean_poll / args.pairs
+    print(f"  paired: {args.pairs} pairs of blocks of {per_block} key presses, the run SIGSTOPped / going")
+    print(f"  {stopped.line()}")
+    print(f"  {going.line()}  [{load_average()}]")
+    return [stopped, going]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=40, help="key presses a phase, rounded up to even (default 40)")
@@ -273,6 +332,7 @@ def main() -> None:
     parser.add_argument("--separator", default="--SEPARATOR--", help="its separator (default --SEPARATOR--)")
     parser.add_argument("--max-steps", type=int, default=300, help="the training run's steps (default 300)")
     parser.add_argument("--load-timeout", type=float, default=600.0, help="seconds to wait for the run's first step (default 600)")
+    parser.add_argument("--pairs", type=int, default=4, help="pairs of blocks with the run stopped / going, 0 for none (default 4)")
     parser.add_argument("--command", help="start finetui with this command instead (split as a shell would), e.g. 'python -m tui.cli'")
     args = parser.parse_args()
     args.n += args.n % 2
@@ -316,7 +376,10 @@ def main() -> None:
                 )
                 if state != "training" or busy < 0.2:
                     print("  warning: the run was not busy training all through the phase; the figure is not a with-run figure")
+                if args.pairs:
+                    phases.extend(paired(pane, run, args))
             finally:
+                run.go_on()
                 print(f"cancelling run {run.id}: {run.cancel()}")
             phases.append(measure(pane, "after", args))
             print(f"  {phases[-1].line()}  [{load_average()}]")
@@ -328,6 +391,9 @@ def main() -> None:
     idle, training, after, base = by_name["idle"], by_name["training"], by_name["after"], by_name["baseline"]
     print(f"  ratio training / idle (medians): {training.median / idle.median:.2f}x; p90s: {training.p90 / idle.p90:.2f}x")
     print(f"  ratio after / idle (medians, drift check): {after.median / idle.median:.2f}x")
+    if "going" in by_name:
+        going, stopped = by_name["going"], by_name["stopped"]
+        print(f"  ratio going / stopped, interleaved blocks (medians): {going.median / stopped.median:.2f}x; p90s: {going.p90 / stopped.p90:.2f}x")
     print(f"  ratio idle finetui / minimal Textual app (medians): {idle.median / base.median:.2f}x")
     print(f"end: {load_average()}")
 
