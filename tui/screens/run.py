@@ -1,0 +1,450 @@
+"""One run's page: status and progress, the loss chart, the scorecard and the live log.
+
+The page keeps no state of its own that the files don't have: it replays
+``events.jsonl`` from the start, then follows it by byte offset. Quitting
+the TUI while a run trains and opening the run again shows the same
+history and goes on streaming.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Header, Label, Log, ProgressBar, Static
+
+from engine.runs.lifecycle import RunStateError, remove_run, resume_run
+from engine.runs.process import cancel
+from engine.runs.status import ACTIVE, RESUMABLE
+from tui.commands.runview import duration, format_event
+from tui.messages import RunStateChanged
+from tui.run_feed import RunGone, RunUpdate, read_update, run_by_id
+from tui.screens.base import FinetuiScreen, display_path
+from tui.screens.dialogs import ErrorScreen
+from tui.widgets.loss_chart import LossChart
+from tui.widgets.scorecard import Scorecard
+
+if TYPE_CHECKING:
+    from tui.app import FinetuiApp
+
+#: Seconds between two looks at a run's event log.
+FOLLOW_EVERY = 0.5
+#: Log lines kept on the page; the file keeps them all.
+LOG_LINES = 20_000
+
+
+@dataclass
+class RunRead(Message):
+    """New events and the current status of the run a page shows."""
+
+    update: RunUpdate
+
+
+@dataclass
+class RunUnreadable(Message):
+    """The run's files can't be read; ``gone`` when its folder was deleted."""
+
+    error: str
+    gone: bool
+
+
+@dataclass
+class RunActionDone(Message):
+    """A cancel, resume or delete went through; ``text`` says what happened."""
+
+    text: str
+
+
+@dataclass
+class RunActionFailed(Message):
+    """The engine refused an action or it failed; shown as a dialog."""
+
+    title: str
+    error: str
+
+
+class Reader:
+    """Starts one read of the files at a time, on the screen's thread.
+
+    A tick or a request that comes while a read is running asks for one
+    more read after it, so reads never overlap and none is lost. A read
+    that fails unexpectedly never calls ``done``: reading stops there
+    instead of raising the same error every tick.
+    """
+
+    def __init__(self, start: Callable[[], object]) -> None:
+        self.start = start
+        self.busy = False
+        self.again = False
+
+    def request(self) -> None:
+        if self.busy:
+            self.again = True
+            return
+        self.busy = True
+        self.start()
+
+    def done(self, more: bool = False) -> None:
+        """The read's result is shown; read again at once if asked to, or if it stopped early."""
+        self.busy = False
+        if self.again or more:
+            self.again = False
+            self.request()
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question before something that can't be undone; No has the focus."""
+
+    CSS_PATH = "runs.tcss"
+    BINDINGS = [
+        Binding("y", "dismiss(True)", "Yes"),
+        Binding("n,escape", "dismiss(False)", "No"),
+    ]
+
+    def __init__(self, title: str, message: str, yes: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.message = message
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-dialog") as dialog:
+            dialog.border_title = self.title_text
+            yield Static(self.message, markup=False, id="confirm-message")
+            with Horizontal(id="confirm-buttons"):
+                yield Button(f"{self.yes} (y)", variant="error", id="confirm-yes", compact=True)
+                yield Button("No (n)", id="confirm-no", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "confirm-yes")
+
+
+class RunActionsScreen(FinetuiScreen):
+    """Cancel, resume, delete and the playground, shared by the runs list and a run's page.
+
+    Each action first checks the state the screen last read and explains a
+    refusal in a dialog; the engine checks again in a thread worker (the
+    state may have moved), and its answer comes back as a message. After
+    an action the screen reads the files again through ``reader``.
+    """
+
+    reader: Reader
+
+    @property
+    def finetui(self) -> FinetuiApp:
+        return cast("FinetuiApp", self.app)
+
+    def ask_cancel(self, run_id: str, state: str) -> None:
+        if state not in ACTIVE:
+            self.app.push_screen(
+                ErrorScreen("Nothing to cancel", f"Run {run_id} is {state}: only queued or training runs can be cancelled.")
+            )
+            return
+        self.app.push_screen(
+            ConfirmScreen(
+                "Cancel this run?",
+                f"Run {run_id} stops after saving a checkpoint; r resumes it later from there.",
+                "Cancel it",
+            ),
+            lambda yes: self._cancel(run_id) if yes else None,
+        )
+
+    def resume(self, run_id: str, state: str) -> None:
+        if state not in RESUMABLE:
+            self.app.push_screen(
+                ErrorScreen("Can't resume", f"Run {run_id} is {state}: only failed or cancelled runs can be resumed.")
+            )
+            return
+        self._resume(run_id)
+
+    def ask_delete(self, run_id: str, state: str) -> None:
+        if state in ACTIVE:
+            self.app.push_screen(ErrorScreen("Can't delete", f"Run {run_id} is {state}: cancel it first (c)."))
+            return
+        self.app.push_screen(
+            ConfirmScreen(
+                "Delete this run?",
+                f"Run {run_id} and its folder go for good: adapter, checkpoints, scorecard and log.",
+                "Delete it",
+            ),
+            lambda yes: self._delete(run_id) if yes else None,
+        )
+
+    def playground(self, run_id: str, state: str) -> None:
+        if state != "ready":
+            self.app.push_screen(
+                ErrorScreen("Not ready", f"Run {run_id} is {state}: the playground needs a Ready run, with its adapter.")
+            )
+            return
+        self.finetui.open_playground(run_id)
+
+    @work(thread=True, exit_on_error=False, group="run-action")
+    def _cancel(self, run_id: str) -> None:
+        """Signal the training process (or mark a run that never started); not UI work."""
+        try:
+            status = cancel(run_by_id(run_id))
+        except OSError as error:
+            self.post_message(RunActionFailed("Could not cancel", f"Run {run_id}: {error}"))
+            return
+        if status.state == "cancelled":
+            self.post_message(RunActionDone(f"Run {run_id} cancelled."))
+        else:
+            self.post_message(RunActionDone(f"Run {run_id} is stopping: it saves a checkpoint, then shows as Cancelled."))
+
+    @work(thread=True, exit_on_error=False, group="run-action")
+    def _resume(self, run_id: str) -> None:
+        """Start the run's process again (a fork and an exec), from its last checkpoint."""
+        try:
+            run = resume_run(run_by_id(run_id))
+        except RunStateError as error:
+            self.post_message(RunActionFailed("Can't resume", str(error)))
+            return
+        except OSError as error:
+            self.post_message(RunActionFailed("Could not resume", f"Run {run_id}: {error}"))
+            return
+        checkpoint = run.last_checkpoint()
+        where = f"from {checkpoint.name}" if checkpoint else "from the start (no checkpoint yet)"
+        self.post_message(RunActionDone(f"Run {run_id} resumed {where}."))
+
+    @work(thread=True, exit_on_error=False, group="run-action")
+    def _delete(self, run_id: str) -> None:
+        """Remove the run folder; a big adapter and checkpoints take a moment."""
+        try:
+            remove_run(run_by_id(run_id))
+        except RunStateError as error:
+            self.post_message(RunActionFailed("Can't delete", str(error)))
+            return
+        except OSError as error:
+            self.post_message(RunActionFailed("Could not delete", f"Run {run_id}: {error}"))
+            return
+        self.post_message(RunActionDone(f"Run {run_id} deleted."))
+
+    def on_run_action_done(self, message: RunActionDone) -> None:
+        self.notify(message.text, title="Runs")
+        self.reader.request()
+
+    def on_run_action_failed(self, message: RunActionFailed) -> None:
+        self.app.push_screen(ErrorScreen(message.title, message.error))
+        self.reader.request()
+
+
+class RunLog(Log):
+    """The run's events, one line each, as ``finetui logs`` prints them.
+
+    A ``Log`` renders only the lines on screen, so replaying a long history
+    costs little; lines are not wrapped, so more of it fits, and ←/→ reach
+    the end of a long step line (its figures are also in the progress line).
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, max_lines=LOG_LINES)
+
+    def write_events(self, events: Iterable[dict[str, Any]]) -> None:
+        """Add lines; a log that was showing its end keeps showing it once the page is laid out again.
+
+        The page's head can grow (a failure reason appears) in the same
+        update, so the end is scrolled to after the refresh, not now.
+        """
+        following = self.is_vertical_scroll_end or not self.line_count
+        self.write_lines((_line(event) for event in events), scroll_end=False)
+        if following:
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
+
+
+def _line(event: dict[str, Any]) -> str:
+    try:
+        return format_event(event)
+    except (KeyError, TypeError, ValueError):  # a malformed event is still worth seeing
+        return str(event)
+
+
+def _number(event: dict[str, Any], key: str) -> float | None:
+    """A finite number from an event, or None: a chart can't place a NaN or a string."""
+    value = event.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+class RunScreen(RunActionsScreen):
+    """A run's page, read from its folder every ``FOLLOW_EVERY`` seconds while it is on screen."""
+
+    CSS_PATH = "runs.tcss"
+    BINDINGS = [
+        Binding("c", "cancel_run", "Cancel", tooltip="Stop the run; it saves a checkpoint first", id="run-cancel"),
+        Binding("r", "resume_run", "Resume", tooltip="Continue a failed or cancelled run", id="run-resume"),
+        Binding("p", "playground", "Playground", tooltip="Try this run's model (Ready runs)", id="run-playground"),
+        Binding("escape", "app.pop_screen", "Runs", tooltip="Back to the list of runs", id="run-back"),
+    ]
+    AUTO_FOCUS = "#run-log"
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.sub_title = run_id
+        self.reader = Reader(self._read)
+        self.log_offset = 0
+        """Byte offset in ``events.jsonl`` up to which the page has shown events."""
+        self.state: str | None = None
+        """The run's state at the last read; None before the first."""
+        self.losses: dict[int, float] = {}
+        """Train loss by step; a resumed run logs some steps again, the newest value wins."""
+        self.evals: dict[str, float] = {}
+        """Eval loss by ``which`` (baseline, custom)."""
+        self.last_step: dict[str, Any] | None = None
+        self.has_metrics = False
+        """Whether the scorecard is shown; until then each read looks for ``metrics.json``."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="run-head"):
+            with Horizontal(id="run-title-row"):
+                yield Label(id="run-name")
+                yield Label(id="run-state")
+            yield Static(id="run-source", markup=False)
+            with Horizontal(id="run-progress-row"):
+                yield ProgressBar(total=100, show_eta=False, id="run-bar")
+                yield Static(id="run-step", markup=False)
+            yield Static(id="run-reason", markup=False)
+        with Horizontal(id="run-panels"):
+            with Vertical(id="run-chart-panel", classes="panel") as chart:
+                chart.border_title = "Train loss"
+                yield LossChart(id="run-chart")
+            with Vertical(id="run-score-panel", classes="panel") as score:
+                score.border_title = "Scorecard"
+                yield Scorecard(id="run-scorecard")
+        with Vertical(id="run-log-panel", classes="panel") as log:
+            log.border_title = "Log"
+            yield RunLog(id="run-log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(FOLLOW_EVERY, self._tick)
+        self.finetui.run_state_signal.subscribe(self, self._state_changed)
+        self.reader.request()
+
+    def _tick(self) -> None:
+        if self.is_current:
+            self.reader.request()
+
+    def on_screen_resume(self) -> None:
+        self.reader.request()
+
+    def _state_changed(self, message: RunStateChanged) -> None:
+        if message.run_id == self.run_id:
+            self.reader.request()
+
+    def _read(self) -> None:
+        self.read_run(self.log_offset, not self.has_metrics)
+
+    @work(thread=True, exit_on_error=False, group="follow")
+    def read_run(self, offset: int, want_metrics: bool) -> None:
+        """Read the events after ``offset`` and the status; touches no widget."""
+        try:
+            update = read_update(run_by_id(self.run_id), offset, want_metrics)
+        except RunGone as error:
+            self.post_message(RunUnreadable(str(error), gone=True))
+        except (OSError, ValueError) as error:
+            self.post_message(RunUnreadable(f"{type(error).__name__}: {error}", gone=False))
+        else:
+            self.post_message(RunRead(update))
+
+    def on_run_read(self, message: RunRead) -> None:
+        update = message.update
+        self.log_offset = update.offset
+        self.state = update.status.state
+        self._add_events(update.events)
+        if update.metrics is not None:
+            self.query_one(Scorecard).metrics = update.metrics
+            self.has_metrics = True
+        self._show_head(update)
+        self.reader.done(more=update.more)
+
+    def on_run_unreadable(self, message: RunUnreadable) -> None:
+        """Stop following (``reader.done`` is not called): say why once, not every tick."""
+        if message.gone:
+            self.notify(message.error, severity="warning", title="Runs")
+            if self.is_active:
+                self.app.pop_screen()
+            return
+        self.app.push_screen(
+            ErrorScreen("Can't read this run", f"{message.error}\n\nThe page stopped following it; Esc, then Enter, reads it again.")
+        )
+
+    def _add_events(self, events: tuple[dict[str, Any], ...]) -> None:
+        self.query_one(RunLog).write_events(events)
+        for event in events:
+            kind = event.get("kind")
+            loss = _number(event, "loss")
+            if kind == "step" and loss is not None and isinstance(event.get("step"), int):
+                self.losses[event["step"]] = loss
+                self.last_step = event
+            elif kind == "eval" and loss is not None:
+                self.evals[str(event.get("which"))] = loss
+        if events:
+            chart = self.query_one(LossChart)
+            chart.points = tuple(sorted(self.losses.items()))
+            chart.evals = self._eval_points()
+            self.query_one("#run-chart-panel").border_subtitle = "● eval loss" if chart.evals and chart.points else ""
+
+    def _eval_points(self) -> tuple[tuple[int, float], ...]:
+        """The baseline before the first step, the custom model after the last."""
+        if not self.losses:
+            return ()
+        where = {"baseline": 0, "custom": max(self.losses)}
+        return tuple((where[which], loss) for which, loss in self.evals.items() if which in where)
+
+    def _show_head(self, update: RunUpdate) -> None:
+        status = update.status
+        self.query_one("#run-name", Label).update(Text(update.name, style="bold"))
+        badge = self.query_one("#run-state", Label)
+        badge.update(status.state.capitalize())
+        badge.set_classes(f"-{status.state}")
+        self.query_one("#run-source", Static).update(f"model {update.model} · data {display_path(Path(update.data))}")
+        step = self.last_step or {}
+        progress = 1.0 if status.state == "ready" else _number(step, "progress") or 0.0
+        self.query_one(ProgressBar).update(total=100, progress=100 * progress)
+        self.query_one("#run-step", Static).update(self._step_text(status.state, step))
+        reason = self.query_one("#run-reason", Static)
+        reason.display = status.state == "failed"
+        if status.state == "failed":
+            reason.update(f"Failed: {status.reason or 'no reason recorded'}. r resumes it from its last checkpoint.")
+
+    @staticmethod
+    def _step_text(state: str, step: dict[str, Any]) -> str:
+        """Where the run stands, in a few words next to the bar."""
+        if not step:
+            return {"queued": "waiting for its turn", "training": "getting ready"}.get(state, "no steps logged")
+        where = f"step {step.get('step')}/{step.get('max_steps') or '?'}"
+        loss = _number(step, "loss")
+        if state == "training":
+            return f"{where} · loss {loss:.4f} · ETA {duration(_number(step, 'eta_s'))}"
+        if state == "ready":
+            return f"{where} · done"
+        return f"{where} · {state}"
+
+    def action_cancel_run(self) -> None:
+        if self.state is not None:
+            self.ask_cancel(self.run_id, self.state)
+
+    def action_resume_run(self) -> None:
+        if self.state is not None:
+            self.resume(self.run_id, self.state)
+
+    def action_playground(self) -> None:
+        if self.state is not None:
+            self.playground(self.run_id, self.state)

@@ -1,0 +1,207 @@
+"""The runs dashboard (F3): every run with its status, progress and ETA; Enter opens one."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Header, Static
+
+from engine.runs import STATES, RunStore
+from tui.messages import RunStateChanged
+from tui.run_feed import RunRow, read_rows
+from tui.screens.run import Reader, RunActionsScreen, RunScreen
+
+#: Seconds between two reads of every run's status.
+REFRESH_EVERY = 1.0
+EMPTY = "No runs yet: F2 picks a data file, then t sets up training."
+#: Table columns: the ``RunRow`` field each shows, and its heading.
+COLUMNS = (("id", "Run"), ("state", "Status"), ("progress", "Done"), ("eta", "ETA"), ("model", "Model"), ("created", "Created"))
+#: Longest run id the table shows whole; the run's page shows it all.
+ID_CHARS = 24
+#: Right-aligned columns: numbers read better that way.
+RIGHT = {"progress", "eta"}
+
+
+@dataclass
+class RunsRead(Message):
+    """Every run as the table shows it, newest first."""
+
+    rows: tuple[RunRow, ...]
+
+
+@dataclass
+class RunsUnreadable(Message):
+    """The runs folder could not be listed; ``error`` says why."""
+
+    error: str
+
+
+class RunTable(DataTable[Text]):
+    """One row per run, keyed by run id, so the cursor stays on its run when rows change."""
+
+    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {f"run-table--{state}" for state in STATES}
+    BINDINGS = [Binding("enter", "select_cursor", "Open", tooltip="Open the run's page: log, loss chart, scorecard")]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.shown: dict[str, RunRow] = {}
+        """The rows on screen, by run id, in table order."""
+
+    def on_mount(self) -> None:
+        for field, heading in COLUMNS:
+            self.add_column(Text(heading, justify="right" if field in RIGHT else "left"), key=field)
+
+    def picked(self) -> RunRow | None:
+        """The run under the cursor, if any."""
+        if not self.shown:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return self.shown.get(key or "")
+
+    def show(self, rows: Sequence[RunRow], pick: str | None = None) -> None:
+        """Show ``rows``: changed cells only when the runs are the same, else a rebuild that keeps the cursor's run.
+
+        ``pick`` moves the cursor to that run instead, when it is listed.
+        """
+        before = self.picked()
+        if [row.id for row in rows] == list(self.shown):
+            for row in rows:
+                old = self.shown[row.id]
+                for field, _ in COLUMNS:
+                    if getattr(row, field) != getattr(old, field):
+                        self.update_cell(row.id, field, self._cell(row, field), update_width=True)
+        else:
+            self.clear()
+            for row in rows:
+                self.add_row(*(self._cell(row, field) for field, _ in COLUMNS), key=row.id)
+        self.shown = {row.id: row for row in rows}
+        target = pick if pick in self.shown else None
+        if target is None and before is not None and before.id in self.shown:
+            target = before.id
+        if target is not None:
+            self.move_cursor(row=self.get_row_index(target), animate=False)
+
+    def _cell(self, row: RunRow, field: str) -> Text:
+        value = getattr(row, field)
+        if field == "state":
+            return Text(value.capitalize(), style=self.get_component_rich_style(f"run-table--{value}"))
+        if field == "id" and len(value) > ID_CHARS:
+            value = value[: ID_CHARS - 1] + "…"
+        return Text(value, justify="right" if field in RIGHT else "left")
+
+
+class RunsScreen(RunActionsScreen):
+    """Every run, newest first, read from disk every ``REFRESH_EVERY`` seconds while on screen."""
+
+    CSS_PATH = "runs.tcss"
+    SUB_TITLE = "runs"
+    BINDINGS = [
+        Binding("c", "cancel_run", "Cancel", tooltip="Stop the selected run; it saves a checkpoint first", id="runs-cancel"),
+        Binding("r", "resume_run", "Resume", tooltip="Continue the selected failed or cancelled run", id="runs-resume"),
+        Binding("p", "playground", "Playground", tooltip="Try the selected run's model (Ready runs)", id="runs-playground"),
+        Binding("d", "delete_run", "Delete", tooltip="Delete the selected run's folder", id="runs-delete"),
+    ]
+    AUTO_FOCUS = "#runs-table"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reader = Reader(self.read_runs)
+        self.pick: str | None = None
+        """A run to put the cursor on once it is listed (the one just opened)."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="runs-note", markup=False)
+        yield RunTable(id="runs-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(REFRESH_EVERY, self._tick)
+        self.finetui.run_state_signal.subscribe(self, self._state_changed)
+        self.reader.request()
+
+    def _tick(self) -> None:
+        if self.is_current:
+            self.reader.request()
+
+    def on_screen_resume(self) -> None:
+        self.reader.request()
+
+    def _state_changed(self, _: RunStateChanged) -> None:
+        self.reader.request()
+
+    @work(thread=True, exit_on_error=False, group="runs")
+    def read_runs(self) -> None:
+        """Every run's status and progress, dead processes spotted; touches no widget."""
+        try:
+            rows = read_rows(RunStore())
+        except (OSError, ValueError) as error:
+            self.post_message(RunsUnreadable(f"Can't read the runs: {error}"))
+            return
+        self.post_message(RunsRead(tuple(rows)))
+
+    def on_runs_read(self, message: RunsRead) -> None:
+        table = self.query_one(RunTable)
+        table.show(message.rows, self.pick)
+        if self.pick in table.shown:
+            self.pick = None
+        table.display = bool(message.rows)
+        if message.rows and self.focused is None:
+            table.focus()
+        note = self.query_one("#runs-note", Static)
+        note.remove_class("-error")
+        note.update(self._summary(message.rows) if message.rows else EMPTY)
+        self.reader.done()
+
+    def on_runs_unreadable(self, message: RunsUnreadable) -> None:
+        note = self.query_one("#runs-note", Static)
+        note.add_class("-error")
+        note.update(message.error)
+        self.reader.done()
+
+    @staticmethod
+    def _summary(rows: Sequence[RunRow]) -> str:
+        """``3 runs: 1 training, 2 ready``, states in lifecycle order."""
+        counts = Counter(row.state for row in rows)
+        parts = ", ".join(f"{counts[state]} {state}" for state in STATES if counts[state])
+        return f"{len(rows)} run{'s' if len(rows) != 1 else ''}: {parts} · Enter opens one"
+
+    @on(DataTable.RowSelected, "#runs-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.open_run(event.row_key.value)
+
+    def open_run(self, run_id: str) -> None:
+        """Show the page of ``run_id`` on top of the list (closing any other run's page first)."""
+        self.pick = run_id
+        stack = self.app.screen_stack
+        top = stack[-1] if stack else None
+        if isinstance(top, RunScreen) and top.run_id == run_id:
+            return
+        if self in stack:
+            while self.app.screen_stack[-1] is not self:
+                self.app.pop_screen()
+        self.app.push_screen(RunScreen(run_id))
+
+    def action_cancel_run(self) -> None:
+        if row := self.query_one(RunTable).picked():
+            self.ask_cancel(row.id, row.state)
+
+    def action_resume_run(self) -> None:
+        if row := self.query_one(RunTable).picked():
+            self.resume(row.id, row.state)
+
+    def action_playground(self) -> None:
+        if row := self.query_one(RunTable).picked():
+            self.playground(row.id, row.state)
+
+    def action_delete_run(self) -> None:
+        if row := self.query_one(RunTable).picked():
+            self.ask_delete(row.id, row.state)
