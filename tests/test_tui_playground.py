@@ -1,0 +1,266 @@
+"""The playground screen at 80x24, driven by keys, on the real inference path.
+
+A tiny Llama and two ready runs with random, non-zero LoRA adapters (so
+baseline and custom differ) are built once for the module; every app talks
+to a real ``python -m engine.infer.server`` process through the screen's
+client. Run ids are fixed, so what the screen shows is the same every time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from time import monotonic
+from typing import Any
+
+import pytest
+from textual.app import App
+from textual.message import Message
+from textual.pilot import Pilot
+from textual.signal import Signal
+from textual.widgets import Input, Static, TabbedContent, TextArea
+
+from engine.config import DataConfig, ModelConfig, RunConfig
+from engine.runs import RunStore
+from tests.tiny_model import make_model
+from tui.messages import RunStateChanged
+from tui.screens.dialogs import ErrorScreen
+from tui.screens.playground import PlaygroundScreen
+from tui.widgets.playground_messages import RequestSent, StreamDone, StreamStarted, StreamText
+from tui.widgets.playground_output import OutputPanel
+from tui.widgets.playground_runs import RunPicker
+from tui.widgets.token_view import TokenView
+
+REPO = Path(__file__).resolve().parent.parent
+SIZE = (80, 24)
+PROMPT = "the quick brown"
+TEXT = "to be or not to be, that is the question."
+#: Seconds to wait for the inference process (start, import torch, load the model) on a busy machine.
+SLOW = 120.0
+
+
+def make_adapter(model_dir: Path, out: Path, seed: int) -> None:
+    """A LoRA adapter on all linear layers whose B matrices are random, so it changes the outputs."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    torch.manual_seed(seed)
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM"))
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.5)
+    peft_model.save_pretrained(str(out))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The tiny model and a run store: two ready runs (alpha, beta) and one still training.
+
+    Run folders are renamed to fixed ids, so labels and snapshots never
+    depend on the clock.
+    """
+    root = tmp_path_factory.mktemp("tui-playground")
+    model_dir = make_model(root / "tiny")
+    home = root / "home"
+    store = RunStore(home / "runs")
+    data = DataConfig(str(root / "data.txt"))
+    ids = {}
+    for n, (name, seed, state) in enumerate([("alpha", 1, "ready"), ("beta", 2, "ready"), ("pending", None, "training")]):
+        run = store.create(RunConfig(name, data, ModelConfig(str(model_dir), quant="4bit")))
+        if seed is not None:
+            make_adapter(model_dir, run.adapter_dir, seed)
+        run.write_status(run.status().moved(state))
+        ids[name] = f"20260101-00000{n}-{name}"
+        run.dir.rename(store.root / ids[name])
+    return {"model": model_dir, "home": home, "store": store, **ids}
+
+
+@pytest.fixture
+def home(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the screen, and the inference process it starts, at the world's runs."""
+    monkeypatch.setenv("FINETUI_HOME", str(world["home"]))
+    return world["home"]
+
+
+class PlaygroundApp(App[None]):
+    """The screen as the app hosts it: the base screen of a mode, with the app's styles and run signal."""
+
+    CSS_PATH = REPO / "tui" / "app.tcss"
+    MODES = {"playground": PlaygroundScreen}
+    DEFAULT_MODE = "playground"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run_state_signal: Signal[RunStateChanged] = Signal(self, "run-state")
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = SLOW) -> None:
+    deadline = monotonic() + timeout
+    while not condition():
+        assert monotonic() < deadline, "timed out waiting for the app"
+        await pilot.pause(0.02)
+
+
+def screen_of(pilot: Pilot) -> PlaygroundScreen:
+    screen = pilot.app.screen_stack[0]
+    assert isinstance(screen, PlaygroundScreen)
+    return screen
+
+
+def text_of(screen: PlaygroundScreen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+async def pick_run(pilot: Pilot, run_id: str) -> PlaygroundScreen:
+    """Pick ``run_id`` with the keyboard in the picker (focused at start) and wait for its model to load."""
+    screen = screen_of(pilot)
+    picker = screen.query_one(RunPicker)
+    await until(pilot, lambda: bool(picker.choices), timeout=10)
+    assert pilot.app.focused is picker
+    await pilot.press("enter")
+    for _ in range([c.id for c in picker.choices].index(run_id) + 1):
+        await pilot.press("down")
+    await pilot.press("enter")
+    assert picker.value == run_id
+    await until(pilot, lambda: text_of(screen, "#inference-status").startswith("ready"))
+    return screen
+
+
+async def generate(pilot: Pilot, prompt: str = PROMPT, **settings: str) -> PlaygroundScreen:
+    """Fill in the prompt and settings, press Ctrl+G, wait for both panels to finish."""
+    screen = screen_of(pilot)
+    screen.query_one("#prompt", TextArea).text = prompt
+    for field, value in settings.items():
+        screen.query_one(f"#sampling-{field.replace('_', '-')}", Input).value = value
+    screen.query_one("#prompt", TextArea).focus()
+    await pilot.press("ctrl+g")
+    await until(pilot, lambda: screen.busy is None and all(p.done for p in screen.query(OutputPanel)))
+    return screen
+
+
+@pytest.fixture(scope="module")
+def engine(world: dict[str, Any]) -> Callable[..., dict[str, dict[str, Any]]]:
+    """The engine's own answer to a request (the server's handler, in this process): its last event per model."""
+    from engine.infer.server import Server
+    from engine.infer.session import InferenceSession
+
+    server = Server(InferenceSession(world["store"]))
+
+    def answer(**request: Any) -> dict[str, dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        server.handle({"id": 1, **request}, events.append)
+        return {e["model"]: e for e in events if e["event"] in ("done", "scores")}
+
+    return answer
+
+
+async def test_generate_streams_both_models_and_greedy_matches_the_engine(world, home, engine) -> None:
+    seen: list[Message] = []
+    app = PlaygroundApp()
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        screen = await pick_run(pilot, world["alpha"])
+        assert [c.id for c in screen.query_one(RunPicker).choices] == [world["beta"], world["alpha"]], "ready runs only, newest first"
+        await generate(pilot, max_tokens="16", temperature="0", seed="7")
+        panels = {p.id: p for p in screen.query(OutputPanel)}
+        expected = engine(
+            type="generate", prompt=PROMPT, run=world["alpha"], max_tokens=16, temperature=0.0, top_k=50, top_p=1.0, seed=7
+        )
+        for model in ("baseline", "custom"):
+            assert panels[model].text == expected[model]["text"] != ""
+            done = str(panels[model].query_one(".output-done", Static).render())
+            assert done.startswith(f"{expected[model]['tokens']} tokens · ") and done.endswith("seed 7")
+            assert "tokens/s" in done
+        assert panels["baseline"].text != panels["custom"].text
+        assert panels["custom"].border_title == "custom · alpha"
+
+        streamed = [m for m in seen if isinstance(m, (StreamStarted, StreamText, StreamDone))]
+        order = [(type(m).__name__, getattr(m, "model", None) or m.event["model"]) for m in streamed]  # type: ignore[attr-defined]
+        assert order[0] == ("StreamStarted", "baseline") and order[-1] == ("StreamDone", "custom")
+        assert order.index(("StreamDone", "baseline")) < order.index(("StreamStarted", "custom")), "baseline, then custom"
+        assert any(name == "StreamText" for name, _ in order), "text arrives while the model generates"
+
+
+async def test_likelihood_shows_both_averages_the_change_and_coloured_tokens(world, home, engine) -> None:
+    app = PlaygroundApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await pick_run(pilot, world["alpha"])
+        screen.query_one(TabbedContent).active = "likelihood"
+        await pilot.pause()
+        screen.query_one("#score-text", TextArea).text = TEXT
+        screen.query_one("#score-text", TextArea).focus()
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: screen.busy is None and "change" in text_of(screen, "#scores"))
+        scores = engine(type="likelihood", text=TEXT, run=world["alpha"])
+        shown = text_of(screen, "#scores")
+        for model in ("baseline", "custom"):
+            assert f"{scores[model]['avg_logprob']:.3f}" in shown and f"{scores[model]['perplexity']:,.2f}" in shown
+            tokens = scores[model]["texts"][0]["tokens"]
+            content = screen.query_one(f"#{model}-tokens", TokenView).render()
+            assert len(content.spans) == len(tokens), "one coloured span per token"
+            assert content.plain.replace("↵", "") == "".join(t["text"] for t in tokens)
+        change = scores["custom"]["avg_logprob"] - scores["baseline"]["avg_logprob"]
+        change_line = shown.splitlines()[-1]
+        assert change_line.startswith("change") and f"{change:+.3f}" in change_line
+        assert ("custom higher" in change_line) == (change > 0)
+
+
+async def test_a_bad_sampling_value_is_marked_and_sends_nothing(world, home) -> None:
+    seen: list[Message] = []
+    app = PlaygroundApp()
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        screen = screen_of(pilot)
+        await until(pilot, lambda: bool(screen.query_one(RunPicker).choices), timeout=10)
+        screen.select_run(world["beta"])
+        await until(pilot, lambda: screen.query_one(RunPicker).value == world["beta"], timeout=10)
+        screen.query_one("#prompt", TextArea).text = PROMPT
+        top_p = screen.query_one("#sampling-top-p", Input)
+        top_p.focus()
+        await pilot.press("ctrl+u", "0")  # in (0, 1]: 0 is out
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert top_p.has_class("-invalid")
+        assert text_of(screen, "#sampling-message").startswith("top-p: a number above 0")
+        assert screen.busy is None and not any(isinstance(m, RequestSent) for m in seen)
+        await pilot.press("backspace", *"0.9")
+        assert not top_p.has_class("-invalid") and not screen.query_one("#sampling-message").has_class("-error")
+
+
+async def test_the_inference_process_dying_is_a_dialog_and_the_next_request_starts_another(world, home) -> None:
+    app = PlaygroundApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await pick_run(pilot, world["alpha"])
+        client = screen.keeper.current()
+        assert client is not None
+        os.kill(client.pid, signal.SIGKILL)
+        await until(pilot, lambda: isinstance(app.screen, ErrorScreen), timeout=30)
+        assert "exited" in str(app.screen.query_one("#dialog-message", Static).render())
+        assert text_of(screen, "#inference-status") == "inference process stopped"
+        await pilot.press("enter")
+        assert app.screen is screen
+        await generate(pilot, max_tokens="4", temperature="0")
+        assert screen.keeper.current() not in (None, client)
+        assert all(p.done and p.done["tokens"] > 0 for p in screen.query(OutputPanel))
+
+
+async def test_no_ready_run_explains_what_to_do_until_one_is_ready(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINETUI_HOME", str(tmp_path / "home"))
+    app = PlaygroundApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(pilot)
+        await until(pilot, lambda: screen.query_one("#no-runs").display, timeout=10)
+        assert not screen.query_one("#tabs").display
+        assert "F3" in text_of(screen, "#no-runs") and "Ready" in text_of(screen, "#no-runs")
+
+        run = RunStore().create(RunConfig("fresh", DataConfig(str(tmp_path / "data.txt")), ModelConfig("finetui-tiny")))
+        run.write_status(run.status().moved("ready"))
+        app.run_state_signal.publish(RunStateChanged(run.id, "training", "ready"))
+        picker = screen.query_one(RunPicker)
+        await until(pilot, lambda: [c.id for c in picker.choices] == [run.id], timeout=10)
+        assert screen.query_one("#tabs").display and not screen.query_one("#no-runs").display
+        assert picker.choices[0].label == f"fresh · finetui-tiny · {run.id}"
+        assert screen.keeper.current() is None, "nothing picked, nothing started"

@@ -1,0 +1,401 @@
+"""The playground: try a ready run against its base model, side by side (F4).
+
+Two tabs. **Generate** continues a prompt with the baseline (the base model,
+adapter off) and the custom model (the run's adapter on), with the same
+sampling settings and seed, streaming both. **Likelihood** scores a pasted
+text under both and colours each token by how sure each model was of it.
+
+All model work happens in one inference process (``engine.infer``), started
+on first use and kept while the screen lives, so only the first request
+waits for the model to load. Workers block on it in threads and report
+through ``tui.widgets.playground_messages``; only handlers touch widgets.
+"""
+
+from __future__ import annotations
+
+from time import monotonic
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Footer, Header, Label, Select, Static, TabbedContent, TabPane, TextArea
+
+from engine.infer import MODELS, InferenceClient, InferenceError
+from tui.messages import RunStateChanged
+from tui.screens.base import FinetuiScreen
+from tui.screens.dialogs import ErrorScreen
+from tui.widgets.playground_client import ClientKeeper
+from tui.widgets.playground_messages import (
+    ClientStarted,
+    InferenceStatus,
+    RequestEnded,
+    RequestSent,
+    RunsListed,
+    ScoresReady,
+    ServerDied,
+    StreamDone,
+    StreamStarted,
+    StreamText,
+)
+from tui.widgets.playground_output import OutputPanel
+from tui.widgets.playground_params import SamplingForm
+from tui.widgets.playground_runs import RunPicker, ready_runs, short_model
+from tui.widgets.playground_scores import format_scores
+from tui.widgets.token_view import TokenView, legend
+
+#: Seconds between two updates of a streaming panel, at most.
+STREAM_EVERY = 0.03
+NO_RUNS = (
+    "No run is ready yet. The playground tries a run once its training has finished and it shows as Ready: "
+    "F3 lists the runs and their progress, F2 starts a new one from a data file."
+)
+PROMPT_HINT = "Prompt. For prompt/completion data, write it as in the data, e.g. Question: …⏎Answer:"
+SAMPLING_HINT = "temp 0 is greedy; an empty seed draws one (shown when done). Ctrl+G generates."
+SCORE_HINT = "Paste a text and press Ctrl+R: average log-likelihood and perplexity under both models."
+#: Error codes that are the user's input, not a broken model: a notification is enough.
+INPUT_ERRORS = ("bad_request", "too_long", "cancelled")
+FAILURE_TITLES = {"generate": "Generation failed", "likelihood": "Scoring failed", "load": "Could not load the run"}
+
+
+class PlaygroundScreen(FinetuiScreen):
+    """Baseline and custom side by side: generations and likelihoods of one picked run."""
+
+    CSS_PATH = "playground.tcss"
+    AUTO_FOCUS = "#run"
+    BINDINGS = [
+        Binding("ctrl+g", "generate", "Generate", tooltip="Continue the prompt with both models", id="generate"),
+        Binding("ctrl+r", "score", "Score", tooltip="Score the text under both models", id="score"),
+        Binding("escape", "stop", "Stop", tooltip="Stop the running request", id="stop"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keeper = ClientKeeper()
+        self.busy: str | None = None
+        """The kind of request running (generate or likelihood), None when idle."""
+        self.request_id: str | None = None
+        """The running request's id, once sent: Stop cancels it."""
+        self.loaded_run: str | None = None
+        """The run whose adapter was last loaded, so picking it again loads nothing."""
+        self.wanted_run: str | None = None
+        """A run to pick once the list is read (``select_run`` before the screen has its runs)."""
+        self.model_text = ""
+        """The loaded base model, device and quantization, for the status line."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="run-row"):
+            yield Label("Run", id="run-label")
+            yield RunPicker(id="run")
+            yield Static("", id="inference-status", markup=False)
+        yield Static(NO_RUNS, id="no-runs", markup=False)
+        with TabbedContent(id="tabs"):
+            with TabPane("Generate", id="generate"):
+                prompt = TextArea(id="prompt", classes="panel", placeholder=PROMPT_HINT, show_cursor=True)
+                prompt.border_title = "Prompt"
+                yield prompt
+                yield SamplingForm(SAMPLING_HINT, id="sampling")
+                with Horizontal(id="outputs"):
+                    yield OutputPanel("baseline", id="baseline")
+                    yield OutputPanel("custom", id="custom")
+            with TabPane("Likelihood", id="likelihood"):
+                with Horizontal(id="score-inputs"):
+                    context = TextArea(id="context", classes="panel", placeholder="e.g. Question: …⏎Answer:")
+                    context.border_title = "Context (not scored)"
+                    yield context
+                    text = TextArea(id="score-text", classes="panel", placeholder="The text to score")
+                    text.border_title = "Text to score"
+                    yield text
+                yield Static(SCORE_HINT, id="scores", markup=False)
+                yield Static(legend(), id="legend")
+                with Horizontal(id="token-views"):
+                    for model in MODELS:
+                        with VerticalScroll(id=f"{model}-tokens-panel", classes="panel") as panel:
+                            panel.border_title = model
+                            yield TokenView(id=f"{model}-tokens")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.run_state_signal.subscribe(self, self._run_state_changed)
+        for panel in self.query(OutputPanel):
+            panel.wait("Pick a run, write a prompt, press Ctrl+G.")
+
+    def on_unmount(self) -> None:
+        """The app is closing: end the inference process with it."""
+        self.keeper.close()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_runs()
+
+    def _run_state_changed(self, message: RunStateChanged) -> None:
+        self.refresh_runs()
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def select_run(self, run_id: str) -> None:
+        """Pick ``run_id`` (from the runs dashboard); it loads at once."""
+        self.wanted_run = run_id
+        if self.is_mounted:
+            self.refresh_runs()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs")
+    def refresh_runs(self) -> None:
+        """Read the ready runs from disk; touches no widget."""
+        self.post_message(RunsListed(ready_runs()))
+
+    def on_runs_listed(self, message: RunsListed) -> None:
+        picker = self.query_one(RunPicker)
+        wanted, self.wanted_run = self.wanted_run, None
+        picker.set_runs(message.runs, pick=wanted)
+        if wanted is not None and all(run.id != wanted for run in message.runs):
+            self.notify(f"Run {wanted} is not ready yet: only a finished run can be tried.", severity="warning")
+        self.query_one("#no-runs").display = not message.runs
+        self.query_one("#tabs").display = bool(message.runs)
+
+    @on(Select.Changed, "#run")
+    def run_picked(self, event: Select.Changed) -> None:
+        run = event.value if isinstance(event.value, str) else None
+        choice = next((c for c in self.query_one(RunPicker).choices if c.id == run), None)
+        if choice is None:
+            return
+        self.query_one("#baseline", OutputPanel).border_title = f"baseline · {choice.model}"
+        self.query_one("#custom", OutputPanel).border_title = f"custom · {choice.name}"
+        if run != self.loaded_run:
+            self.loaded_run = run
+            self.load_run(choice.id)
+
+    def picked_run(self) -> str | None:
+        value = self.query_one(RunPicker).value
+        if not isinstance(value, str):
+            self.notify("Pick a ready run first.", severity="warning")
+            return None
+        return value
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Generate on its tab, Score on its tab, Stop while a request runs."""
+        if action in ("generate", "score"):
+            tabs = self.query(TabbedContent)
+            active = tabs.first().active if tabs else "generate"
+            return active == ("generate" if action == "generate" else "likelihood")
+        if action == "stop":
+            return self.busy is not None
+        return True
+
+    @on(TabbedContent.TabActivated)
+    def tab_changed(self) -> None:
+        self.refresh_bindings()
+
+    def action_generate(self) -> None:
+        run = self.picked_run()
+        settings = self.query_one(SamplingForm).settings()
+        if run is None or settings is None or not self._idle():
+            return
+        prompt = self.query_one("#prompt", TextArea).text
+        if not prompt.strip():
+            self.notify("Write a prompt first.", severity="warning")
+            return
+        self.query_one("#baseline", OutputPanel).wait("waiting for the model…")
+        self.query_one("#custom", OutputPanel).wait("waiting: the baseline goes first…")
+        self._start_request("generate", {"prompt": prompt, "run": run, **settings})
+
+    def action_score(self) -> None:
+        run = self.picked_run()
+        if run is None or not self._idle():
+            return
+        text = self.query_one("#score-text", TextArea).text
+        if not text.strip():
+            self.notify("Paste a text to score first.", severity="warning")
+            return
+        context = self.query_one("#context", TextArea).text
+        self.query_one("#scores", Static).update("Scoring…")
+        self._start_request("likelihood", {"text": text, "prompt": context or None, "run": run})
+
+    def action_stop(self) -> None:
+        if self.request_id is not None:
+            self.cancel_request(self.request_id)
+
+    def _idle(self) -> bool:
+        if self.busy is not None:
+            self.notify("A request is running: wait for it, or press Esc to stop it.", severity="warning")
+        return self.busy is None
+
+    def _start_request(self, kind: str, fields: dict[str, Any]) -> None:
+        self.busy = kind
+        self.request_id = None
+        self.refresh_bindings()
+        self.run_request(kind, fields)
+
+    # -- workers: they block on the inference process and only post messages ------------------
+
+    def _client(self, kind: str) -> InferenceClient | None:
+        """The live client, started if needed; None after posting why it could not start."""
+        try:
+            return self.keeper.get(
+                on_start=lambda: self.post_message(InferenceStatus("starting the inference process…", busy=True)),
+                on_ready=lambda client: self.post_message(ClientStarted(client)),
+            )
+        except InferenceError as error:
+            self.post_message(RequestEnded(kind, "start", str(error)))
+            return None
+
+    @work(thread=True, exit_on_error=False, group="load")
+    def load_run(self, run_id: str) -> None:
+        """Load the run's base model and adapter now, so the first request does not wait for them."""
+        client = self._client("load")
+        if client is not None:
+            self._follow("load", client, lambda: client.send("load", run=run_id, replace=True))
+
+    @work(thread=True, exit_on_error=False, group="request")
+    def run_request(self, kind: str, fields: dict[str, Any]) -> None:
+        """Send one generate or likelihood request and stream its events to the screen."""
+        client = self._client(kind)
+        if client is not None:
+            self._follow(kind, client, lambda: client.send(kind, **fields))
+
+    @work(thread=True, exit_on_error=False, group="cancel")
+    def cancel_request(self, rid: str) -> None:
+        client = self.keeper.current()
+        if client is not None:
+            try:
+                client.cancel(rid)
+            except InferenceError:
+                pass  # the process is gone: its watcher says so
+
+    @work(thread=True, exit_on_error=False, group="watch")
+    def watch_client(self, client: InferenceClient) -> None:
+        """Wait for the process to end (its id-less events end then) and report it."""
+        try:
+            while True:
+                for _ in client.events(None):
+                    pass
+        except InferenceError as error:
+            self.post_message(ServerDied(client, str(error)))
+
+    def _follow(self, kind: str, client: InferenceClient, send: Any) -> None:
+        """Send a request (``send`` returns its id) and turn its events into messages, text paced."""
+        texts: dict[str, str] = {}
+        scores: dict[str, dict[str, Any]] = {}
+        posted = monotonic()
+        try:
+            rid = send()
+            self.post_message(RequestSent(kind, rid))
+            for event in client.events(rid):
+                name = event["event"]
+                if name == "loading":
+                    self.post_message(InferenceStatus(f"loading {_short_what(event['what'])}…", busy=True))
+                elif name == "loaded":
+                    self.post_message(InferenceStatus(_describe_model(event)))
+                elif name == "start":
+                    texts[event["model"]] = ""
+                    self.post_message(StreamStarted(event["model"]))
+                elif name == "token":
+                    texts[event["model"]] += event["text"]
+                    if monotonic() - posted >= STREAM_EVERY:
+                        posted = monotonic()
+                        self.post_message(StreamText(event["model"], texts[event["model"]]))
+                elif name == "done":
+                    self.post_message(StreamDone(event))
+                elif name == "scores":
+                    scores[event["model"]] = event
+                elif name == "error":
+                    self.post_message(RequestEnded(kind, event.get("code", "internal"), event["message"]))
+                    return
+        except InferenceError as error:
+            self.post_message(ServerDied(client, str(error)))
+            self.post_message(RequestEnded(kind, "exited", str(error)))
+            return
+        if scores:
+            self.post_message(ScoresReady(scores))
+        self.post_message(RequestEnded(kind))
+
+    # -- handlers: the only code that touches widgets ----------------------------------------
+
+    def on_inference_status(self, message: InferenceStatus) -> None:
+        if not message.busy:
+            self.model_text = message.text
+        self._set_status(message.text, message.busy)
+
+    def _set_status(self, text: str, busy: bool = False) -> None:
+        status = self.query_one("#inference-status", Static)
+        status.update(text)
+        status.set_class(busy, "-busy")
+
+    def on_client_started(self, message: ClientStarted) -> None:
+        self.watch_client(message.client)
+
+    def on_server_died(self, message: ServerDied) -> None:
+        if not self.keeper.drop(message.client):
+            return  # already reported, or the screen is closing
+        self.loaded_run = None
+        self.model_text = ""
+        self._set_status("inference process stopped")
+        self.app.push_screen(
+            ErrorScreen("The inference process stopped", f"{message.reason}\n\nThe next request starts a new one.")
+        )
+
+    def on_request_sent(self, message: RequestSent) -> None:
+        if message.kind == self.busy:
+            self.request_id = message.rid
+
+    def on_stream_started(self, message: StreamStarted) -> None:
+        self._status_ready()
+        self.query_one(f"#{message.model}", OutputPanel).stream("")
+
+    def on_stream_text(self, message: StreamText) -> None:
+        self.query_one(f"#{message.model}", OutputPanel).stream(message.text)
+
+    def on_stream_done(self, message: StreamDone) -> None:
+        self.query_one(f"#{message.event['model']}", OutputPanel).finish(message.event)
+
+    def on_scores_ready(self, message: ScoresReady) -> None:
+        self._status_ready()
+        self.query_one("#scores", Static).update(format_scores(message.scores))
+        for model in MODELS:
+            if model in message.scores:
+                self.query_one(f"#{model}-tokens", TokenView).show(message.scores[model]["texts"][0]["tokens"])
+
+    def on_request_ended(self, message: RequestEnded) -> None:
+        if message.kind == self.busy:
+            self.busy = None
+            self.request_id = None
+            self.refresh_bindings()
+        if message.code is None:
+            return
+        self._status_ready()
+        if message.kind == "generate":
+            for panel in self.query(OutputPanel):
+                if panel.done is None:
+                    panel.wait("stopped" if message.code == "cancelled" else "failed: see the message")
+        elif message.kind == "likelihood":
+            self.query_one("#scores", Static).update("Stopped." if message.code == "cancelled" else "Scoring failed.")
+        if message.kind == "load":
+            self.loaded_run = None
+        if message.code == "exited":
+            return  # the dialog comes from on_server_died
+        if message.code == "start":
+            self._set_status("inference process stopped")
+            self.app.push_screen(ErrorScreen("The inference process could not start", message.error or ""))
+        elif message.code in INPUT_ERRORS:
+            self.notify(message.error or message.code, severity="warning" if message.code == "cancelled" else "error")
+        else:
+            self.app.push_screen(ErrorScreen(FAILURE_TITLES[message.kind], message.error or message.code))
+
+    def _status_ready(self) -> None:
+        """A request that loaded a model on the way ends its "loading…" line."""
+        if self.query_one("#inference-status").has_class("-busy"):
+            self._set_status(self.model_text or "ready")
+
+
+def _short_what(what: str) -> str:
+    """A ``loading`` event's subject, with a model folder shortened to its name."""
+    name, paren, rest = what.partition(" (")
+    return short_model(name) + paren + rest
+
+
+def _describe_model(event: dict[str, Any]) -> str:
+    """The status line once a run is loaded: base model, quantization, device."""
+    return f"ready · {short_model(event.get('model') or '?')} ({event.get('quant')}) · {event.get('device')}"

@@ -1,0 +1,83 @@
+"""One model's side of a generation: its text as it streams, then a line on how it ended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from tui.widgets.token_view import visible
+
+#: How a generation ended, in the words the panel uses (``finish_reason`` in the protocol).
+REASONS = {
+    "eos": "end of text",
+    "length": "max tokens",
+    "context": "context full",
+    "cancelled": "stopped",
+}
+
+
+def format_rate(tokens_per_s: float | None) -> str:
+    """Tokens per second as the done line shows it (a function, so snapshot tests can pin it)."""
+    return "" if tokens_per_s is None else f"{tokens_per_s:,.1f} tokens/s"
+
+
+def done_line(event: dict[str, Any]) -> str:
+    """The protocol's ``done`` event in two short lines (a panel is half of 80 columns): size and speed, then how it ended and the seed."""
+    reason = event["finish_reason"]
+    said = f"stop at {event.get('stop')!r}" if reason == "stop" else REASONS.get(reason, reason)
+    size = " · ".join(p for p in (f"{event['tokens']} tokens", format_rate(event.get("tokens_per_s"))) if p)
+    return f"{size}\n{said} · seed {event['seed']}"
+
+
+class OutputPanel(Vertical):
+    """A bordered panel: state or streamed text on top, the done line under it."""
+
+    DEFAULT_CSS = """
+    OutputPanel { width: 1fr; height: 1fr; }
+    OutputPanel > VerticalScroll { height: 1fr; }
+    OutputPanel .output-text { padding: 0 1; }
+    OutputPanel .output-text.-waiting { color: $text-muted; text-style: italic; }
+    OutputPanel .output-done { height: auto; padding: 0 1; color: $text-muted; }
+    """
+
+    def __init__(self, title: str, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="panel")
+        self.border_title = title
+        self.text = ""
+        """What the model generated so far."""
+        self.done: dict[str, Any] | None = None
+        """The ``done`` event, once the model has finished."""
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(can_focus=True):
+            yield Static(classes="output-text")
+        yield Static(classes="output-done", markup=False)
+
+    def wait(self, note: str) -> None:
+        """Clear the panel and show ``note`` (waiting for its turn, loading...) in its place."""
+        self.text = ""
+        self.done = None
+        self._set_text(note, waiting=True)
+        self.query_one(".output-done", Static).update("")
+
+    def stream(self, text: str) -> None:
+        """Show ``text``, everything generated so far, and keep its end in view."""
+        self.text = text
+        self._set_text(visible(text, mark_newlines=False) if text else "…", waiting=not text)
+        self.query_one(VerticalScroll).scroll_end(animate=False)
+
+    def finish(self, event: dict[str, Any]) -> None:
+        self.done = event
+        self.stream(event["text"])
+        if not event["text"]:
+            self._set_text("(nothing generated)", waiting=True)
+        self.query_one(".output-done", Static).update(done_line(event))
+
+    def _set_text(self, text: str, waiting: bool) -> None:
+        static = self.query_one(".output-text", Static)
+        static.update(Content(text))
+        static.set_class(waiting, "-waiting")
