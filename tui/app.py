@@ -26,14 +26,25 @@ from engine.runs import RunStore
 from engine.runs.process import refresh
 from tui.messages import RunStateChanged
 from tui.screens.data import DataScreen
-from tui.screens.help import HelpScreen
-from tui.screens.playground import PlaygroundScreen
-from tui.screens.runs import RunsScreen
 
 #: Seconds between two looks at the runs' states, for the bell and the notices.
 MONITOR_EVERY = 1.0
 #: States worth a bell: the run needs the user's eyes.
 BELL_STATES = ("ready", "failed")
+
+
+def _runs_screen() -> Screen[None]:
+    """The runs dashboard, imported when first shown: the first paint only needs the data screen."""
+    from tui.screens.runs import RunsScreen
+
+    return RunsScreen()
+
+
+def _playground_screen() -> Screen[None]:
+    """The playground, imported when first shown (see ``_runs_screen``)."""
+    from tui.screens.playground import PlaygroundScreen
+
+    return PlaygroundScreen()
 
 
 class FinetuiApp(App[None]):
@@ -56,8 +67,8 @@ class FinetuiApp(App[None]):
         super().__init__()
         self.start_path = Path.cwd() if start_path is None else Path(start_path)
         self.add_mode("data", lambda: DataScreen(self.start_path))
-        self.add_mode("runs", RunsScreen)
-        self.add_mode("playground", PlaygroundScreen)
+        self.add_mode("runs", _runs_screen)
+        self.add_mode("playground", _playground_screen)
         self.run_state_signal: Signal[RunStateChanged] = Signal(self, "run-state")
         """Every run state change; screens subscribe to refresh what they show."""
         self.run_states: dict[str, str] | None = None
@@ -88,20 +99,26 @@ class FinetuiApp(App[None]):
         self.run_state_signal.publish(message)
 
     def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def open_run(self, run_id: str) -> None:
         """Show one run's page on the runs dashboard."""
+        from tui.screens.runs import RunsScreen
+
         self.switch_mode("runs")
-        screen = self.screen_stack[0] if self.screen_stack else self.screen
+        screen = self.screen_stack[0]
         if isinstance(screen, RunsScreen):
             screen.open_run(run_id)
 
     def open_playground(self, run_id: str | None = None) -> None:
         """Go to the playground, with ``run_id`` picked when given."""
+        from tui.screens.playground import PlaygroundScreen
+
         self.switch_mode("playground")
-        screen = self.screen_stack[0] if self.screen_stack else self.screen
+        screen = self.screen_stack[0]
         if isinstance(screen, PlaygroundScreen) and run_id is not None:
             screen.select_run(run_id)
 

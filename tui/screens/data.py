@@ -15,7 +15,6 @@ from textual.widgets.option_list import Option
 from engine import recent
 from engine.data import FORMATS, DataSpec
 from tui.screens.base import FinetuiScreen, display_path
-from tui.screens.preview import PreviewScreen
 from tui.widgets.file_tree import FileTree
 
 AUTO = "auto"
@@ -115,6 +114,8 @@ class DataScreen(FinetuiScreen):
         separator = self.query_one("#separator", Input).value.strip() or None
         spec = DataSpec(path, format=None if fmt == AUTO else str(fmt), separator=separator)
         self._say(HINT)
+        from tui.screens.preview import PreviewScreen  # here, not at the top: the first paint doesn't need it
+
         self.app.push_screen(PreviewScreen(spec))
 
     def _say(self, text: str, *, error: bool = False) -> None:
