@@ -59,7 +59,8 @@ def make_adapter(model_dir: Path, out: Path, seed: int) -> None:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The tiny model and a run store: two ready runs (alpha, beta) and one still training.
+    """The tiny model and a run store: two ready runs (alpha, beta), one still training, and a ready
+    one whose base model has gone (broken).
 
     Run folders are renamed to fixed ids, so labels and snapshots never
     depend on the clock.
@@ -70,8 +71,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     store = RunStore(home / "runs")
     data = DataConfig(str(root / "data.txt"))
     ids = {}
-    for n, (name, seed, state) in enumerate([("alpha", 1, "ready"), ("beta", 2, "ready"), ("pending", None, "training")]):
-        run = store.create(RunConfig(name, data, ModelConfig(str(model_dir), quant="4bit")))
+    runs = [("alpha", 1, "ready"), ("beta", 2, "ready"), ("pending", None, "training"), ("broken", 1, "ready")]
+    for n, (name, seed, state) in enumerate(runs):
+        model = root / "gone" if name == "broken" else model_dir
+        run = store.create(RunConfig(name, data, ModelConfig(str(model), quant="4bit")))
         if seed is not None:
             make_adapter(model_dir, run.adapter_dir, seed)
         run.write_status(run.status().moved(state))
@@ -116,18 +119,19 @@ def text_of(screen: PlaygroundScreen, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
 
 
-async def pick_run(pilot: Pilot, run_id: str) -> PlaygroundScreen:
-    """Pick ``run_id`` with the keyboard in the picker (focused at start) and wait for its model to load."""
+async def pick_run(pilot: Pilot, run_id: str, wait: bool = True) -> PlaygroundScreen:
+    """Pick ``run_id`` with the keyboard in the picker (focused at start); ``wait`` for its model to load."""
     screen = screen_of(pilot)
     picker = screen.query_one(RunPicker)
     await until(pilot, lambda: bool(picker.choices), timeout=10)
     assert pilot.app.focused is picker
-    await pilot.press("enter")
-    for _ in range([c.id for c in picker.choices].index(run_id) + 1):
-        await pilot.press("down")
-    await pilot.press("enter")
+    ids = [None, *(c.id for c in picker.choices)]  # the menu's first row is the blank prompt
+    here = ids.index(picker.value if isinstance(picker.value, str) else None)
+    steps = ids.index(run_id) - here
+    await pilot.press("enter", *(["down"] * steps if steps > 0 else ["up"] * -steps), "enter")
     assert picker.value == run_id
-    await until(pilot, lambda: text_of(screen, "#inference-status").startswith("ready"))
+    if wait:
+        await until(pilot, lambda: text_of(screen, "#inference-status").startswith("ready"))
     return screen
 
 
@@ -164,7 +168,8 @@ async def test_generate_streams_both_models_and_greedy_matches_the_engine(world,
     app = PlaygroundApp()
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
         screen = await pick_run(pilot, world["alpha"])
-        assert [c.id for c in screen.query_one(RunPicker).choices] == [world["beta"], world["alpha"]], "ready runs only, newest first"
+        choices = [c.id for c in screen.query_one(RunPicker).choices]
+        assert choices == [world["broken"], world["beta"], world["alpha"]], "ready runs only, newest first"
         await generate(pilot, max_tokens="16", temperature="0", seed="7")
         panels = {p.id: p for p in screen.query(OutputPanel)}
         expected = engine(
@@ -183,6 +188,16 @@ async def test_generate_streams_both_models_and_greedy_matches_the_engine(world,
         assert order[0] == ("StreamStarted", "baseline") and order[-1] == ("StreamDone", "custom")
         assert order.index(("StreamDone", "baseline")) < order.index(("StreamStarted", "custom")), "baseline, then custom"
         assert any(name == "StreamText" for name, _ in order), "text arrives while the model generates"
+
+        # Esc stops a long generation mid-baseline (greedy: no early end of text); the custom model never starts.
+        screen.query_one("#sampling-max-tokens", Input).value = "250"
+        await pilot.press("ctrl+g")
+        await until(pilot, lambda: len(panels["baseline"].text) > 0)
+        await pilot.press("escape")
+        await until(pilot, lambda: screen.busy is None)
+        assert panels["baseline"].done is not None and panels["baseline"].done["finish_reason"] == "cancelled"
+        assert "stopped · seed 7" in str(panels["baseline"].query_one(".output-done", Static).render())
+        assert panels["custom"].done is None and str(panels["custom"].query_one(".output-text", Static).render()) == "stopped"
 
 
 async def test_likelihood_shows_both_averages_the_change_and_coloured_tokens(world, home, engine) -> None:
@@ -230,14 +245,22 @@ async def test_a_bad_sampling_value_is_marked_and_sends_nothing(world, home) -> 
         assert not top_p.has_class("-invalid") and not screen.query_one("#sampling-message").has_class("-error")
 
 
-async def test_the_inference_process_dying_is_a_dialog_and_the_next_request_starts_another(world, home) -> None:
+async def test_failures_are_dialogs_and_a_dead_process_is_replaced_on_the_next_request(world, home) -> None:
     app = PlaygroundApp()
     async with app.run_test(size=SIZE) as pilot:
-        screen = await pick_run(pilot, world["alpha"])
+        screen = await pick_run(pilot, world["broken"], wait=False)
+        await until(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        assert app.screen.query_one("#dialog").border_title == "Could not load the run"
+        assert "gone" in str(app.screen.query_one("#dialog-message", Static).render())
+        await pilot.press("enter")
+        assert text_of(screen, "#inference-status") == "could not load the run"
+
+        await pick_run(pilot, world["alpha"])
         client = screen.keeper.current()
         assert client is not None
         os.kill(client.pid, signal.SIGKILL)
         await until(pilot, lambda: isinstance(app.screen, ErrorScreen), timeout=30)
+        assert app.screen.query_one("#dialog").border_title == "The inference process stopped"
         assert "exited" in str(app.screen.query_one("#dialog-message", Static).render())
         assert text_of(screen, "#inference-status") == "inference process stopped"
         await pilot.press("enter")
@@ -264,3 +287,22 @@ async def test_no_ready_run_explains_what_to_do_until_one_is_ready(tmp_path: Pat
         assert screen.query_one("#tabs").display and not screen.query_one("#no-runs").display
         assert picker.choices[0].label == f"fresh · finetui-tiny · {run.id}"
         assert screen.keeper.current() is None, "nothing picked, nothing started"
+
+
+async def test_the_app_opens_the_playground_on_a_run(world, home, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``FinetuiApp.open_playground(run)`` (the runs dashboard's way in) picks the run and loads it; quitting ends the process."""
+    from tui.app import FinetuiApp
+
+    monkeypatch.chdir(REPO)
+    app = FinetuiApp(start_path=Path("tests/fixtures/tui"))
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_playground(world["beta"])
+        await until(pilot, lambda: isinstance(app.screen, PlaygroundScreen), timeout=10)
+        screen = screen_of(pilot)
+        await until(pilot, lambda: [p.value for p in screen.query(RunPicker)] == [world["beta"]], timeout=10)
+        await until(pilot, lambda: screen.keeper.current() is not None)
+        client = screen.keeper.current()
+        assert client is not None and client.alive
+        footer_keys = {b.key for _, b, enabled, _ in screen.active_bindings.values() if enabled}
+        assert {"ctrl+g", "f1", "f2", "f3", "f4"} <= footer_keys and "escape" not in footer_keys, "Stop only while busy"
+    assert not client.alive, "the inference process ends with the app"

@@ -89,7 +89,7 @@ class PlaygroundScreen(FinetuiScreen):
         with Horizontal(id="run-row"):
             yield Label("Run", id="run-label")
             yield RunPicker(id="run")
-            yield Static("", id="inference-status", markup=False)
+            yield Static("pick a run to load its model", id="inference-status", markup=False)
         yield Static(NO_RUNS, id="no-runs", markup=False)
         with TabbedContent(id="tabs"):
             with TabPane("Generate", id="generate"):
@@ -363,24 +363,26 @@ class PlaygroundScreen(FinetuiScreen):
             self.busy = None
             self.request_id = None
             self.refresh_bindings()
+        failed = message.code not in (None, "cancelled")
+        if message.kind == "generate":
+            for panel in self.query(OutputPanel):
+                if panel.done is None:  # a stopped request never starts the custom model
+                    panel.wait("failed: see the message" if failed else "stopped")
         if message.code is None:
             return
         self._status_ready()
-        if message.kind == "generate":
-            for panel in self.query(OutputPanel):
-                if panel.done is None:
-                    panel.wait("stopped" if message.code == "cancelled" else "failed: see the message")
-        elif message.kind == "likelihood":
-            self.query_one("#scores", Static).update("Stopped." if message.code == "cancelled" else "Scoring failed.")
+        if message.kind == "likelihood":
+            self.query_one("#scores", Static).update("Scoring failed." if failed else "Stopped.")
         if message.kind == "load":
             self.loaded_run = None
+            self._set_status("could not load the run")
         if message.code == "exited":
             return  # the dialog comes from on_server_died
         if message.code == "start":
             self._set_status("inference process stopped")
             self.app.push_screen(ErrorScreen("The inference process could not start", message.error or ""))
         elif message.code in INPUT_ERRORS:
-            self.notify(message.error or message.code, severity="warning" if message.code == "cancelled" else "error")
+            self.notify(message.error or message.code, severity="error" if failed else "warning")
         else:
             self.app.push_screen(ErrorScreen(FAILURE_TITLES[message.kind], message.error or message.code))
 

@@ -24,6 +24,8 @@ class ClientKeeper:
         self.closed = False
         """True once the screen is going: no new process starts, and deaths are expected."""
         self._client: InferenceClient | None = None
+        self._starting: InferenceClient | None = None
+        """A process between its start and its ``ready``, so that ``close`` can stop it too."""
         self._lock = threading.Lock()
 
     def get(self, on_start: Callable[[], None], on_ready: Callable[[InferenceClient], None]) -> InferenceClient:
@@ -39,13 +41,19 @@ class ClientKeeper:
                 if self._client.alive:
                     return self._client
                 self._client.close(timeout=2)  # reap the dead one before starting another
+                self._client = None
             on_start()
-            client = InferenceClient()
+            client = self._starting = InferenceClient()
             try:
                 client.wait_ready(timeout=START_TIMEOUT)
             except (InferenceError, TimeoutError) as error:
                 client.close(timeout=2)
                 raise InferenceError(f"the inference process did not start: {error}", "exited") from None
+            finally:
+                self._starting = None
+            if self.closed:
+                client.close(timeout=2)
+                raise InferenceError("the playground is closing", "exited")
             self._client = client
         on_ready(client)
         return client
@@ -62,9 +70,12 @@ class ClientKeeper:
         return self._client
 
     def close(self) -> None:
-        """Stop the process (open requests are cancelled) and start no other."""
-        with self._lock:
-            self.closed = True
-            client, self._client = self._client, None
-        if client is not None:
-            client.close(timeout=5)
+        """Stop the process (open requests are cancelled), even one still starting, and start no other.
+
+        It takes no lock: a worker may hold it while a process starts, and
+        closing must not wait for that.
+        """
+        self.closed = True
+        for client in (self._client, self._starting):
+            if client is not None:
+                client.close(timeout=5)
