@@ -135,6 +135,14 @@ async def pick_run(pilot: Pilot, run_id: str, wait: bool = True) -> PlaygroundSc
     return screen
 
 
+async def dialog_shown(pilot: Pilot) -> ErrorScreen:
+    """Wait for an error dialog to be up, with its OK button focused (Enter closes it)."""
+    await until(pilot, lambda: isinstance(pilot.app.screen, ErrorScreen) and pilot.app.focused is not None, timeout=30)
+    dialog = pilot.app.screen
+    assert isinstance(dialog, ErrorScreen)
+    return dialog
+
+
 async def generate(pilot: Pilot, prompt: str = PROMPT, **settings: str) -> PlaygroundScreen:
     """Fill in the prompt and settings, press Ctrl+G, wait for both panels to finish."""
     screen = screen_of(pilot)
@@ -249,9 +257,8 @@ async def test_failures_are_dialogs_and_a_dead_process_is_replaced_on_the_next_r
     app = PlaygroundApp()
     async with app.run_test(size=SIZE) as pilot:
         screen = await pick_run(pilot, world["broken"], wait=False)
-        await until(pilot, lambda: isinstance(app.screen, ErrorScreen))
-        assert app.screen.query_one("#dialog").border_title == "Could not load the run"
-        assert "gone" in str(app.screen.query_one("#dialog-message", Static).render())
+        dialog = await dialog_shown(pilot)
+        assert dialog.title_text == "Could not load the run" and "gone" in dialog.message
         await pilot.press("enter")
         assert text_of(screen, "#inference-status") == "could not load the run"
 
@@ -259,9 +266,8 @@ async def test_failures_are_dialogs_and_a_dead_process_is_replaced_on_the_next_r
         client = screen.keeper.current()
         assert client is not None
         os.kill(client.pid, signal.SIGKILL)
-        await until(pilot, lambda: isinstance(app.screen, ErrorScreen), timeout=30)
-        assert app.screen.query_one("#dialog").border_title == "The inference process stopped"
-        assert "exited" in str(app.screen.query_one("#dialog-message", Static).render())
+        dialog = await dialog_shown(pilot)
+        assert dialog.title_text == "The inference process stopped" and "exited" in dialog.message
         assert text_of(screen, "#inference-status") == "inference process stopped"
         await pilot.press("enter")
         assert app.screen is screen

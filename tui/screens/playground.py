@@ -13,6 +13,7 @@ through ``tui.widgets.playground_messages``; only handlers touch widgets.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import monotonic
 from typing import Any
 
@@ -54,8 +55,8 @@ NO_RUNS = (
 PROMPT_HINT = "Prompt. For prompt/completion data, write it as in the data, e.g. Question: …⏎Answer:"
 SAMPLING_HINT = "temp 0 is greedy; an empty seed draws one (shown when done). Ctrl+G generates."
 SCORE_HINT = "Paste a text and press Ctrl+R: average log-likelihood and perplexity under both models."
-#: Error codes that are the user's input, not a broken model: a notification is enough.
-INPUT_ERRORS = ("bad_request", "too_long", "cancelled")
+#: Error codes a notification covers: the user's own input, or the user's own Stop; the others get a dialog.
+NOTICE_ERRORS = ("bad_request", "too_long", "cancelled")
 FAILURE_TITLES = {"generate": "Generation failed", "likelihood": "Scoring failed", "load": "Could not load the run"}
 
 
@@ -93,7 +94,7 @@ class PlaygroundScreen(FinetuiScreen):
         yield Static(NO_RUNS, id="no-runs", markup=False)
         with TabbedContent(id="tabs"):
             with TabPane("Generate", id="generate"):
-                prompt = TextArea(id="prompt", classes="panel", placeholder=PROMPT_HINT, show_cursor=True)
+                prompt = TextArea(id="prompt", classes="panel", placeholder=PROMPT_HINT)
                 prompt.border_title = "Prompt"
                 yield prompt
                 yield SamplingForm(SAMPLING_HINT, id="sampling")
@@ -275,7 +276,7 @@ class PlaygroundScreen(FinetuiScreen):
         except InferenceError as error:
             self.post_message(ServerDied(client, str(error)))
 
-    def _follow(self, kind: str, client: InferenceClient, send: Any) -> None:
+    def _follow(self, kind: str, client: InferenceClient, send: Callable[[], str]) -> None:
         """Send a request (``send`` returns its id) and turn its events into messages, text paced."""
         texts: dict[str, str] = {}
         scores: dict[str, dict[str, Any]] = {}
@@ -368,22 +369,23 @@ class PlaygroundScreen(FinetuiScreen):
             for panel in self.query(OutputPanel):
                 if panel.done is None:  # a stopped request never starts the custom model
                     panel.wait("failed: see the message" if failed else "stopped")
+        elif message.kind == "likelihood" and message.code is not None:
+            self.query_one("#scores", Static).update("Scoring failed." if failed else "Stopped.")
+        elif message.kind == "load" and failed:
+            self.loaded_run = None
         if message.code is None:
             return
         self._status_ready()
-        if message.kind == "likelihood":
-            self.query_one("#scores", Static).update("Scoring failed." if failed else "Stopped.")
-        if message.kind == "load":
-            self.loaded_run = None
-            self._set_status("could not load the run")
         if message.code == "exited":
-            return  # the dialog comes from on_server_died
+            return  # the process died: on_server_died says so
         if message.code == "start":
             self._set_status("inference process stopped")
             self.app.push_screen(ErrorScreen("The inference process could not start", message.error or ""))
-        elif message.code in INPUT_ERRORS:
+        elif message.code in NOTICE_ERRORS:
             self.notify(message.error or message.code, severity="error" if failed else "warning")
         else:
+            if message.kind == "load":
+                self._set_status("could not load the run")
             self.app.push_screen(ErrorScreen(FAILURE_TITLES[message.kind], message.error or message.code))
 
     def _status_ready(self) -> None:
