@@ -312,3 +312,13 @@ async def test_the_app_opens_the_playground_on_a_run(world, home, monkeypatch: p
         footer_keys = {b.key for _, b, enabled, _ in screen.active_bindings.values() if enabled}
         assert {"ctrl+g", "f1", "f2", "f3", "f4"} <= footer_keys and "escape" not in footer_keys, "Stop only while busy"
     assert not client.alive, "the inference process ends with the app"
+
+
+def test_every_token_gets_a_visible_span_even_a_blank_one() -> None:
+    from tui.widgets.token_view import logprob_color, token_content
+
+    tokens = [{"text": "a", "logprob": -0.1}, {"text": "\n", "logprob": -3.0}, {"text": "\x0c", "logprob": -12.0}, {"text": "", "logprob": -1.0}]
+    content = token_content(tokens)
+    assert content.plain == "a↵\n␌∅"
+    assert [content.plain[s.start : s.end] for s in content.spans] == ["a", "↵\n", "␌", "∅"]
+    assert logprob_color(-12.0) == logprob_color(-10.0) != logprob_color(0.0), "red below the scale, green at certainty"
