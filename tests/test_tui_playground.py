@@ -59,8 +59,8 @@ def make_adapter(model_dir: Path, out: Path, seed: int) -> None:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The tiny model and a run store: two ready runs (alpha, beta), one still training, and a ready
-    one whose base model has gone (broken).
+    """The tiny model and a run store: two ready runs (alpha, beta), a failed one, and a ready one
+    whose base model has gone (broken).
 
     Run folders are renamed to fixed ids, so labels and snapshots never
     depend on the clock.
@@ -71,7 +71,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     store = RunStore(home / "runs")
     data = DataConfig(str(root / "data.txt"))
     ids = {}
-    runs = [("alpha", 1, "ready"), ("beta", 2, "ready"), ("pending", None, "training"), ("broken", 1, "ready")]
+    runs = [("alpha", 1, "ready"), ("beta", 2, "ready"), ("failed", None, "failed"), ("broken", 1, "ready")]
     for n, (name, seed, state) in enumerate(runs):
         model = root / "gone" if name == "broken" else model_dir
         run = store.create(RunConfig(name, data, ModelConfig(str(model), quant="4bit")))

@@ -1,20 +1,23 @@
-"""How the playground looks at 80x24: a finished greedy generation, and a scored text.
+"""How the playground looks at 80x24 in the app (F4): a finished greedy generation, and a scored text.
 
-The runs are the tiny model's from ``test_tui_playground`` with fixed ids;
-generation is greedy with a fixed seed and the speed on the done line is
-pinned, so the pictures are the same on every machine. Update with
-``--snapshot-update``.
+The runs are the tiny model's from ``test_tui_playground`` with fixed ids
+(none changes state while the app watches); generation is greedy with a
+fixed seed and the speed on the done line is pinned, so the pictures are the
+same on every machine. Update with ``--snapshot-update``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import TabbedContent, TextArea
 
-from tests.test_tui_playground import SIZE, TEXT, PlaygroundApp, generate, home, pick_run, until, world  # noqa: F401
+from tests.test_tui_playground import REPO, SIZE, TEXT, generate, home, pick_run, until, world  # noqa: F401
+from tui.app import FinetuiApp
+from tui.screens.playground import PlaygroundScreen
 from tui.widgets import playground_output
 
 
@@ -22,23 +25,36 @@ from tui.widgets import playground_output
 def steady_speed(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tokens per second differ from run to run; the snapshots show a fixed one."""
     monkeypatch.setattr(playground_output, "format_rate", lambda tokens_per_s: "12.3 tokens/s")
+    monkeypatch.chdir(REPO)
+
+
+def make_app() -> FinetuiApp:
+    return FinetuiApp(start_path=Path("tests/fixtures/tui"))
+
+
+async def open_playground(pilot: Pilot) -> None:
+    """F4, and wait for the playground to list its runs."""
+    await pilot.press("f4")
+    await until(pilot, lambda: isinstance(pilot.app.screen, PlaygroundScreen) and bool(pilot.app.screen.query("#run")), timeout=10)
 
 
 def test_generate_tab(snap_compare, world: dict[str, Any], home) -> None:
     """Baseline and custom completions of the same prompt, greedy, side by side, each with its done line."""
 
     async def run_before(pilot: Pilot) -> None:
+        await open_playground(pilot)
         await pick_run(pilot, world["alpha"])
         screen = await generate(pilot, "Question: What is the capital of Ostrevin?\nAnswer:", max_tokens="24", temperature="0", seed="0")
         screen.query_one("#run").focus()
 
-    assert snap_compare(PlaygroundApp(), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
 
 
 def test_likelihood_tab(snap_compare, world: dict[str, Any], home) -> None:
     """Both models' averages, the change, and each token coloured by its log-probability under each."""
 
     async def run_before(pilot: Pilot) -> None:
+        await open_playground(pilot)
         screen = await pick_run(pilot, world["alpha"])
         screen.query_one(TabbedContent).active = "likelihood"
         await pilot.pause()
@@ -49,4 +65,4 @@ def test_likelihood_tab(snap_compare, world: dict[str, Any], home) -> None:
         await until(pilot, lambda: screen.busy is None and screen.query_one("#custom-tokens").render().plain != "")
         screen.query_one("#run").focus()
 
-    assert snap_compare(PlaygroundApp(), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
