@@ -24,6 +24,7 @@ from textual.signal import Signal
 
 from engine.runs import RunStore
 from engine.runs.process import refresh
+from engine.runs.status import ACTIVE
 from tui.messages import RunStateChanged
 from tui.screens.data import DataScreen
 
@@ -54,18 +55,22 @@ class FinetuiApp(App[None]):
     SUB_TITLE = "fine-tune an LLM on your data"
     CSS_PATH = "app.tcss"
     DEFAULT_MODE = "data"
+    #: F2-F4 stay out of the footer, which has room for a screen's own keys
+    #: and F1 at 80 columns; the help screen and the palette list them.
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False, id="quit"),
         Binding("f1", "help", "Help", id="help"),
-        Binding("f2", "switch_mode('data')", "Data", id="data"),
-        Binding("f3", "switch_mode('runs')", "Runs", id="runs"),
-        Binding("f4", "switch_mode('playground')", "Playground", id="playground"),
+        Binding("f2", "switch_mode('data')", "Data", show=False, tooltip="Pick a data file and start a fine-tune", id="data"),
+        Binding("f3", "switch_mode('runs')", "Runs", show=False, tooltip="Every run: status, logs, scorecards", id="runs"),
+        Binding("f4", "switch_mode('playground')", "Play", show=False, tooltip="The playground: baseline and custom side by side", id="playground"),
     ]
 
     def __init__(self, start_path: Path | None = None) -> None:
         """``start_path`` is a file or folder to preselect; by default the working folder."""
         super().__init__()
         self.start_path = Path.cwd() if start_path is None else Path(start_path)
+        self.open_on_runs = start_path is None
+        """Whether to show the runs dashboard first when a run is queued or training (no file was asked for)."""
         self.add_mode("data", lambda: DataScreen(self.start_path))
         self.add_mode("runs", _runs_screen)
         self.add_mode("playground", _playground_screen)
@@ -77,6 +82,11 @@ class FinetuiApp(App[None]):
     def on_mount(self) -> None:
         self.set_interval(MONITOR_EVERY, self.watch_runs)
         self.watch_runs()
+
+    def on_ready(self) -> None:
+        """Reopened while a run trains: its progress is what the user came back for."""
+        if self.open_on_runs and any(run.status().state in ACTIVE for run in RunStore().list()):
+            self.switch_mode("runs")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="monitor")
     def watch_runs(self) -> None:

@@ -287,7 +287,7 @@ class RunScreen(RunActionsScreen):
     BINDINGS = [
         Binding("c", "cancel_run", "Cancel", tooltip="Stop the run; it saves a checkpoint first", id="run-cancel"),
         Binding("r", "resume_run", "Resume", tooltip="Continue a failed or cancelled run", id="run-resume"),
-        Binding("p", "playground", "Playground", tooltip="Try this run's model (Ready runs)", id="run-playground"),
+        Binding("p", "playground", "Play", tooltip="Try this run's model (Ready runs)", id="run-playground"),
         Binding("escape", "app.pop_screen", "Runs", tooltip="Back to the list of runs", id="run-back"),
     ]
     AUTO_FOCUS = "#run-log"

@@ -105,7 +105,7 @@ class RunsScreen(RunActionsScreen):
     BINDINGS = [
         Binding("c", "cancel_run", "Cancel", tooltip="Stop the selected run; it saves a checkpoint first", id="runs-cancel"),
         Binding("r", "resume_run", "Resume", tooltip="Continue the selected failed or cancelled run", id="runs-resume"),
-        Binding("p", "playground", "Playground", tooltip="Try the selected run's model (Ready runs)", id="runs-playground"),
+        Binding("p", "playground", "Play", tooltip="Try the selected run's model (Ready runs)", id="runs-playground"),
         Binding("d", "delete_run", "Delete", tooltip="Delete the selected run's folder", id="runs-delete"),
     ]
     AUTO_FOCUS = "#runs-table"
