@@ -27,8 +27,11 @@ then compare it with the model it started from.
    opens one: its live log, the loss chart, and once it is Ready the
    scorecard, baseline → custom. **c** cancels, **r** resumes.
    The terminal bell rings when a run is Ready or Failed.
-5. **Playground** (F4): the same prompt through the baseline and the
-   custom model, side by side, and the log-likelihood each gives a text.
+5. **Playground** (F4): pick a Ready run, then the same prompt through the
+   baseline and the custom model, side by side (**Ctrl+G**); on the
+   Likelihood tab, the log-likelihood each gives a text, token by token
+   (**Ctrl+R**). **Esc** stops a request. Write a prompt as it appears in
+   the data, e.g. `Question: …` then `Answer:` on its own line.
 
 ## Keys everywhere
 
