@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import threading
-from pathlib import Path
 
 import pytest
 import torch
@@ -22,26 +20,11 @@ from engine.infer.requests import parse_generate, parse_likelihood
 from engine.infer.server import Server
 from engine.infer.session import InferenceSession
 from engine.runs import RunStore
-from tests.tiny_model import make_model
+from tests.tiny_model import make_adapter, make_model
 from tui.cli import main
 
 PROMPT = "the quick brown"
 TEXT = "to be or not to be, that is the question."
-
-
-def _make_adapter(model_dir: Path, out: Path, seed: int) -> None:
-    """A LoRA adapter on all linear layers whose B matrices are random, so it changes the outputs."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    torch.manual_seed(seed)
-    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM"))
-    with torch.no_grad():
-        for name, param in peft_model.named_parameters():
-            if "lora_B" in name:
-                param.normal_(0, 0.5)
-    peft_model.save_pretrained(str(out))
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +39,7 @@ def world(tmp_path_factory):
     def run(name: str, model: str = str(model_dir), quant: str = "4bit", seed: int | None = None, state: str = "ready"):
         created = store.create(RunConfig(name, data, ModelConfig(model, quant=quant)))
         if seed is not None:
-            _make_adapter(model_dir, created.adapter_dir, seed)
+            make_adapter(model_dir, created.adapter_dir, seed)
         created.write_status(created.status().moved(state))
         return created.id
 

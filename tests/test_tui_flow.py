@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from time import monotonic
 
 import pytest
+from tests.pilot_helpers import until
 from textual import work
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
@@ -34,13 +33,6 @@ def tui_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("FINETUI_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
-
-
-async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = monotonic() + timeout
-    while not condition():
-        assert monotonic() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.01)
 
 
 async def tree_ready(pilot: Pilot) -> None:

@@ -7,11 +7,10 @@ inference process. It takes a minute or two on a CPU.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from time import monotonic
 
 import pytest
+from tests.pilot_helpers import until
 from textual.pilot import Pilot
 from textual.widgets import Static, Tabs
 
@@ -34,13 +33,6 @@ SLOW = 300.0
 def tui_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("FINETUI_HOME", str(tmp_path / "home"))
-
-
-async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = monotonic() + timeout
-    while not condition():
-        assert monotonic() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.05)
 
 
 async def tab_to(pilot: Pilot, widget: str | type, limit: int = 30) -> None:

@@ -24,7 +24,7 @@ from textual.widgets import Input, Static, TabbedContent, TextArea
 
 from engine.config import DataConfig, ModelConfig, RunConfig
 from engine.runs import RunStore
-from tests.tiny_model import make_model
+from tests.tiny_model import make_adapter, make_model
 from tui.messages import RunStateChanged
 from tui.screens.dialogs import ErrorScreen
 from tui.screens.playground import PlaygroundScreen
@@ -39,22 +39,6 @@ PROMPT = "the quick brown"
 TEXT = "to be or not to be, that is the question."
 #: Seconds to wait for the inference process (start, import torch, load the model) on a busy machine.
 SLOW = 120.0
-
-
-def make_adapter(model_dir: Path, out: Path, seed: int) -> None:
-    """A LoRA adapter on all linear layers whose B matrices are random, so it changes the outputs."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    torch.manual_seed(seed)
-    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM"))
-    with torch.no_grad():
-        for name, param in peft_model.named_parameters():
-            if "lora_B" in name:
-                param.normal_(0, 0.5)
-    peft_model.save_pretrained(str(out))
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,13 @@ import math
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from time import monotonic
 from typing import Any
 
 import psutil
 import pytest
+from tests.pilot_helpers import until
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -149,20 +149,15 @@ def event(run: Run, at: float, kind: str, **data: Any) -> None:
     append_jsonl(run.events_path, {"time": at, "kind": kind, **data})
 
 
-async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = monotonic() + timeout
-    while not condition():
-        assert monotonic() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.02)
-
-
 async def runs_listed(pilot: Pilot, count: int) -> RunsScreen:
     """Switch to the runs mode (F3) and wait until the table holds ``count`` runs."""
     await pilot.press("f3")
     await until(pilot, lambda: isinstance(pilot.app.screen, RunsScreen))
     screen = pilot.app.screen
     assert isinstance(screen, RunsScreen)
-    await until(pilot, lambda: len(screen.query_one(RunTable).shown) == count)
+    table = screen.query_one(RunTable)
+    await until(pilot, lambda: len(table.shown) == count and table.row_count == count)
+    await pilot.pause(0.1)  # the table sizes its columns to new rows on its next refresh
     return screen
 
 

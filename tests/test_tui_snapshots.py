@@ -7,17 +7,18 @@ pictures are the same on every machine. Update with ``--snapshot-update``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from time import monotonic
 
 import pytest
+from tests.pilot_helpers import until
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from engine import recent
 from tui.app import FinetuiApp
+from tui.screens.help import HelpScreen
 from tui.screens.preview import PreviewScreen
+from tui.screens.train import TrainScreen
 from tui.widgets.file_tree import FileTree
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,13 +30,6 @@ SIZE = (80, 24)
 def tui_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("FINETUI_HOME", str(tmp_path / "home"))
-
-
-async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = monotonic() + timeout
-    while not condition():
-        assert monotonic() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.01)
 
 
 async def tree_ready(pilot: Pilot) -> None:
@@ -54,6 +48,8 @@ async def open_preview(pilot: Pilot, separator: str = "") -> None:
     screen = pilot.app.screen
     assert isinstance(screen, PreviewScreen)
     await until(pilot, lambda: screen.report is not None or screen.error is not None)
+    if screen.report is not None:  # then the lengths in tokens, counted in a second pass
+        await until(pilot, lambda: "median" in str(screen.query_one("#tokens", Static).render()))
 
 
 def test_data_screen(snap_compare) -> None:
@@ -93,3 +89,26 @@ def test_preview_of_a_broken_file(snap_compare) -> None:
         await open_preview(pilot)
 
     assert snap_compare(FinetuiApp(start_path=FIXTURES / "broken.jsonl"), terminal_size=SIZE, run_before=run_before)
+
+
+def test_train_screen(snap_compare) -> None:
+    """The bundled model, the default settings and the estimate for haiku.txt (no past runs: a rough guess)."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await open_preview(pilot, "--SEPARATOR--")
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(pilot.app.screen, TrainScreen))
+        await until(pilot, lambda: "steps" in str(pilot.app.screen.query_one("#estimate", Static).render()))
+
+    assert snap_compare(FinetuiApp(start_path=FIXTURES / "haiku.txt"), terminal_size=SIZE, run_before=run_before)
+
+
+def test_help_screen(snap_compare) -> None:
+    """F1 over the data screen."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await tree_ready(pilot)
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+
+    assert snap_compare(FinetuiApp(start_path=FIXTURES), terminal_size=SIZE, run_before=run_before)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from time import monotonic
 
 import pytest
+from tests.pilot_helpers import until
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Static
 
@@ -26,13 +26,6 @@ def tui_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("FINETUI_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
-
-
-async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = monotonic() + timeout
-    while not condition():
-        assert monotonic() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.02)
 
 
 def text(screen, selector: str) -> str:

@@ -57,3 +57,23 @@ def make_model(out: Path, seed: int = 0) -> Path:
     )
     LlamaForCausalLM(config).save_pretrained(out)
     return out
+
+
+def make_adapter(model_dir: Path, out: Path, seed: int) -> None:
+    """A LoRA adapter on all linear layers whose B matrices are random, so it changes the outputs.
+
+    A fresh LoRA has B = 0 and changes nothing; the playground tests need a
+    custom model that differs from the baseline without training one.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    torch.manual_seed(seed)
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM"))
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.5)
+    peft_model.save_pretrained(str(out))

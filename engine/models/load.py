@@ -148,7 +148,6 @@ def load_model(
     resolved = resolved or resolve_model(spec)
     check_remote_code(resolved, trust_remote_code)
 
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = device or default_device()

@@ -27,7 +27,7 @@ from engine.infer import MODELS, InferenceClient, InferenceError
 from tui.messages import RunStateChanged
 from tui.screens.base import FinetuiScreen
 from tui.screens.dialogs import ErrorScreen
-from tui.widgets.playground_client import ClientKeeper
+from tui.playground_client import ClientKeeper
 from tui.widgets.playground_messages import (
     ClientStarted,
     InferenceStatus,
