@@ -239,7 +239,7 @@ class Estimate:
 
     steps: int
     train_tokens: int
-    """Tokens the optimizer will see: steps × batch × accumulation × sequence length, rows nearly full."""
+    """Tokens the optimizer will see: the train split's tokens per step, times the steps."""
     seconds: float | None
     basis: str
 
@@ -258,9 +258,9 @@ def estimate_run(config: RunConfig, tokens: TokenStats, train_share: float, fact
     rows = math.ceil(train_tokens / seq_len) if t.packing else round(tokens.examples * train_share) + tokens.split
     per_epoch = max(1, math.ceil(math.ceil(rows / t.batch_size) / t.grad_accum))
     steps = t.max_steps or max(1, math.ceil(per_epoch * t.epochs))
-    seen = steps * t.batch_size * t.grad_accum * seq_len
-    if t.max_steps is None:
-        seen = min(seen, math.ceil(t.epochs * train_tokens))
+    # An epoch's steps share its tokens (the last batch may be short), and
+    # max_steps past one epoch goes round the data again.
+    seen = round(steps * train_tokens / per_epoch)
     speed = measured_speed(config.model.name, config.model.quant, store)
     if speed is not None:
         seconds = seen / speed.tokens_per_s + speed.overhead_s

@@ -89,5 +89,7 @@ def test_the_speed_comes_from_the_newest_ready_run_of_the_same_model(tmp_path: P
     tokens = count_tokens(HAIKU, facts, 512)
     config = RunConfig(name="x", data=DataConfig(str(HAIKU.path)), train=TrainConfig(max_steps=10, batch_size=2))
     estimate = estimate_run(config, tokens, 0.9, facts, store)
-    assert estimate.seconds == pytest.approx(10 * 2 * tokens.seq_len / 250.0 + 20.0)
+    rows = math.ceil(tokens.trained * 0.9 / tokens.seq_len)
+    assert estimate.train_tokens == round(10 * tokens.trained * 0.9 / math.ceil(rows / 2))
+    assert estimate.seconds == pytest.approx(estimate.train_tokens / 250.0 + 20.0)
     assert newest in estimate.basis
