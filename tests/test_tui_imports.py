@@ -9,14 +9,16 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-HEAVY = ("torch", "transformers", "peft")
+HEAVY = ("torch", "transformers", "peft", "bitsandbytes")
 
-#: Runs in a fresh interpreter: open the app, preview a file, then list the heavy modules loaded.
+#: Runs in a fresh interpreter: preview a file, set up training, visit the runs, the
+#: playground and the help, then list the heavy modules loaded.
 SCRIPT = """
 import asyncio, json, sys
 from pathlib import Path
 from tui.app import FinetuiApp
 from tui.screens.preview import PreviewScreen
+from tui.screens.train import TrainScreen
 
 async def main():
     app = FinetuiApp(start_path=Path("tests/fixtures/tui/qa.jsonl"))
@@ -29,7 +31,16 @@ async def main():
             await pilot.pause(0.01)
         else:
             raise SystemExit("the preview never finished")
-        await pilot.press("enter", "escape", "escape")
+        await pilot.press("enter", "escape", "t")
+        for _ in range(500):
+            screen = app.screen
+            if isinstance(screen, TrainScreen) and screen.tokens is not None:
+                break
+            await pilot.pause(0.01)
+        else:
+            raise SystemExit("the train screen never counted the tokens")
+        await pilot.press("f3", "f4", "f1", "escape", "f2", "escape", "escape")
+        await pilot.pause(0.5)
 
 asyncio.run(main())
 print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in {heavy})))
