@@ -50,6 +50,8 @@ class ModelFacts:
     tokenizer_file: Path | None
     note: str = ""
     """Why a figure is missing or approximate (not downloaded, no tokenizer.json)."""
+    downloadable: bool = False
+    """Not on disk, but a hub id the run can download: a run may start with it."""
 
 
 def model_facts(spec: str) -> ModelFacts:
@@ -57,10 +59,10 @@ def model_facts(spec: str) -> ModelFacts:
     try:
         resolved = resolve_model(spec, download=False)
     except ModelError as error:
-        note = str(error)
         if is_hub_id(spec) and error.code == "not_found":
             note = f"{spec} is not on disk yet: the run downloads it from the Hugging Face Hub first"
-        return ModelFacts(spec, None, None, None, None, note=note)
+            return ModelFacts(spec, None, None, None, None, note=note, downloadable=True)
+        return ModelFacts(spec, None, None, None, None, note=str(error))
     folder = resolved.path
     config = _read_json(folder / "config.json")
     context = config.get("max_position_embeddings") or config.get("n_positions")

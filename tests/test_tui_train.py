@@ -114,3 +114,17 @@ async def test_launch_saves_the_form_as_the_runs_config_and_opens_the_run() -> N
             deadline = monotonic() + 60
             while is_alive(run.status().pid, run) and monotonic() < deadline:
                 await pilot.pause(0.2)
+
+
+async def test_a_model_that_cannot_be_found_blocks_the_launch_and_a_hub_id_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # offline, a hub id not on disk can't be used either
+    async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        model = screen.query_one("#model", Input)
+        model.value = "./no-such-model"
+        await until(pilot, lambda: model.has_class("-invalid"))
+        assert "no model './no-such-model'" in text(screen, "#train-status")
+        assert screen.query_one("#launch", Button).disabled and screen.config is None
+        model.value = "some-org/some-model"  # not on disk: the run downloads it
+        await until(pilot, lambda: "downloads it from the Hugging Face Hub" in text(screen, "#model-facts"))
+        assert not model.has_class("-invalid") and not screen.query_one("#launch", Button).disabled

@@ -174,7 +174,7 @@ class TrainScreen(FinetuiScreen):
 
     @on(Input.Changed, "#model")
     def model_typed(self, event: Input.Changed) -> None:
-        """Load the model's facts once typing pauses, not on every key."""
+        """Load the model's facts once typing pauses, not on every key; until then the last ones stand."""
         if self._model_timer is not None:
             self._model_timer.stop()
         self._model_timer = self.set_timer(MODEL_SETTLE_S, lambda: self.load_model_facts(event.value))
@@ -196,7 +196,7 @@ class TrainScreen(FinetuiScreen):
     def on_tokens_counted(self, message: TokensCounted) -> None:
         self.facts, self.tokens = message.facts, message.tokens
         self.query_one("#model-facts", Static).update(self._facts_line(message.facts))
-        self._show_estimate()
+        self.revalidate()
 
     @staticmethod
     def _facts_line(facts: ModelFacts) -> Content:
@@ -227,6 +227,12 @@ class TrainScreen(FinetuiScreen):
             bad, self.problem = _field_for(str(error)), str(error)
         if bad is not None:
             self.query_one(f"#{bad.id}", Input).add_class("-invalid")
+        model = self.query_one("#model", Input)
+        facts = self.facts
+        unusable = facts is not None and facts.path is None and not facts.downloadable
+        model.set_class(bool(unusable and self.config and facts.spec == self.config.model.name), "-invalid")
+        if model.has_class("-invalid") and facts is not None:
+            self.config, self.problem = None, facts.note
         status = self.query_one("#train-status", Static)
         status.update(self.problem or "Ctrl+S launches; it trains in the background, even if you quit.")
         status.set_class(bool(self.problem), "-error")
