@@ -128,3 +128,23 @@ async def test_a_model_that_cannot_be_found_blocks_the_launch_and_a_hub_id_does_
         model.value = "some-org/some-model"  # not on disk: the run downloads it
         await until(pilot, lambda: "downloads it from the Hugging Face Hub" in text(screen, "#model-facts"))
         assert not model.has_class("-invalid") and not screen.query_one("#launch", Button).disabled
+
+
+async def test_the_command_palette_and_f_keys_reach_every_place() -> None:
+    async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(pilot.app.screen.query("#separator")))
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Playground")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: pilot.app.current_mode == "playground")
+        await pilot.press("ctrl+p", *"Runs")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: pilot.app.current_mode == "runs")
+        await pilot.press("f2")
+        await until(pilot, lambda: pilot.app.current_mode == "data")
+        await pilot.press("f1")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "HelpScreen")
+        await pilot.press("escape", "f4")
+        await until(pilot, lambda: pilot.app.current_mode == "playground")
