@@ -7,10 +7,14 @@ small dataclasses, and the screen's handlers update the widgets.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from engine.data import Example, Report
+
+if TYPE_CHECKING:  # the estimate module is only needed once a preview counts tokens
+    from engine.estimate import ModelFacts, TokenStats
 
 
 @dataclass
@@ -53,3 +57,21 @@ class RunStateChanged(Message):
     run_id: str
     previous: str | None
     state: str
+
+
+@dataclass
+class TokensProgress(Message):
+    """How many examples have been counted in tokens so far; a burst collapses into the newest."""
+
+    done: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, TokensProgress)
+
+
+@dataclass
+class TokensCounted(Message):
+    """The data's lengths in a model's tokens (``facts`` says which model)."""
+
+    facts: ModelFacts
+    tokens: TokenStats

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from time import monotonic
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,10 +18,11 @@ from engine.config import DEFAULT_MODEL, TrainConfig
 from engine.data import Cancelled, DataError, DataSpec, Example, Report, scan
 from engine.estimate import count_tokens, model_facts
 from tui.commands.inspect import human_bytes
-from tui.messages import ExamplesParsed, ScanDone, ScanFailed, ScanProgress
+from tui.messages import ExamplesParsed, ScanDone, ScanFailed, ScanProgress, TokensCounted, TokensProgress
+from tui.pacing import Pace
 from tui.screens.base import FinetuiScreen, display_path
 from tui.screens.example import ExampleScreen
-from tui.screens.train import TokensCounted, TrainScreen
+from tui.screens.train import TrainScreen
 from tui.widgets.example_table import ExampleTable
 from tui.widgets.histogram import LengthHistogram
 
@@ -31,21 +31,6 @@ TABLE_ROWS = 500
 #: Seconds between two batches of rows, and between two progress updates.
 ROWS_EVERY = 0.05
 PROGRESS_EVERY = 0.1
-
-
-class _Pace:
-    """True at most once every ``interval`` seconds, so a thread can post without flooding."""
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self.last = float("-inf")
-
-    def ready(self) -> bool:
-        now = monotonic()
-        if now - self.last < self.interval:
-            return False
-        self.last = now
-        return True
 
 
 class ScanFeed:
@@ -59,8 +44,8 @@ class ScanFeed:
         self.post = post
         self.is_cancelled = is_cancelled
         self.pending: list[Example] = []
-        self.rows = _Pace(ROWS_EVERY)
-        self.progress_pace = _Pace(PROGRESS_EVERY)
+        self.rows = Pace(ROWS_EVERY)
+        self.progress_pace = Pace(PROGRESS_EVERY)
 
     def example(self, example: Example) -> None:
         self.pending.append(example)
@@ -213,11 +198,21 @@ class PreviewScreen(FinetuiScreen):
         """The examples' lengths in the default model's tokens: what training will see, and what it cuts."""
         worker = get_current_worker()
         facts = model_facts(DEFAULT_MODEL)
+        pace = Pace(PROGRESS_EVERY)
+
+        def progress(done: int) -> None:
+            if pace.ready():
+                self.post_message(TokensProgress(done))
+
         try:
-            tokens = count_tokens(self.spec, facts, TrainConfig().seq_len, should_stop=lambda: worker.is_cancelled)
+            tokens = count_tokens(self.spec, facts, TrainConfig().seq_len, on_progress=progress, should_stop=lambda: worker.is_cancelled)
         except (Cancelled, DataError):
             return
         self.post_message(TokensCounted(facts, tokens))
+
+    def on_tokens_progress(self, message: TokensProgress) -> None:
+        total = self.report.examples if self.report else 0
+        self.query_one("#tokens", Static).update(f"Counting tokens for {DEFAULT_MODEL}… {message.done:,} of {total:,} examples")
 
     def on_tokens_counted(self, message: TokensCounted) -> None:
         t = message.tokens

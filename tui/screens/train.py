@@ -22,11 +22,15 @@ from engine.estimate import Estimate, ModelFacts, TokenStats, count_tokens, esti
 from engine.models import list_models
 from engine.runs.lifecycle import start_run
 from tui.commands.runview import duration
+from tui.messages import TokensCounted, TokensProgress
+from tui.pacing import Pace
 from tui.screens.base import FinetuiScreen, display_path
 from tui.screens.dialogs import ErrorScreen
 
 #: Seconds of quiet typing in the model field before its tokenizer is loaded.
 MODEL_SETTLE_S = 0.4
+#: Seconds between two progress messages while counting tokens.
+PROGRESS_EVERY = 0.1
 
 
 @dataclass(frozen=True)
@@ -68,14 +72,6 @@ def _field_for(message: str) -> Field | None:
         if message.startswith(f"{f.section}.{f.name} "):
             return f
     return None
-
-
-@dataclass
-class TokensCounted(Message):
-    """The data's lengths in the chosen model's tokens (``facts`` says which model)."""
-
-    facts: ModelFacts
-    tokens: TokenStats
 
 
 @dataclass
@@ -186,12 +182,21 @@ class TrainScreen(FinetuiScreen):
         worker = get_current_worker()
         facts = model_facts(spec.strip() or ModelConfig().name)
         seq_len = self.config.train.seq_len if self.config else TrainConfig().seq_len
+        pace = Pace(PROGRESS_EVERY)
+
+        def progress(done: int) -> None:
+            if pace.ready():
+                self.post_message(TokensProgress(done))
+
         try:
-            tokens = count_tokens(self.spec, facts, seq_len, should_stop=lambda: worker.is_cancelled)
+            tokens = count_tokens(self.spec, facts, seq_len, on_progress=progress, should_stop=lambda: worker.is_cancelled)
         except Cancelled:
             return
         if not worker.is_cancelled:
             self.post_message(TokensCounted(facts, tokens))
+
+    def on_tokens_progress(self, message: TokensProgress) -> None:
+        self.query_one("#estimate", Static).update(f"Counting tokens… {message.done:,} of {self.report.examples:,} examples")
 
     def on_tokens_counted(self, message: TokensCounted) -> None:
         self.facts, self.tokens = message.facts, message.tokens
