@@ -65,3 +65,27 @@ def test_failed_run_page(snap_compare) -> None:
     run = write_run("20260101-1000-facts-lr3e-4", "failed", name="facts-lr3e-4", steps=12, reason=REASON)
     assert snap_compare(FinetuiApp(), terminal_size=SIZE, run_before=_page(run.id, events_in(run)))
 
+
+
+def test_confirm_cancel_dialog(snap_compare) -> None:
+    """c on a training run asks first, with No focused."""
+    run = write_run("20260101-1200-shakespeare", "training", name="shakespeare", steps=34)
+
+    async def run_before(pilot: Pilot) -> None:
+        await _page(run.id, events_in(run))(pilot)
+        await pilot.press("c")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ConfirmScreen")
+
+    assert snap_compare(FinetuiApp(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_refusal_dialog(snap_compare) -> None:
+    """r on a ready run: an error dialog that says why, not a traceback."""
+    run = write_run("20260101-0900-haiku", "ready", steps=60)
+
+    async def run_before(pilot: Pilot) -> None:
+        await _page(run.id, events_in(run))(pilot)
+        await pilot.press("r")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ErrorScreen")
+
+    assert snap_compare(FinetuiApp(), terminal_size=SIZE, run_before=run_before)

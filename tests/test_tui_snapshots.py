@@ -99,6 +99,7 @@ def test_train_screen(snap_compare) -> None:
         await pilot.press("t")
         await until(pilot, lambda: isinstance(pilot.app.screen, TrainScreen))
         await until(pilot, lambda: "steps" in str(pilot.app.screen.query_one("#estimate", Static).render()))
+        await until(pilot, lambda: bool(pilot.app.screen.query_one("#model-panel").border_subtitle))
 
     assert snap_compare(FinetuiApp(start_path=FIXTURES / "haiku.txt"), terminal_size=SIZE, run_before=run_before)
 

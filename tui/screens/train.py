@@ -166,7 +166,9 @@ class TrainScreen(FinetuiScreen):
         self.post_message(ModelsListed([m.name for m in list_models()]))
 
     def on_models_listed(self, message: ModelsListed) -> None:
+        """Complete names as they are typed (→ accepts), and say which models are on disk."""
         self.query_one("#model", Input).suggester = SuggestFromList(message.names, case_sensitive=False)
+        self.query_one("#model-panel").border_subtitle = "on disk: " + ", ".join(message.names) if message.names else ""
 
     @on(Input.Changed, "#model")
     def model_typed(self, event: Input.Changed) -> None:
