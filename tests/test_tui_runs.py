@@ -157,7 +157,6 @@ async def runs_listed(pilot: Pilot, count: int) -> RunsScreen:
     assert isinstance(screen, RunsScreen)
     table = screen.query_one(RunTable)
     await until(pilot, lambda: len(table.shown) == count and table.row_count == count)
-    await pilot.pause(0.1)  # the table sizes its columns to new rows on its next refresh
     return screen
 
 

@@ -23,6 +23,9 @@ REFRESH_EVERY = 1.0
 EMPTY = "No runs yet: F2 picks a data file, then t sets up training."
 #: Table columns: the ``RunRow`` field each shows, and its heading.
 COLUMNS = (("id", "Run"), ("state", "Status"), ("progress", "Done"), ("eta", "ETA"), ("model", "Model"), ("created", "Created"))
+#: Fixed column widths, which fill 80 columns: the layout doesn't jump as
+#: values change each second, and longer values are cut, not wrapped.
+WIDTHS = {"id": 24, "state": 9, "progress": 4, "eta": 6, "model": 13, "created": 11}
 #: Longest run id the table shows whole; the run's page shows it all.
 ID_CHARS = 24
 #: Right-aligned columns: numbers read better that way.
@@ -56,7 +59,7 @@ class RunTable(DataTable[Text]):
 
     def on_mount(self) -> None:
         for field, heading in COLUMNS:
-            self.add_column(Text(heading, justify="right" if field in RIGHT else "left"), key=field)
+            self.add_column(Text(heading, justify="right" if field in RIGHT else "left"), width=WIDTHS[field], key=field)
 
     def picked(self) -> RunRow | None:
         """The run under the cursor, if any."""
