@@ -421,6 +421,24 @@ async def test_quitting_and_reopening_replays_the_log_and_goes_on() -> None:
         assert log_lines(screen)[-1].startswith("09:00:49  step 21/60")
 
 
+@pytest.mark.parametrize(("end", "rings"), [("ready", True), ("failed", True), ("cancelled", False)])
+async def test_the_bell_rings_when_a_run_becomes_ready_or_failed(end: str, rings: bool) -> None:
+    run = write_run("20260101-0900-haiku", "training", steps=3)
+    app = FinetuiApp(start_path=DATA)
+    bells: list[str] = []
+    app.bell = lambda: bells.append(app.screen.__class__.__name__)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.run_states == {run.id: "training"})
+        assert bells == []
+        run.write_status(run.status().moved(end))
+        if rings:
+            await until(pilot, lambda: bells == ["DataScreen"])  # whatever screen is up
+        else:
+            await until(pilot, lambda: app.run_states == {run.id: end})
+            await pilot.pause(0.2)
+            assert bells == []
+
+
 async def test_a_long_history_arrives_in_order_over_several_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("tui.run_feed.EVENTS_PER_READ", 7)
     run = write_run("20260101-0900-haiku", "training", steps=40)
