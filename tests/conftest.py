@@ -1,10 +1,16 @@
-"""Fixtures every test gets: finetui writes only under a fresh, empty home folder."""
+"""Fixtures every test gets (finetui writes only under a fresh, empty home folder), and steady snapshots."""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
+
+from tests.pilot_helpers import steady_cursors
 
 
 @pytest.fixture(autouse=True)
@@ -17,3 +23,24 @@ def finetui_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     home = tmp_path_factory.mktemp("finetui-home") / "home"
     monkeypatch.setenv("FINETUI_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def snap_compare(snap_compare: Callable[..., bool]) -> Callable[..., bool]:
+    """pytest-textual-snapshot's ``snap_compare``, with every text cursor held still before the picture.
+
+    A cursor blinks every half second; on a busy machine the picture would
+    catch it on or off by chance.
+    """
+
+    def compare(app: Any, *, run_before: Callable[[Pilot], Awaitable[None] | None] | None = None, **kwargs: Any) -> bool:
+        async def before(pilot: Pilot) -> None:
+            if run_before is not None:
+                result = run_before(pilot)
+                if inspect.isawaitable(result):
+                    await result
+            await steady_cursors(pilot)
+
+        return snap_compare(app, run_before=before, **kwargs)
+
+    return compare

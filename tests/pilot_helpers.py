@@ -14,3 +14,11 @@ async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10
     while not condition():
         assert monotonic() < deadline, "timed out waiting for the app"
         await pilot.pause(0.02)
+
+
+async def steady_cursors(pilot: Pilot) -> None:
+    """Stop every text cursor blinking (each shows, steadily), so a snapshot never catches one mid-blink."""
+    for screen in pilot.app.screen_stack:
+        for widget in screen.query("Input, TextArea"):
+            widget.cursor_blink = False  # type: ignore[attr-defined]
+    await pilot.pause()

@@ -43,14 +43,18 @@ SLOW = 120.0
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The tiny model and a run store: two ready runs (alpha, beta), a failed one, and a ready one
-    whose base model has gone (broken).
+    """The tiny model, loaded in 4 bits, and its runs (see ``build_world``)."""
+    root = tmp_path_factory.mktemp("tui-playground")
+    return build_world(root, make_model(root / "tiny"), quant="4bit")
+
+
+def build_world(root: Path, model_dir: Path, quant: str, adapter_scale: float = 0.5) -> dict[str, Any]:
+    """A run store on ``model_dir``: two ready runs (alpha, beta) with random adapters, a failed
+    one, and a ready one whose base model has gone (broken).
 
     Run folders are renamed to fixed ids, so labels and snapshots never
     depend on the clock.
     """
-    root = tmp_path_factory.mktemp("tui-playground")
-    model_dir = make_model(root / "tiny")
     home = root / "home"
     store = RunStore(home / "runs")
     data = DataConfig(str(root / "data.txt"))
@@ -58,9 +62,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     runs = [("alpha", 1, "ready"), ("beta", 2, "ready"), ("failed", None, "failed"), ("broken", 1, "ready")]
     for n, (name, seed, state) in enumerate(runs):
         model = root / "gone" if name == "broken" else model_dir
-        run = store.create(RunConfig(name, data, ModelConfig(str(model), quant="4bit")))
+        run = store.create(RunConfig(name, data, ModelConfig(str(model), quant=quant)))
         if seed is not None:
-            make_adapter(model_dir, run.adapter_dir, seed)
+            make_adapter(model_dir, run.adapter_dir, seed, adapter_scale)
         run.write_status(run.status().moved(state))
         ids[name] = f"20260101-00000{n}-{name}"
         run.dir.rename(store.root / ids[name])

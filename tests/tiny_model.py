@@ -59,11 +59,12 @@ def make_model(out: Path, seed: int = 0) -> Path:
     return out
 
 
-def make_adapter(model_dir: Path, out: Path, seed: int) -> None:
+def make_adapter(model_dir: Path, out: Path, seed: int, scale: float = 0.5) -> None:
     """A LoRA adapter on all linear layers whose B matrices are random, so it changes the outputs.
 
     A fresh LoRA has B = 0 and changes nothing; the playground tests need a
-    custom model that differs from the baseline without training one.
+    custom model that differs from the baseline without training one;
+    ``scale`` (the B entries' standard deviation) sets by how much.
     """
     import torch
     from peft import LoraConfig, get_peft_model
@@ -75,5 +76,5 @@ def make_adapter(model_dir: Path, out: Path, seed: int) -> None:
     with torch.no_grad():
         for name, param in peft_model.named_parameters():
             if "lora_B" in name:
-                param.normal_(0, 0.5)
+                param.normal_(0, scale)
     peft_model.save_pretrained(str(out))
