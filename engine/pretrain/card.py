@@ -97,9 +97,13 @@ From the root of the finetui repository:
 {command}
 ```
 
-It trains the tokenizer and the model and rewrites this folder, card included.
-The run is seeded; on the same kind of machine it gives the same held-out figures
-within noise.
+It trains the tokenizer and the model and rewrites this folder, card included
+(`--out DIR` writes elsewhere). The run is seeded; on the same kind of machine
+it gives the same held-out figures within noise. bf16 is fast only where the
+hardware computes in it (a GPU, or a CPU with AVX512-BF16 or AMX); elsewhere
+torch emulates it, several times slower than float32, so use
+`--precision fp32` (or `auto`, which picks for you): the figures agree within
+noise.
 
 ## Use
 
