@@ -162,3 +162,34 @@ def test_cancel_while_queued(data, tiny_model):
     assert not _events(queued, "step")
     cancel(first)
     assert _final(first) == "cancelled"
+
+
+def test_cli_train_says_whether_the_run_starts_or_waits(data, tiny_model, capsys):
+    from tui.cli import main
+
+    def train(name: str) -> tuple[Run, str]:
+        argv = ["train", str(data), "--separator", "--SEP--", "--model", str(tiny_model), "--name", name]
+        assert main([*argv, "--max-steps", "400", "--save-steps", "1000", "--seq-len", "64", "--detach"]) == 0
+        return next(run for run in RunStore().list() if run.config().name == name), capsys.readouterr().out
+
+    first, out = train("first")
+    assert f"run {first.id} started\n" in out
+    second, out = train("second")
+    assert f"run {second.id} is queued: it starts when {first.id} ends" in out
+    for run in (second, first):
+        cancel(run)
+        assert _final(run) == "cancelled"
+
+
+def test_a_cancel_before_the_worker_starts_is_kept(data, tiny_model):
+    """Cancelled in the moment between launch and the worker's first word: the worker must not revive it."""
+    import psutil
+
+    from engine.runs.process import launch
+
+    run = RunStore().create(_config(data, tiny_model, "early"))
+    assert cancel(run).state == "cancelled"  # no process yet: marked here
+    worker = psutil.Process(launch(run))  # the worker starts late
+    assert worker.wait(timeout=TIMEOUT_S) == 0
+    assert run.status().state == "cancelled" and run.status().reason == "cancelled before it started"
+    assert [e["state"] for e in _events(run, "status")] == ["queued", "cancelled"]

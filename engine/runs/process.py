@@ -5,6 +5,11 @@ survives the TUI closing and the SSH connection dropping. One run trains at
 a time per machine: the others wait, queued, for an exclusive ``flock`` on
 ``$FINETUI_HOME/train.lock``, oldest first. The kernel drops the lock when its
 holder dies, however it dies, so a crash never blocks the queue.
+
+A run's status changes hands between processes: the worker records its pid
+when it starts, and ``cancel`` may mark the run cancelled before that. Both
+read and rewrite ``status.json`` under the run's own ``flock``, so a cancel
+that comes before the worker's first word is never overwritten by it.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import IO
 
 import psutil
@@ -81,21 +87,42 @@ def refresh(run: Run) -> Status:
     return status
 
 
+@contextmanager
+def status_lock(run: Run) -> Iterator[None]:
+    """Hold the run's own lock while reading and rewriting its status (see the module's docstring)."""
+    with (run.dir / ".status.lock").open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def claim(run: Run) -> Status | None:
+    """Record this process as the run's worker; None if the run was cancelled before it got here."""
+    with status_lock(run):
+        status = run.status()
+        if status.state != "queued":
+            return None
+        status = status.moved("queued", pid=os.getpid(), reason=None)
+        run.write_status(status)
+        return status
+
+
 def cancel(run: Run) -> Status:
     """Ask the run's process to stop: it saves a checkpoint and marks itself cancelled.
 
-    A run whose process is already gone is marked cancelled here.
+    A run whose process is gone, or has not started yet, is marked cancelled
+    here; a worker that starts after that sees it and does nothing.
     """
-    status = refresh(run)
-    if status.state not in ACTIVE:
+    with status_lock(run):
+        status = refresh(run)
+        if status.state not in ACTIVE:
+            return status
+        if status.pid is not None and is_alive(status.pid, run):
+            os.kill(status.pid, signal.SIGTERM)
+            return status
+        status = status.moved("cancelled", reason="cancelled before it started")
+        run.write_status(status)
+        run.event("status", state="cancelled")
         return status
-    if status.pid is not None and is_alive(status.pid, run):
-        os.kill(status.pid, signal.SIGTERM)
-        return status
-    status = status.moved("cancelled", reason="cancelled before it started")
-    run.write_status(status)
-    run.event("status", state="cancelled")
-    return status
 
 
 def wait_for_turn(run: Run, store: RunStore, should_stop: Callable[[], bool], poll_s: float = 0.5) -> IO[str] | None:

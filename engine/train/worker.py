@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import os
 import signal
 import sys
 import threading
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from engine.data import DataError
 from engine.runs import Run, RunStore
-from engine.runs.process import wait_for_turn
+from engine.runs.process import claim, wait_for_turn
 
 
 def _reason(exc: BaseException) -> str:
@@ -47,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
 
-    status = run.status().moved("queued", pid=os.getpid(), reason=None)
-    run.write_status(status)
+    if claim(run) is None:
+        return 0  # cancelled before this process started: leave it so
     lock = wait_for_turn(run, RunStore(run.dir.parent), stop.is_set)
     if lock is None:
         run.write_status(run.status().moved("cancelled", reason="cancelled while queued"))

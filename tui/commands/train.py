@@ -9,7 +9,10 @@ from pathlib import Path
 from engine.config import QUANTS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, TrainConfig
 from engine.data import FORMATS, DataError, DataSpec, Report
 from engine.estimate import count_tokens, estimate_run, model_facts
+from engine.runs import RunStore
 from engine.runs.lifecycle import start_run, validate_data
+from engine.runs.process import refresh
+from engine.runs.status import ACTIVE
 from tui.commands.inspect import format_report
 from tui.commands.runview import duration, error, follow
 
@@ -101,8 +104,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(format_report(report))
     print(format_estimate(config, report), end="\n\n")
+    ahead = [run.id for run in RunStore().list() if refresh(run).state in ACTIVE]
     created = start_run(config)
-    print(f"run {created.id} started (queued until the machine is free)")
+    if ahead:
+        print(f"run {created.id} is queued: it starts when {', '.join(ahead)} {'ends' if len(ahead) == 1 else 'end'} (one run trains at a time)")
+    else:
+        print(f"run {created.id} started")
     if args.detach:
         print(f"follow it with: finetui logs {created.id} -f")
         return 0
