@@ -314,3 +314,28 @@ def test_cli_bad_input_is_one_line_and_exit_2(world, monkeypatch, capsys, argv, 
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"finetui {argv[0]}: error: ") and message in err[-1]
+
+
+def test_one_cpu_thread_while_a_run_trains_here(session, world):
+    """A training run holds the machine's train.lock; beside it, generation takes one thread, then all again."""
+    import fcntl
+
+    import torch
+
+    from engine.paths import home
+    from engine.runs.process import training_now
+
+    threads = torch.get_num_threads()
+    assert not training_now()
+    home().mkdir(parents=True, exist_ok=True)
+    try:
+        with (home() / "train.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # as the training worker holds it
+            assert training_now()
+            _generate(session, run=world["alpha"], max_tokens=2)
+            assert torch.get_num_threads() == 1
+        assert not training_now()
+        _generate(session, run=world["alpha"], max_tokens=2)
+        assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(threads)

@@ -71,6 +71,8 @@ class InferenceSession:
         self.adapters: dict[str, str] = {}
         #: Called with a description before a model loads (it can take a while).
         self.on_loading: Callable[[str], None] | None = None
+        #: torch's CPU threads when nothing else trains here (read at the first request).
+        self.cpu_threads: int | None = None
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -182,10 +184,31 @@ class InferenceSession:
     def prepare(self, run: str | None) -> Run | None:
         """Everything a request needs loaded: the run's adapter when it names one, else any base model."""
         if run is not None:
-            return self.attach(run)
-        if self.model is None:
+            found = self.attach(run)
+        elif self.model is None:
             raise RequestError("no model loaded: name a run (or start the server with --model)", "no_model")
-        return None
+        else:
+            found = None
+        self._share_cpu()
+        return found
+
+    def _share_cpu(self) -> None:
+        """On a CPU, use one thread while a run trains on this machine, and all of them otherwise.
+
+        Two processes that each keep every core busy make torch's threads wait
+        on one another: on 2 cores beside a training run, generating with 2
+        threads fell from 58 to under 3 tokens/s; with 1 thread it ran at 40-46.
+        """
+        import torch
+
+        from engine.runs.process import training_now
+
+        device = getattr(self.model, "device", None)
+        if device is None or device.type != "cpu":
+            return
+        if self.cpu_threads is None:
+            self.cpu_threads = torch.get_num_threads()
+        torch.set_num_threads(1 if training_now() else self.cpu_threads)
 
     @contextmanager
     def serving(self, which: str, run: Run | None) -> Iterator[Any]:

@@ -146,6 +146,21 @@ def wait_for_turn(run: Run, store: RunStore, should_stop: Callable[[], bool], po
     return None
 
 
+def training_now() -> bool:
+    """Whether a run's process holds this machine's training lock: one is training, not just queued."""
+    try:
+        lock = (home() / "train.lock").open("r")
+    except FileNotFoundError:
+        return False
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return False
+
+
 def _first_in_line(run: Run, store: RunStore) -> bool:
     """Whether no older run is still waiting in the queue.
 
