@@ -316,26 +316,26 @@ def test_cli_bad_input_is_one_line_and_exit_2(world, monkeypatch, capsys, argv, 
     assert err[-1].startswith(f"finetui {argv[0]}: error: ") and message in err[-1]
 
 
-def test_one_cpu_thread_while_a_run_trains_here(session, world):
-    """A training run holds the machine's train.lock; beside it, generation takes one thread, then all again."""
-    import fcntl
+def test_one_cpu_thread_while_a_run_trains_here_and_the_lock_while_it_computes(session, world):
+    """A training run holds train.lock: beside it, generation takes one thread, then all again once it ends.
 
+    And while a request computes, the playground holds playground.lock, which
+    the training run reads to take one thread in turn.
+    """
     import torch
 
-    from engine.paths import home
-    from engine.runs.process import training_now
+    from engine.cpu_share import PLAYGROUND_LOCK, TRAIN_LOCK, held, holding
 
     threads = torch.get_num_threads()
-    assert not training_now()
-    home().mkdir(parents=True, exist_ok=True)
+    assert not held(TRAIN_LOCK)
+    seen: list[bool] = []
     try:
-        with (home() / "train.lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # as the training worker holds it
-            assert training_now()
+        with holding(TRAIN_LOCK):  # as the training worker holds it
             _generate(session, run=world["alpha"], max_tokens=2)
             assert torch.get_num_threads() == 1
-        assert not training_now()
-        _generate(session, run=world["alpha"], max_tokens=2)
+        session.generate(parse_generate({"prompt": PROMPT, "max_tokens": 2, "run": world["alpha"]}),
+                         lambda event: seen.append(held(PLAYGROUND_LOCK)) if event["event"] == "token" else None)
         assert torch.get_num_threads() == threads
+        assert seen and all(seen) and not held(PLAYGROUND_LOCK)
     finally:
         torch.set_num_threads(threads)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.cpu_share import PLAYGROUND_LOCK, TRAIN_LOCK, ThreadShare, holding
 from engine.infer.requests import GenerateRequest, LikelihoodRequest, RequestError, Text
 from engine.models import ModelError, load_model, resolve_model
 from engine.runs import Run, RunNotFound, RunStore
@@ -71,8 +72,8 @@ class InferenceSession:
         self.adapters: dict[str, str] = {}
         #: Called with a description before a model loads (it can take a while).
         self.on_loading: Callable[[str], None] | None = None
-        #: torch's CPU threads when nothing else trains here (read at the first request).
-        self.cpu_threads: int | None = None
+        #: One CPU thread while a run trains on this machine (see ``engine.cpu_share``).
+        self.cpu = ThreadShare(TRAIN_LOCK)
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -189,26 +190,9 @@ class InferenceSession:
             raise RequestError("no model loaded: name a run (or start the server with --model)", "no_model")
         else:
             found = None
-        self._share_cpu()
+        if getattr(getattr(self.model, "device", None), "type", None) == "cpu":
+            self.cpu.update()
         return found
-
-    def _share_cpu(self) -> None:
-        """On a CPU, use one thread while a run trains on this machine, and all of them otherwise.
-
-        Two processes that each keep every core busy make torch's threads wait
-        on one another: on 2 cores beside a training run, generating with 2
-        threads fell from 58 to under 3 tokens/s; with 1 thread it ran at 40-46.
-        """
-        import torch
-
-        from engine.runs.process import training_now
-
-        device = getattr(self.model, "device", None)
-        if device is None or device.type != "cpu":
-            return
-        if self.cpu_threads is None:
-            self.cpu_threads = torch.get_num_threads()
-        torch.set_num_threads(1 if training_now() else self.cpu_threads)
 
     @contextmanager
     def serving(self, which: str, run: Run | None) -> Iterator[Any]:
@@ -273,13 +257,14 @@ class InferenceSession:
             if len(ids) + max_new > context:
                 max_new, limit = context - len(ids), "context"
         seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
-        for which in req.models:
-            if cancel.is_set():
-                break
-            emit({"event": "start", "model": which, "run": run.id if which == "custom" and run else None,
-                  "prompt_tokens": len(ids), "max_tokens": max_new, "seed": seed})
-            done = self._generate_one(which, run, ids, max_new, limit, req, seed, emit, cancel)
-            emit(done)
+        with holding(PLAYGROUND_LOCK):  # a training run here drops to one thread meanwhile
+            for which in req.models:
+                if cancel.is_set():
+                    break
+                emit({"event": "start", "model": which, "run": run.id if which == "custom" and run else None,
+                      "prompt_tokens": len(ids), "max_tokens": max_new, "seed": seed})
+                done = self._generate_one(which, run, ids, max_new, limit, req, seed, emit, cancel)
+                emit(done)
 
     def _generate_one(self, which: str, run: Run | None, ids: list[int], max_new: int, limit: str,
                       req: GenerateRequest, seed: int, emit: Emit, cancel: threading.Event) -> dict[str, Any]:
@@ -352,13 +337,14 @@ class InferenceSession:
                 raise RequestError(f"{where} is {len(enc.ids)} tokens{whole}; the model reads at most {context}", "too_long")
             if enc.first_scored >= len(enc.ids):
                 raise RequestError(f"{where} has no token to score", "bad_request")
-        for which in req.models:
-            if cancel is not None and cancel.is_set():
-                raise RequestError("cancelled", "cancelled")
-            with self.serving(which, run) as model:
-                scored = self.score(model, encoded)
-            emit({"event": "scores", "model": which, "run": run.id if which == "custom" and run else None,
-                  **_summary(scored), "texts": scored})
+        with holding(PLAYGROUND_LOCK):
+            for which in req.models:
+                if cancel is not None and cancel.is_set():
+                    raise RequestError("cancelled", "cancelled")
+                with self.serving(which, run) as model:
+                    scored = self.score(model, encoded)
+                emit({"event": "scores", "model": which, "run": run.id if which == "custom" and run else None,
+                      **_summary(scored), "texts": scored})
 
     def score(self, model: Any, encoded: list[Encoded]) -> list[dict[str, Any]]:
         """Each text's scored tokens (text, id, log-prob, rank) and averages, in padded batches sorted by length."""

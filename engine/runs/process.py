@@ -26,6 +26,7 @@ from typing import IO
 
 import psutil
 
+from engine.cpu_share import TRAIN_LOCK
 from engine.paths import home
 from engine.runs.status import ACTIVE, Status
 from engine.runs.store import Run, RunStore
@@ -131,7 +132,7 @@ def wait_for_turn(run: Run, store: RunStore, should_stop: Callable[[], bool], po
     Queued runs take turns oldest first. Returns None if ``should_stop()``
     turned true while waiting (the run was cancelled in the queue).
     """
-    lock_path = home() / "train.lock"
+    lock_path = home() / TRAIN_LOCK
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     lock = lock_path.open("a")
     while not should_stop():
@@ -144,21 +145,6 @@ def wait_for_turn(run: Run, store: RunStore, should_stop: Callable[[], bool], po
         time.sleep(poll_s)
     lock.close()
     return None
-
-
-def training_now() -> bool:
-    """Whether a run's process holds this machine's training lock: one is training, not just queued."""
-    try:
-        lock = (home() / "train.lock").open("r")
-    except FileNotFoundError:
-        return False
-    with lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        return False
 
 
 def _first_in_line(run: Run, store: RunStore) -> bool:

@@ -2,7 +2,8 @@
 
 It writes one ``step`` event per logging step (loss, learning rate, grad norm,
 tokens per second, progress, ETA), one ``checkpoint`` event per save, stops
-training cleanly when the run is cancelled, and fails fast on a NaN loss.
+training cleanly when the run is cancelled, fails fast on a NaN loss, and on a
+CPU trains with one thread while the playground computes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from engine.cpu_share import PLAYGROUND_LOCK, ThreadShare
 from engine.runs import Run
 
 
@@ -29,12 +31,18 @@ class EventsCallback(TrainerCallback):
         self.start_step = 0
         self.start_tokens = 0
         self.loss_curve: list[tuple[int, float]] = []
+        #: One CPU thread while the playground computes on this machine (see ``engine.cpu_share``).
+        self.cpu = ThreadShare(PLAYGROUND_LOCK)
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.start_time = time.time()
         self.start_step = state.global_step
         self.start_tokens = state.num_input_tokens_seen
         self.run.log(f"training: {state.max_steps} steps, from step {state.global_step}")
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if args.device.type == "cpu":
+            self.cpu.update()
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.stop.is_set():
