@@ -24,14 +24,14 @@ PLAYGROUND_LOCK = "playground.lock"
 
 
 def held(name: str) -> bool:
-    """Whether another process holds the lock file ``name`` in the finetui home."""
+    """Whether anyone else holds the lock file ``name`` in the finetui home, shared or exclusive."""
     try:
         lock = (home() / name).open("r")
     except FileNotFoundError:
         return False
     with lock:
         try:
-            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
         fcntl.flock(lock, fcntl.LOCK_UN)
@@ -40,11 +40,15 @@ def held(name: str) -> bool:
 
 @contextmanager
 def holding(name: str) -> Iterator[None]:
-    """Hold the lock file ``name`` (exclusively) for the length of the block."""
+    """Hold the lock file ``name``, shared, for the length of the block.
+
+    Shared: two playground processes (the TUI's and a ``finetui generate``)
+    never wait for each other; ``held`` sees either.
+    """
     path: Path = home() / name
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_SH)
         yield
 
 
