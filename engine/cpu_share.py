@@ -15,9 +15,9 @@ from __future__ import annotations
 import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from engine.paths import home
+from engine.runs.files import locked
 
 TRAIN_LOCK = "train.lock"
 PLAYGROUND_LOCK = "playground.lock"
@@ -45,15 +45,13 @@ def holding(name: str) -> Iterator[None]:
     Shared: two playground processes (the TUI's and a ``finetui generate``)
     never wait for each other; ``held`` sees either.
     """
-    path: Path = home() / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_SH)
+    home().mkdir(parents=True, exist_ok=True)
+    with locked(home() / name, shared=True):
         yield
 
 
 class ThreadShare:
-    """Sets torch's CPU threads to one while ``busy()`` says the other side computes, else back to all."""
+    """Sets torch's CPU threads to one while the other side holds its lock ``other``, else back to all."""
 
     def __init__(self, other: str) -> None:
         self.other = other

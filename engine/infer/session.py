@@ -185,14 +185,19 @@ class InferenceSession:
     def prepare(self, run: str | None) -> Run | None:
         """Everything a request needs loaded: the run's adapter when it names one, else any base model."""
         if run is not None:
-            found = self.attach(run)
-        elif self.model is None:
+            return self.attach(run)
+        if self.model is None:
             raise RequestError("no model loaded: name a run (or start the server with --model)", "no_model")
-        else:
-            found = None
+        return None
+
+    @contextmanager
+    def _computing(self) -> Iterator[None]:
+        """While a request computes: one CPU thread beside a training run, and the playground's lock
+        held, so that the run takes one thread in turn (see ``engine.cpu_share``)."""
         if getattr(getattr(self.model, "device", None), "type", None) == "cpu":
             self.cpu.update()
-        return found
+        with holding(PLAYGROUND_LOCK):
+            yield
 
     @contextmanager
     def serving(self, which: str, run: Run | None) -> Iterator[Any]:
@@ -257,7 +262,7 @@ class InferenceSession:
             if len(ids) + max_new > context:
                 max_new, limit = context - len(ids), "context"
         seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
-        with holding(PLAYGROUND_LOCK):  # a training run here drops to one thread meanwhile
+        with self._computing():
             for which in req.models:
                 if cancel.is_set():
                     break
@@ -337,7 +342,7 @@ class InferenceSession:
                 raise RequestError(f"{where} is {len(enc.ids)} tokens{whole}; the model reads at most {context}", "too_long")
             if enc.first_scored >= len(enc.ids):
                 raise RequestError(f"{where} has no token to score", "bad_request")
-        with holding(PLAYGROUND_LOCK):
+        with self._computing():
             for which in req.models:
                 if cancel is not None and cancel.is_set():
                     raise RequestError("cancelled", "cancelled")

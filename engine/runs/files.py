@@ -1,11 +1,13 @@
-"""Small file helpers that keep run files whole whatever happens mid-write."""
+"""Small file helpers that keep run files whole whatever happens mid-write, and file locks."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +90,11 @@ def last_jsonl(path: Path, kinds: set[str], window: int = 64 * 1024) -> dict[str
         if isinstance(record, dict) and record.get("kind") in kinds:
             return record
     return None
+
+
+@contextmanager
+def locked(path: Path, *, shared: bool = False) -> Iterator[None]:
+    """Hold an ``flock`` on ``path`` (created if missing) for the block; the kernel drops it if the holder dies."""
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield

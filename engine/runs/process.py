@@ -20,14 +20,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import IO
 
 import psutil
 
 from engine.cpu_share import TRAIN_LOCK
 from engine.paths import home
+from engine.runs.files import locked
 from engine.runs.status import ACTIVE, Status
 from engine.runs.store import Run, RunStore
 
@@ -88,12 +89,9 @@ def refresh(run: Run) -> Status:
     return status
 
 
-@contextmanager
-def status_lock(run: Run) -> Iterator[None]:
-    """Hold the run's own lock while reading and rewriting its status (see the module's docstring)."""
-    with (run.dir / ".status.lock").open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        yield
+def status_lock(run: Run) -> AbstractContextManager[None]:
+    """The run's own lock, held while reading and rewriting its status (see the module's docstring)."""
+    return locked(run.dir / ".status.lock")
 
 
 def claim(run: Run) -> Status | None:
