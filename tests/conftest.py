@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -33,12 +32,10 @@ def snap_compare(snap_compare: Callable[..., bool]) -> Callable[..., bool]:
     catch it on or off by chance.
     """
 
-    def compare(app: Any, *, run_before: Callable[[Pilot], Awaitable[None] | None] | None = None, **kwargs: Any) -> bool:
+    def compare(app: Any, *, run_before: Callable[[Pilot], Awaitable[None]] | None = None, **kwargs: Any) -> bool:
         async def before(pilot: Pilot) -> None:
             if run_before is not None:
-                result = run_before(pilot)
-                if inspect.isawaitable(result):
-                    await result
+                await run_before(pilot)
             await steady_cursors(pilot)
 
         return snap_compare(app, run_before=before, **kwargs)
