@@ -118,6 +118,37 @@ def test_streamed_tokens_add_up_and_the_same_seed_gives_the_same_output(session,
     assert _done(_generate(session, temperature=1.0, seed=drawn["seed"]))["baseline"]["text"] == drawn["text"]
 
 
+def _plain_sampled(model, session: InferenceSession, seed: int, max_new: int, **settings) -> str:
+    ids = torch.tensor([session.encode_prompt(PROMPT)])
+    torch.manual_seed(seed)
+    out = model.generate(ids, max_new_tokens=max_new, do_sample=True, pad_token_id=session.tokenizer.pad_token_id, **settings)
+    return session.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
+
+
+def test_both_models_stream_together_in_one_batch(session, world):
+    events = _generate(session, run=world["alpha"], temperature=0)
+    kinds = [(e["event"], e.get("model")) for e in events]
+    assert kinds[:2] == [("start", "baseline"), ("start", "custom")]
+    done = _done(events)
+    assert all(d["tokens"] >= 2 for d in done.values()), "the check below needs two tokens a side"
+    first_done = min(kinds.index(("done", m)) for m in done)
+    for model in done:
+        assert kinds.index(("token", model)) < first_done, f"{model} streams before either side ends"
+
+
+def test_sampled_rows_are_plain_seeded_sampling_whatever_shares_the_batch(session, world):
+    """Each row samples with its own generator: the same text as a plain sampled generate after
+    ``torch.manual_seed(seed)``, for both models, and the baseline alone samples what it samples beside the custom model."""
+    settings = {"temperature": 0.9, "top_k": 20, "top_p": 0.95}
+    both = _done(_generate(session, run=world["alpha"], seed=11, **settings))
+    alone = _done(_generate(session, run=world["alpha"], seed=11, models=["baseline"], **settings))
+    assert alone["baseline"]["text"] == both["baseline"]["text"]
+    with session.serving("baseline", None) as model:
+        assert _plain_sampled(model, session, 11, 16, **settings) == both["baseline"]["text"]
+    with session.serving("custom", session.find_run(world["alpha"])) as model:
+        assert _plain_sampled(model, session, 11, 16, **settings) == both["custom"]["text"]
+
+
 def test_stop_sequence_ends_the_generation_and_is_trimmed(session, world):
     full = _done(_generate(session, run=world["alpha"], temperature=0, max_tokens=24))
     for model, event in full.items():
@@ -187,6 +218,15 @@ def test_likelihood_with_a_prompt_scores_the_completion_only(plain):
     assert [t["id"] for t in scored["texts"][0]["tokens"]] == completion
 
 
+def test_both_models_score_in_one_batch_as_each_does_alone(session, world):
+    both = _scores(session, run=world["alpha"])
+    for model in ("baseline", "custom"):
+        alone = _scores(session, run=world["alpha"], models=[model])[model]
+        assert [t["id"] for t in alone["texts"][0]["tokens"]] == [t["id"] for t in both[model]["texts"][0]["tokens"]]
+        assert alone["avg_logprob"] == pytest.approx(both[model]["avg_logprob"], abs=1e-5)
+    assert both["baseline"]["avg_logprob"] != both["custom"]["avg_logprob"]
+
+
 def test_several_texts_in_one_batch_score_as_they_do_alone(plain):
     texts = [TEXT, "a journey", "all that glitters is not gold. the quick brown fox jumps over the lazy dog."]
     events: list[dict] = []
@@ -252,7 +292,8 @@ def test_cancel_stops_a_generation_at_once(session, world):
 
     server.handle({"id": "g", "type": "generate", "prompt": PROMPT, "run": world["alpha"], "max_tokens": 200, "temperature": 1.0, "top_k": 0, "seed": 1}, emit)
     done = [e for e in events if e["event"] == "done"]
-    assert len(done) == 1 and done[0]["finish_reason"] == "cancelled" and done[0]["tokens"] < 200
+    assert [e["model"] for e in done] == ["baseline", "custom"], "both rows of the batch stop together"
+    assert all(e["finish_reason"] == "cancelled" and e["tokens"] < 200 for e in done)
     assert {"id": "c", "event": "end", "cancelled": True} in events
     assert events[-1] == {"id": "g", "event": "end"}
 
@@ -291,6 +332,12 @@ def test_cli_generate_and_likelihood(world, session, monkeypatch, capsys):
     expected = _done(_generate(session, run=world["alpha"], temperature=0))
     assert result["baseline"]["text"] == expected["baseline"]["text"]
     assert result["custom"]["text"] == expected["custom"]["text"]
+    # Streamed together, printed one after the other: each text whole under its own heading.
+    assert main(["generate", world["alpha"], "--prompt", PROMPT, "-n", "16", "--temperature", "0"]) == 0
+    out = capsys.readouterr().out
+    baseline, custom = out.split("── custom")
+    assert baseline.startswith("── baseline") and expected["baseline"]["text"] in baseline
+    assert expected["custom"]["text"] in custom and "tokens" in custom
 
     assert main(["likelihood", "alpha", "--text", TEXT, "--tokens"]) == 0
     out = capsys.readouterr().out

@@ -14,12 +14,15 @@ one terminal event, last: ``end`` or ``error``
 (``{"id", "event": "error", "code", "message"}``).
 
 - ``{"id", "type": "generate", "prompt", "run"?, "models"?, "max_tokens"?,
-  "temperature"?, "top_k"?, "top_p"?, "seed"?, "stop"?}``: per model,
-  ``start`` ``{model, run, prompt_tokens, max_tokens, seed}``, ``token``
-  ``{model, text}``..., ``done`` ``{model, run, text, tokens, finish_reason,
-  stop, seed, seconds, time_to_first_token_s, tokens_per_s}``.
+  "temperature"?, "top_k"?, "top_p"?, "seed"?, "stop"?}``: the models
+  generate in one batch, so a ``start`` ``{model, run, prompt_tokens,
+  max_tokens, seed}`` per model comes first, then their ``token`` ``{model,
+  text}`` events interleaved, and each model's ``done`` ``{model, run, text,
+  tokens, finish_reason, stop, seed, seconds, time_to_first_token_s,
+  tokens_per_s}`` when it ends. Each model samples with its own generator
+  seeded with ``seed``: its text does not depend on the other's.
 - ``{"id", "type": "likelihood", "text", "prompt"?, "run"?, "models"?}`` or
-  ``"texts": [str | {"text", "prompt"?}]``: per model, ``scores``
+  ``"texts": [str | {"text", "prompt"?}]``: scored in one batch, then per model, ``scores``
   ``{model, run, avg_logprob, perplexity, scored_tokens, texts: [{avg_logprob,
   perplexity, scored_tokens, tokens: [{text, id, logprob, rank}]}]}``.
 - ``{"id", "type": "load", "run", "replace"?}``: ``loaded`` ``{run, ...info}``.

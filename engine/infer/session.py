@@ -2,9 +2,11 @@
 
 The base model is loaded once, quantized as the runs were trained (their
 ``model.name``, ``model.quant``, ``trust_remote_code``). Each run's adapter is
-attached under its own name; the baseline is the same model with adapters
-switched off (``disable_adapter``), a custom model is the model with one
-run's adapter on (``set_adapter``). A run trained on another base model is
+attached under its own name. A request computes every model it asks for in
+one batch, a row per model, with peft's mixed-adapter batches
+(``adapter_names``): the baseline's row has adapters off (``__base__``), a
+custom model's row has its run's adapter on. Both models then stream
+together, at about the cost of one. A run trained on another base model is
 refused with ``base_mismatch`` unless the caller asks to ``replace`` the base.
 
 Text is formatted as training formats it: ``bos + prompt`` is what a model
@@ -36,6 +38,8 @@ Emit = Callable[[dict[str, Any]], None]
 LOGITS_BUDGET = 2**27
 #: Rows per scoring batch, at most.
 MAX_BATCH_ROWS = 32
+#: peft's name for a batch row with every adapter off (``adapter_names``): the baseline's rows.
+BASE_ROW = "__base__"
 
 
 @dataclass(frozen=True)
@@ -201,7 +205,11 @@ class InferenceSession:
 
     @contextmanager
     def serving(self, which: str, run: Run | None) -> Iterator[Any]:
-        """The model as ``which``: the baseline (adapters off) or ``run``'s custom model (its adapter on)."""
+        """The model as ``which`` alone: the baseline (adapters off) or ``run``'s custom model (its adapter on).
+
+        Requests batch both models instead (``adapter_names``); this is for a
+        plain one-model ``generate`` to compare with, as the benchmarks do.
+        """
         from peft import PeftModel
 
         peft = isinstance(self.model, PeftModel)
@@ -250,7 +258,8 @@ class InferenceSession:
     # -- generation --------------------------------------------------------------------------
 
     def generate(self, req: GenerateRequest, emit: Emit, cancel: threading.Event | None = None) -> None:
-        """Stream a completion from each requested model: ``start``, ``token``..., ``done`` per model."""
+        """Stream a completion from each requested model, all in one batch: a ``start`` per model, then
+        their ``token`` events interleaved as the rows advance together, and each model's ``done`` when it ends."""
         run = self.prepare(req.run)
         cancel = cancel or threading.Event()
         ids = self.encode_prompt(req.prompt)
@@ -263,69 +272,86 @@ class InferenceSession:
                 max_new, limit = context - len(ids), "context"
         seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
         with self._computing():
+            if cancel.is_set():
+                return
             for which in req.models:
-                if cancel.is_set():
-                    break
                 emit({"event": "start", "model": which, "run": run.id if which == "custom" and run else None,
                       "prompt_tokens": len(ids), "max_tokens": max_new, "seed": seed})
-                done = self._generate_one(which, run, ids, max_new, limit, req, seed, emit, cancel)
-                emit(done)
+            self._generate_rows(run, ids, max_new, limit, req, seed, emit, cancel)
 
-    def _generate_one(self, which: str, run: Run | None, ids: list[int], max_new: int, limit: str,
-                      req: GenerateRequest, seed: int, emit: Emit, cancel: threading.Event) -> dict[str, Any]:
+    def _generate_rows(self, run: Run | None, ids: list[int], max_new: int, limit: str,
+                       req: GenerateRequest, seed: int, emit: Emit, cancel: threading.Event) -> None:
         import torch
-        from transformers import StoppingCriteriaList
+        from transformers import LogitsProcessorList, StoppingCriteriaList
 
-        from engine.infer.hooks import make_hooks
+        from engine.infer.hooks import BatchStreamer, Row, RowSampler, StopRows
         from engine.infer.text import TextTracker
 
-        tracker = TextTracker(self._decode, ids, req.stop)
-        streamer, criterion = make_hooks(
-            tracker, len(ids), lambda text: emit({"event": "token", "model": which, "text": text}), cancel
-        )
-        device = self.model.device if hasattr(self.model, "device") else "cpu"
-        input_ids = torch.tensor([ids], dtype=torch.long, device=device)
-        settings: dict[str, Any] = {"do_sample": not req.greedy}
-        if not req.greedy:
-            settings.update(temperature=req.temperature, top_k=req.top_k, top_p=req.top_p)
-        torch.manual_seed(seed)
         started = time.perf_counter()
-        with self.serving(which, run) as model:
-            out = model.generate(
-                input_ids=input_ids,
-                attention_mask=torch.ones_like(input_ids),
-                max_new_tokens=max_new,
-                pad_token_id=self.tokenizer.pad_token_id,
-                use_cache=True,
-                streamer=streamer,
-                stopping_criteria=StoppingCriteriaList([criterion]),
-                **settings,
-            )
-        seconds = time.perf_counter() - started
-        new = out[0, len(ids) :].tolist()
-        eos = bool(new) and new[-1] in self._eos_ids()
+        eos_ids = self._eos_ids()
+
+        def on_text(which: str) -> Callable[[str], None]:
+            return lambda text: emit({"event": "token", "model": which, "text": text})
+
+        def on_end(row: Row) -> None:
+            emit(self._done_event(row, run, max_new, limit, seed, started, cancel))
+
+        rows = [Row(which, TextTracker(self._decode, ids, req.stop), eos_ids, on_text(which), on_end) for which in req.models]
+        device = self.model.device if hasattr(self.model, "device") else "cpu"
+        input_ids = torch.tensor([ids] * len(rows), dtype=torch.long, device=device)
+        settings: dict[str, Any] = {"do_sample": False}
+        if not req.greedy:
+            sampler = RowSampler(len(rows), seed, req.temperature, req.top_k, req.top_p)
+            settings["logits_processor"] = LogitsProcessorList([sampler])
+        adapters = self._adapter_names(req.models, run)
+        if adapters is not None:
+            settings["adapter_names"] = adapters
+        self.model.generate(
+            input_ids=input_ids,
+            attention_mask=torch.ones_like(input_ids),
+            max_new_tokens=max_new,
+            pad_token_id=self.tokenizer.pad_token_id,
+            use_cache=True,
+            streamer=BatchStreamer(rows),
+            stopping_criteria=StoppingCriteriaList([StopRows(rows, len(ids), cancel)]),
+            **settings,
+        )
+
+    def _adapter_names(self, models: tuple[str, ...] | list[str], run: Run | None) -> list[str] | None:
+        """peft's ``adapter_names`` for one batch row per model: ``__base__`` (adapters off) for the baseline,
+        the run's adapter for the custom model; None when no adapter was ever attached (a plain model)."""
+        from peft import PeftModel
+
+        if not isinstance(self.model, PeftModel):
+            return None
+        return [BASE_ROW if which == "baseline" else self.adapters[run.id] for which in models]  # type: ignore[union-attr]
+
+    def _done_event(self, row: Any, run: Run | None, max_new: int, limit: str, seed: int, started: float, cancel: threading.Event) -> dict[str, Any]:
+        """The protocol's ``done`` for a row that has ended."""
+        tracker = row.tracker
+        new = len(row.generated)
         if tracker.stopped:
             reason = "stop"
-        elif eos:
+        elif row.eos:
             reason = "eos"
-        elif cancel.is_set() and len(new) < max_new:
+        elif cancel.is_set() and new < max_new:
             reason = "cancelled"
         else:
             reason = limit
-        tokens = len(new) - (1 if eos else 0)
-        first = streamer.first_token_at
+        seconds = (row.ended_at or time.perf_counter()) - started
+        first = row.first_token_at
         return {
             "event": "done",
-            "model": which,
-            "run": run.id if which == "custom" and run else None,
+            "model": row.which,
+            "run": run.id if row.which == "custom" and run else None,
             "text": tracker.text,
-            "tokens": tokens,
+            "tokens": new - (1 if row.eos else 0),
             "finish_reason": reason,
             "stop": tracker.stop_sequence,
             "seed": seed,
             "seconds": round(seconds, 4),
             "time_to_first_token_s": round(first - started, 4) if first else None,
-            "tokens_per_s": round(len(new) / seconds, 2) if seconds > 0 and new else None,
+            "tokens_per_s": round(new / seconds, 2) if seconds > 0 and new else None,
         }
 
     # -- likelihood --------------------------------------------------------------------------
@@ -343,52 +369,66 @@ class InferenceSession:
             if enc.first_scored >= len(enc.ids):
                 raise RequestError(f"{where} has no token to score", "bad_request")
         with self._computing():
-            for which in req.models:
-                if cancel is not None and cancel.is_set():
-                    raise RequestError("cancelled", "cancelled")
-                with self.serving(which, run) as model:
-                    scored = self.score(model, encoded)
-                emit({"event": "scores", "model": which, "run": run.id if which == "custom" and run else None,
-                      **_summary(scored), "texts": scored})
+            scored = self.score(encoded, req.models, run, cancel)
+        for which, texts in zip(req.models, scored):
+            emit({"event": "scores", "model": which, "run": run.id if which == "custom" and run else None,
+                  **_summary(texts), "texts": texts})
 
-    def score(self, model: Any, encoded: list[Encoded]) -> list[dict[str, Any]]:
-        """Each text's scored tokens (text, id, log-prob, rank) and averages, in padded batches sorted by length."""
+    def score(self, encoded: list[Encoded], models: tuple[str, ...] | list[str] = ("baseline",), run: Run | None = None,
+              cancel: threading.Event | None = None) -> list[list[dict[str, Any]]]:
+        """Each text's scored tokens (text, id, log-prob, rank) and averages, for each of ``models``.
+
+        A row per text and model, in padded batches sorted by length: the
+        baseline's and the custom model's rows of a text go in the same batch,
+        side by side (peft's ``adapter_names``), so both cost about one pass.
+        """
         import torch
 
         vocab = int(getattr(self.model.config, "vocab_size", 0) or len(self.tokenizer))
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         device = self.model.device if hasattr(self.model, "device") else "cpu"
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].ids))
-        results: list[dict[str, Any] | None] = [None] * len(encoded)
+        adapters = self._adapter_names(models, run)
+        rows = sorted(((t, m) for t in range(len(encoded)) for m in range(len(models))), key=lambda r: len(encoded[r[0]].ids))
+        results: list[list[dict[str, Any]]] = [[{} for _ in encoded] for _ in models]
+        pieces = [self._token_texts(e) for e in encoded]
         start = 0
         with torch.inference_mode():
-            while start < len(order):
+            while start < len(rows):
+                if cancel is not None and cancel.is_set():
+                    raise RequestError("cancelled", "cancelled")
                 # Grow the batch while its logits stay within budget (rows are sorted, so the last is the widest).
                 end = start + 1
-                while end < len(order) and end - start < MAX_BATCH_ROWS and (end - start + 1) * len(encoded[order[end]].ids) * vocab <= LOGITS_BUDGET:
+                while end < len(rows) and end - start < MAX_BATCH_ROWS and (end - start + 1) * len(encoded[rows[end][0]].ids) * vocab <= LOGITS_BUDGET:
                     end += 1
-                batch = [encoded[i] for i in order[start:end]]
-                width = max(len(e.ids) for e in batch)
+                batch = rows[start:end]
+                width = max(len(encoded[t].ids) for t, _ in batch)
                 ids = torch.full((len(batch), width), pad, dtype=torch.long)
                 mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, e in enumerate(batch):
-                    ids[row, : len(e.ids)] = torch.tensor(e.ids)
-                    mask[row, : len(e.ids)] = 1
-                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-                for row, e in enumerate(batch):
+                for row, (t, _) in enumerate(batch):
+                    ids[row, : len(encoded[t].ids)] = torch.tensor(encoded[t].ids)
+                    mask[row, : len(encoded[t].ids)] = 1
+                extra = {"adapter_names": [adapters[m] for _, m in batch]} if adapters is not None else {}
+                logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device), **extra).logits
+                for row, (t, m) in enumerate(batch):
+                    e = encoded[t]
                     targets = torch.tensor(e.ids[e.first_scored :], device=logits.device)
                     logprobs = torch.log_softmax(logits[row, e.first_scored - 1 : len(e.ids) - 1].float(), dim=-1)
                     chosen = logprobs.gather(1, targets[:, None])
                     ranks = (logprobs > chosen).sum(-1) + 1
-                    results[order[start + row]] = self._text_scores(targets.tolist(), chosen[:, 0].tolist(), ranks.tolist())
+                    results[m][t] = _text_scores(pieces[t], targets.tolist(), chosen[:, 0].tolist(), ranks.tolist())
                 start = end
-        return [r for r in results if r is not None]
+        return results
 
-    def _text_scores(self, ids: list[int], logprobs: list[float], ranks: list[int]) -> dict[str, Any]:
-        pieces = self.tokenizer.batch_decode([[i] for i in ids])
-        tokens = [{"text": t, "id": i, "logprob": _finite(lp), "rank": r} for t, i, lp, r in zip(pieces, ids, logprobs, ranks)]
-        total = sum(logprobs)
-        return {**_averages(total, len(ids)), "tokens": tokens}
+    def _token_texts(self, encoded: Encoded) -> list[str]:
+        """The exact text of each scored token, read in its context (see ``engine.infer.text.token_texts``)."""
+        from engine.infer.text import token_texts
+
+        return token_texts(self._decode, encoded.ids[encoded.first_scored :], encoded.ids[: encoded.first_scored])
+
+
+def _text_scores(pieces: list[str], ids: list[int], logprobs: list[float], ranks: list[int]) -> dict[str, Any]:
+    tokens = [{"text": t, "id": i, "logprob": _finite(lp), "rank": r} for t, i, lp, r in zip(pieces, ids, logprobs, ranks)]
+    return {**_averages(sum(logprobs), len(ids)), "tokens": tokens}
 
 
 @contextmanager

@@ -41,6 +41,11 @@ class TextTracker:
         #: Which stop sequence ended the text.
         self.stop_sequence: str | None = None
 
+    @property
+    def has_stops(self) -> bool:
+        """Whether there are stop sequences to look for (if not, nobody needs to feed it early)."""
+        return bool(self._stops)
+
     def add(self, token_id: int) -> None:
         self.tokens += 1
         if self.stopped:
@@ -89,6 +94,26 @@ class TextTracker:
         out = self.text[self._sent :]
         self._sent = len(self.text)
         return out
+
+
+def token_texts(decode: Callable[[list[int]], str], ids: Sequence[int], context: Sequence[int] = ()) -> list[str]:
+    """Each token's exact text as it reads after ``context`` and the tokens before it; joined, the text.
+
+    Decoding a token alone loses what depends on its neighbours: a
+    SentencePiece tokenizer drops a word's leading space at the start of what
+    it decodes, and a byte-level token can be half of a character. Here each
+    token gets what it adds to the decoded text, so a word's leading space
+    stays at the front of its token; a token that ends inside a character
+    gets "" and the one that completes it gets the whole character.
+    """
+    tracker = TextTracker(decode, context)
+    pieces = []
+    for token in ids:
+        tracker.add(token)
+        pieces.append(tracker.pending())
+    if pieces:
+        pieces[-1] += tracker.finish()
+    return pieces
 
 
 def incremental_text(decode: Callable[[list[int]], str], ids: Sequence[int], context: Sequence[int] = (), stops: Sequence[str] = ()) -> tuple[list[str], str]:

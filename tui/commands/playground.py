@@ -24,10 +24,11 @@ RULE = 60
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "generate",
-        help="complete a prompt with the base model and with a run's model, one after the other",
+        help="complete a prompt with the base model and with a run's model, side by side in one batch",
         description=(
             "Generate a completion of PROMPT with the baseline (the base model, adapter off) and the custom "
-            "model (the run's adapter on), with the same settings and seed, streaming each as it comes. "
+            "model (the run's adapter on), with the same settings and seed, both in one batch. The first streams "
+            "as it comes; the other's text so far follows once the first is done, then streams on. "
             "The prompt is formatted as in training (bos + prompt); for prompt/completion data, give the "
             "prompt as it appears in the data, e.g. --prompt $'Question: ...\\nAnswer:'. "
             "Bad input exits 2 with a one-line error."
@@ -117,13 +118,13 @@ def generate(args: argparse.Namespace) -> int:
         request["models"] = [args.only]
     done: dict[str, dict[str, Any]] = {}
     out = handler.out
+    # Both models generate in one batch, their tokens interleaved; a terminal shows one at a time: the
+    # first streams live, the other's text waits and is printed, then streams on, once the first is done.
+    held: dict[str, list[dict[str, Any]]] = {}
+    live: list[str] = []
 
-    def show(event: dict[str, Any]) -> None:
+    def write(event: dict[str, Any]) -> None:
         kind = event["event"]
-        if kind == "done":
-            done[event["model"]] = event
-        if args.json:
-            return
         if kind == "start":
             who = handler.describe_base() if event["model"] == "baseline" else f"run {event['run']}"
             head = f"── {event['model']} · {who} "
@@ -133,6 +134,29 @@ def generate(args: argparse.Namespace) -> int:
         elif kind == "done":
             rate = f" · {event['tokens_per_s']:.1f} tokens/s" if event.get("tokens_per_s") else ""
             out.write(f"\n({event['tokens']} tokens{rate} · {_reason(event)} · seed {event['seed']})\n\n")
+
+    def show(event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "done":
+            done[event["model"]] = event
+        if args.json or kind not in ("start", "token", "done"):
+            return
+        model = event["model"]
+        if not live:
+            live.append(model)
+        if model != live[0]:
+            held.setdefault(model, []).append(event)
+            return
+        write(event)
+        if kind == "done":
+            live.clear()
+            for waiting, events in list(held.items()):
+                del held[waiting]
+                for e in events:
+                    write(e)
+                if waiting not in done:
+                    live.append(waiting)
+                    break
         out.flush()
 
     last = handler(request, show)

@@ -2,7 +2,7 @@
 
 Two tabs. **Generate** continues a prompt with the baseline (the base model,
 adapter off) and the custom model (the run's adapter on), with the same
-sampling settings and seed, streaming both. **Likelihood** scores a pasted
+sampling settings and seed, in one batch: both panes stream together. **Likelihood** scores a pasted
 text under both and colours each token by how sure each model was of it.
 
 All model work happens in one inference process (``engine.infer``), started
@@ -199,8 +199,8 @@ class PlaygroundScreen(FinetuiScreen):
         if not prompt.strip():
             self.notify("Write a prompt first.", severity="warning")
             return
-        self.query_one("#baseline", OutputPanel).wait("waiting for the model…")
-        self.query_one("#custom", OutputPanel).wait("waiting: the baseline goes first…")
+        for panel in self.query(OutputPanel):
+            panel.wait("waiting for the model…")
         self._start_request("generate", {"prompt": prompt, "run": run, **settings})
 
     def action_score(self) -> None:
@@ -280,7 +280,7 @@ class PlaygroundScreen(FinetuiScreen):
         """Send a request (``send`` returns its id) and turn its events into messages, text paced."""
         texts: dict[str, str] = {}
         scores: dict[str, dict[str, Any]] = {}
-        posted = monotonic()
+        posted: dict[str, float] = {}  # when each model's text was last posted: both stream at once, each paced on its own
         try:
             rid = send()
             self.post_message(RequestSent(kind, rid))
@@ -292,12 +292,14 @@ class PlaygroundScreen(FinetuiScreen):
                     self.post_message(InferenceStatus(_describe_model(event)))
                 elif name == "start":
                     texts[event["model"]] = ""
+                    posted[event["model"]] = monotonic()
                     self.post_message(StreamStarted(event["model"]))
                 elif name == "token":
-                    texts[event["model"]] += event["text"]
-                    if monotonic() - posted >= STREAM_EVERY:
-                        posted = monotonic()
-                        self.post_message(StreamText(event["model"], texts[event["model"]]))
+                    model = event["model"]
+                    texts[model] += event["text"]
+                    if monotonic() - posted[model] >= STREAM_EVERY:
+                        posted[model] = monotonic()
+                        self.post_message(StreamText(model, texts[model]))
                 elif name == "done":
                     self.post_message(StreamDone(event))
                 elif name == "scores":
@@ -367,7 +369,7 @@ class PlaygroundScreen(FinetuiScreen):
         failed = message.code not in (None, "cancelled")
         if message.kind == "generate":
             for panel in self.query(OutputPanel):
-                if panel.done is None:  # a stopped request never starts the custom model
+                if panel.done is None:  # a request that failed before it started
                     panel.wait("failed: see the message" if failed else "stopped")
         elif message.kind == "likelihood" and message.code is not None:
             self.query_one("#scores", Static).update("Scoring failed." if failed else "Stopped.")
