@@ -15,7 +15,7 @@ from engine.infer.requests import (
     parse_likelihood,
     parse_load,
 )
-from engine.infer.text import REPLACEMENT, incremental_text
+from engine.infer.text import REPLACEMENT, incremental_text, token_texts
 from tests.tiny_model import make_tokenizer
 
 
@@ -151,3 +151,47 @@ def test_client_server_module_and_cli_import_no_model_stack():
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+# -- each scored token's exact text -----------------------------------------------------------
+
+
+def _sentencepiece_like():
+    """A Llama-style tokenizer (Metaspace, byte fallback): decoding one token alone drops its leading space."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from tests.tiny_model import CORPUS
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)])
+    specials = ["<unk>", "<s>", "</s>"] + [f"<0x{i:02X}>" for i in range(256)]
+    tok.train_from_iterator([CORPUS * 20], trainers.BpeTrainer(vocab_size=300, special_tokens=specials))
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+
+
+def _exact_decoder(tokenizer):
+    """As the session decodes scored tokens: special ones (byte tokens here) kept, no space clean-up."""
+    return lambda ids: tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+
+@pytest.mark.parametrize("kind", ["byte-level", "sentencepiece"])
+def test_token_texts_read_as_written_with_each_space_before_its_word(tokenizer, kind):
+    tok = tokenizer if kind == "byte-level" else _sentencepiece_like()
+    text = "to be or not to be, that is the café"
+    ids = _ids(tok, text)
+    pieces = token_texts(_exact_decoder(tok), ids)
+    assert "".join(pieces) == text and len(pieces) == len(ids)
+    assert " be" in pieces and "be " not in pieces, "a word's leading space is at the front of its token"
+    if kind == "sentencepiece":
+        assert "".join(tok.batch_decode([[i] for i in ids])) != text, "decoded alone, the tokens lose their spaces"
+    # A character split over byte tokens: the first bytes show nothing, the last the whole character.
+    accent = [p for p in pieces if "é" in p]
+    assert accent == [pieces[-1]] and pieces[-1].endswith("é")
+
+
+def test_token_texts_after_a_context_keep_the_first_space(tokenizer):
+    context, text = _ids(tokenizer, "to be or not to be,"), " that is the question."
+    pieces = token_texts(_exact_decoder(tokenizer), _ids(tokenizer, text), context)
+    assert "".join(pieces) == text and pieces[0] == " that"

@@ -303,11 +303,31 @@ async def test_the_app_opens_the_playground_on_a_run(world, home, monkeypatch: p
     assert not client.alive, "the inference process ends with the app"
 
 
-def test_every_token_gets_a_visible_span_even_a_blank_one() -> None:
+def test_every_token_gets_a_span_and_the_text_reads_as_written() -> None:
     from tui.widgets.token_view import logprob_color, token_content
 
-    tokens = [{"text": "a", "logprob": -0.1}, {"text": "\n", "logprob": -3.0}, {"text": "\x0c", "logprob": -12.0}, {"text": "", "logprob": -1.0}]
+    pieces = ["to", " be", ",", " or", "\n", "\x0c", "", "é"]
+    tokens = [{"text": t, "logprob": -float(n)} for n, t in enumerate(pieces)]
     content = token_content(tokens)
-    assert content.plain == "a↵\n␌∅"
-    assert [content.plain[s.start : s.end] for s in content.spans] == ["a", "↵\n", "␌", "∅"]
+    assert content.plain == "to be, or↵\n␌é", "each token's exact text: spaces stay before their word"
+    assert [content.plain[s.start : s.end] for s in content.spans] == ["to", " be", ",", " or", "↵\n", "␌", "", "é"]
     assert logprob_color(-12.0) == logprob_color(-10.0) != logprob_color(0.0), "red below the scale, green at certainty"
+
+
+async def test_a_token_view_wraps_between_words_and_reads_as_written() -> None:
+    """At any width the view breaks lines at spaces between words: its lines, joined by spaces, are the text."""
+    words = TEXT.split(" ")
+    tokens = [{"text": w if n == 0 else " " + w, "logprob": -float(n)} for n, w in enumerate(words)]
+
+    class OneView(App):
+        def compose(self):
+            yield TokenView()
+
+    for width in (80, 21, 13):
+        app = OneView()
+        async with app.run_test(size=(width, 8)) as pilot:
+            view = app.query_one(TokenView)
+            view.show(tokens)
+            await pilot.pause()
+            lines = ["".join(s.text for s in view.render_line(y)).rstrip() for y in range(8)]
+            assert " ".join(line for line in lines if line) == TEXT

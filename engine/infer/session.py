@@ -420,10 +420,21 @@ class InferenceSession:
         return results
 
     def _token_texts(self, encoded: Encoded) -> list[str]:
-        """The exact text of each scored token, read in its context (see ``engine.infer.text.token_texts``)."""
+        """The exact text of each scored token, read in its context (see ``engine.infer.text.token_texts``).
+
+        Special tokens are decoded too (a "<s>" typed in the text shows as
+        such), but the context leaves out the bos before the text: it is not
+        part of what was written.
+        """
         from engine.infer.text import token_texts
 
-        return token_texts(self._decode, encoded.ids[encoded.first_scored :], encoded.ids[: encoded.first_scored])
+        special = set(self.tokenizer.all_special_ids)
+        context = [i for i in encoded.ids[: encoded.first_scored] if i not in special]
+
+        def decode(ids: list[int]) -> str:
+            return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+        return token_texts(decode, encoded.ids[encoded.first_scored :], context)
 
 
 def _text_scores(pieces: list[str], ids: list[int], logprobs: list[float], ranks: list[int]) -> dict[str, Any]:

@@ -1,5 +1,8 @@
 """Text coloured token by token by how likely a model found each token.
 
+Each token shows its exact text as it reads in the scored text (the engine
+decodes it in context, ``engine.infer.text.token_texts``), so the coloured
+text reads as written: a word's leading space is at the front of its token.
 A red background is a token the model did not expect, green one it was
 sure of. Two views of the same text side by side (baseline and custom)
 wrap identically, because both models share the tokenizer, so the eye can
@@ -27,10 +30,8 @@ def visible(text: str, mark_newlines: bool = True) -> str:
     """``text`` with control characters drawn as symbols, so a token of one never vanishes.
 
     A newline stays a line break, after a ``↵`` that shows where it is in a
-    token view (``mark_newlines``); an empty token becomes ``∅``.
+    token view (``mark_newlines``).
     """
-    if not text:
-        return "∅"
     out = []
     for char in text:
         if char == "\n":
@@ -72,7 +73,12 @@ def legend() -> Content:
 
 
 def token_content(tokens: Sequence[dict[str, Any]]) -> Content:
-    """The tokens' text, one span per token, each with its log-probability's colour."""
+    """The tokens' text, one span per token, each with its log-probability's colour.
+
+    A token with no text of its own (the first bytes of a character that the
+    next token completes) gets an empty span: showing a mark for it would put
+    a character into the text that is not there.
+    """
     pieces: list[str] = []
     spans: list[Span] = []
     offset = 0
