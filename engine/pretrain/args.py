@@ -8,8 +8,10 @@ from pathlib import Path
 from engine.paths import REPO_ROOT, SAMPLE_DATA
 
 DEFAULT_OUT = SAMPLE_DATA / "models" / "finetui-tiny"
-DEFAULT_CORPUS = SAMPLE_DATA / "corpus"
+DEFAULT_CORPUS = SAMPLE_DATA / "corpus-v2"
 PRECISIONS = ("auto", "bf16", "fp32")
+#: How the weights are stored on disk; bfloat16 halves the file, so twice the parameters fit the size budget.
+SAVE_DTYPES = ("bfloat16", "float32")
 
 
 @dataclass
@@ -21,13 +23,13 @@ class PretrainArgs:
     heldout_fraction: float = field(default=0.05, metadata={"help": "last share of each book held out for evaluation"})
     corpus_chars: int = field(default=0, metadata={"help": "use only the first N characters of each book (0: all)"})
     vocab_size: int = field(default=4096, metadata={"help": "byte-level BPE vocabulary size"})
-    d_model: int = field(default=256, metadata={"help": "hidden size"})
+    d_model: int = field(default=320, metadata={"help": "hidden size"})
     n_layers: int = field(default=6, metadata={"help": "transformer blocks"})
-    n_heads: int = field(default=4, metadata={"help": "attention heads"})
-    n_kv_heads: int = field(default=4, metadata={"help": "key/value heads (fewer than n_heads: grouped-query attention)"})
-    ffn: int = field(default=704, metadata={"help": "SwiGLU inner size (a multiple of 64: bitsandbytes packs 4-bit CPU weights in blocks of 64)"})
-    seq_len: int = field(default=256, metadata={"help": "tokens per training sequence, <s> included"})
-    batch_size: int = field(default=16, metadata={"help": "sequences per step"})
+    n_heads: int = field(default=5, metadata={"help": "attention heads"})
+    n_kv_heads: int = field(default=5, metadata={"help": "key/value heads (fewer than n_heads: grouped-query attention)"})
+    ffn: int = field(default=896, metadata={"help": "SwiGLU inner size (a multiple of 64: bitsandbytes packs 4-bit CPU weights in blocks of 64)"})
+    seq_len: int = field(default=512, metadata={"help": "tokens per training sequence, <s> included"})
+    batch_size: int = field(default=8, metadata={"help": "sequences per step"})
     steps: int = field(default=1400, metadata={"help": "optimizer steps"})
     lr: float = field(default=2e-3, metadata={"help": "peak learning rate (AdamW)"})
     min_lr_ratio: float = field(default=0.1, metadata={"help": "final learning rate as a share of the peak (cosine decay)"})
@@ -42,6 +44,7 @@ class PretrainArgs:
     eval_windows: int = field(default=48, metadata={"help": "held-out windows in a quick check (the final evaluation uses all)"})
     log_every: int = field(default=25, metadata={"help": "steps between log lines"})
     sample_tokens: int = field(default=60, metadata={"help": "new tokens in each sample generation of the model card"})
+    save_dtype: str = field(default="bfloat16", metadata={"help": "dtype of the saved weights: bfloat16 (half the size on disk) or float32"})
 
     def __post_init__(self) -> None:
         self.corpus = Path(self.corpus)
@@ -68,6 +71,8 @@ class PretrainArgs:
             raise ValueError("warmup, eval_every, threads and corpus_chars must not be negative")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        if self.save_dtype not in SAVE_DTYPES:
+            raise ValueError(f"save_dtype must be one of {', '.join(SAVE_DTYPES)}, not {self.save_dtype!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
 
@@ -85,7 +90,7 @@ def _show_path(path: Path) -> str:
 
 #: A few steps on a sliver of the corpus with a toy model: seconds, for tests and smoke runs.
 QUICK = dict(
-    corpus_chars=30_000,
+    corpus_chars=8_000,
     vocab_size=384,
     d_model=64,
     n_layers=2,

@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 
 Log = Callable[[str], None]
 
-#: Prompts of the model card's sample generations.
-SAMPLE_PROMPTS = ("Sherlock Holmes looked at", "It is a truth universally", "Jim and I")
-
 
 @dataclass
 class Heldout:
@@ -51,7 +48,6 @@ class PretrainResult:
     heldout_by_book: dict[str, Heldout]
     train_tokens_seen: int
     wall_s: float
-    samples: list[tuple[str, str]]
 
 
 def resolve_device(name: str) -> str:
@@ -184,7 +180,6 @@ def pretrain(args: PretrainArgs, log: Log = print, command: str | None = None) -
     import torch
     from transformers import GenerationConfig, LlamaForCausalLM
 
-    from engine.pretrain.card import write_card
     from engine.pretrain.tokenizer import train_tokenizer
 
     started = time.perf_counter()
@@ -238,7 +233,8 @@ def pretrain(args: PretrainArgs, log: Log = print, command: str | None = None) -
         nats, count = evaluate(model, quick_windows, device, precision, args.batch_size)
         return nats / count
 
-    log(f"step 0: held-out loss {quick_eval():.3f} (sanity: ln(vocab) = {math.log(len(tokenizer)):.3f})")
+    curve = [[0, round(quick_eval(), 4)]]
+    log(f"step 0: held-out loss {curve[0][1]:.3f} (sanity: ln(vocab) = {math.log(len(tokenizer)):.3f})")
     model.train()
     tokens_seen = 0
     loop_started = time.perf_counter()
@@ -268,11 +264,28 @@ def pretrain(args: PretrainArgs, log: Log = print, command: str | None = None) -
             )
             window_t, window_tokens, window_loss, window_n = now, 0, 0.0, 0
         if args.eval_every and done % args.eval_every == 0 and done != args.steps:
-            log(f"step {done}: held-out loss {quick_eval():.3f} (quick check, {len(quick_windows)} windows)")
+            curve.append([done, round(quick_eval(), 4)])
+            log(f"step {done}: held-out loss {curve[-1][1]:.3f} (quick check, {len(quick_windows)} windows)")
 
     loop_s = time.perf_counter() - loop_started
 
-    # Final figures: the weights as saved (float32), computed in float32, over every held-out token.
+    # Save first, so that nothing after this point can lose the trained weights.
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.to(getattr(torch, args.save_dtype))
+    model.generation_config = GenerationConfig(
+        bos_token_id=bos,
+        eos_token_id=eos,
+        pad_token_id=tokenizer.pad_token_id,
+        do_sample=True,
+        temperature=0.8,
+        top_k=50,
+        max_new_tokens=128,
+    )
+    model.save_pretrained(args.out)
+    tokenizer.save_pretrained(args.out)
+    (args.out / "pretrain_args.json").write_text(json.dumps(args.to_json(), indent=2) + "\n")
+
+    # Final figures: the weights as saved (rounded to save_dtype), computed in float32, over every held-out token.
     model.float()
     by_book = {}
     for name, ws in windows.items():
@@ -284,34 +297,14 @@ def pretrain(args: PretrainArgs, log: Log = print, command: str | None = None) -
     heldout = Heldout(total_nats / total_tokens, total_nats / math.log(2) / total_bytes, total_tokens, total_bytes)
     log(f"held out: loss {heldout.loss:.4f} nats/token, {heldout.bits_per_byte:.4f} bits per byte")
 
-    model.generation_config = GenerationConfig(
-        bos_token_id=bos,
-        eos_token_id=eos,
-        pad_token_id=tokenizer.pad_token_id,
-        do_sample=True,
-        temperature=0.8,
-        top_k=50,
-        max_new_tokens=128,
-    )
-    samples = []
-    model.eval()
-    for i, prompt in enumerate(SAMPLE_PROMPTS):
-        torch.manual_seed(args.seed + i)
-        inputs = tokenizer(prompt, return_tensors="pt").to(device)
-        with torch.no_grad():
-            out = model.generate(**inputs, max_new_tokens=args.sample_tokens)
-        samples.append((prompt, tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)))
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(args.out)
-    tokenizer.save_pretrained(args.out)
     wall = time.perf_counter() - started
-    result = PretrainResult(args.out, n_params, heldout, by_book, tokens_seen, wall, samples)
-    (args.out / "pretrain_args.json").write_text(json.dumps(args.to_json(), indent=2) + "\n")
+    result = PretrainResult(args.out, n_params, heldout, by_book, tokens_seen, wall)
     metrics = {
         "params": n_params,
+        "weights_dtype": args.save_dtype,
         "heldout": heldout.to_json(),
         "heldout_by_book": {name: h.to_json() for name, h in by_book.items()},
+        "heldout_curve": curve,
         "train_tokens": len(stream),
         "train_tokens_seen": tokens_seen,
         "epochs": round(tokens_seen / len(stream), 2),
@@ -325,8 +318,12 @@ def pretrain(args: PretrainArgs, log: Log = print, command: str | None = None) -
         "command": command,
     }
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    write_card(args, result, metrics, command)
-    log(f"saved to {args.out} in {wall:.0f}s total")
+    log(f"saved to {args.out} in {wall:.0f}s total; now the model card")
+
+    # Imported here, not at the top: the card's checks load the model as saved, from disk.
+    from engine.pretrain.card import complete_card
+
+    complete_card(args.out, log=log, device=device)
     return result
 
 
