@@ -1,9 +1,9 @@
 """The pretraining corpus: cleaning the public-domain books, and the held-out split.
 
-``prepare`` turns the books as found (``/work/shared/data/corpus``) into the
-copies kept in ``sample_data/corpus``; run it once with
-``python -m engine.pretrain.corpus SRC DST``. Training reads the cleaned
-copies only, so the model is reproducible from the repository alone.
+``prepare`` turns the books as found (``/work/shared/data/corpus-v2``) into the
+copies kept in ``sample_data/corpus-v2``; run it once with
+``python -m engine.pretrain.corpus SRC DST --blocklist``. Training reads the
+cleaned copies only, so the model is reproducible from the repository alone.
 
 Pure Python: no torch here.
 """
@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from engine.pretrain.blocklist import Blocklist, drop_paragraphs, load_blocklist
 
 #: Lines that open Project Gutenberg's licence header (everything up to and including them goes).
 _HEADER_END = re.compile(r"^\*\*\* ?START OF (THIS|THE) PROJECT GUTENBERG.*$", re.MULTILINE | re.IGNORECASE)
@@ -38,6 +40,7 @@ class CleanReport:
     footer_chars: int
     repaired: int
     dedented: bool
+    dropped: int = 0  # paragraphs with a blocklisted word
 
 
 def strip_gutenberg(text: str) -> tuple[str, int, int]:
@@ -93,12 +96,19 @@ def clean_book(text: str) -> tuple[str, CleanReport]:
     return text, CleanReport(header, footer, repaired, dedented)
 
 
-def prepare(src: Path, dst: Path) -> dict[str, CleanReport]:
-    """Clean every ``*.txt`` book in ``src`` into ``dst``; returns what was done to each."""
+def prepare(src: Path, dst: Path, blocklist: Blocklist | None = None) -> dict[str, CleanReport]:
+    """Clean every ``*.txt`` book in ``src`` into ``dst``; returns what was done to each.
+
+    With a ``blocklist``, paragraphs that contain one of its words are dropped,
+    so the model never reads a word that its card's check looks for.
+    """
     dst.mkdir(parents=True, exist_ok=True)
     done = {}
     for path in sorted(src.glob("*.txt")):
         text, report = clean_book(path.read_text(encoding="utf-8"))
+        if blocklist is not None:
+            text, dropped = drop_paragraphs(text, blocklist)
+            report = replace(report, dropped=dropped)
         (dst / path.name).write_text(text, encoding="utf-8")
         done[path.name] = report
     return done
@@ -126,15 +136,18 @@ def split_book(text: str, heldout_fraction: float) -> tuple[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m engine.pretrain.corpus",
-        description="Copy Project Gutenberg books into DST without their licence header and footer.",
+        description="Copy Project Gutenberg books into DST without their licence header and footer (and, with --blocklist, without paragraphs that hold a blocklisted word).",
     )
     parser.add_argument("src", type=Path, help="folder of .txt books as downloaded")
     parser.add_argument("dst", type=Path, help="folder for the cleaned copies")
+    parser.add_argument("--blocklist", action="store_true", help="also drop every paragraph with a word of the blocklist (engine/pretrain/blocklist.py)")
     args = parser.parse_args(argv)
-    for name, r in prepare(args.src, args.dst).items():
+    blocklist = load_blocklist() if args.blocklist else None
+    for name, r in prepare(args.src, args.dst, blocklist).items():
         print(
             f"{name}: header {r.header_chars:,} chars, footer {r.footer_chars:,} chars stripped; "
             f"{r.repaired} encoding repairs; {'one-space margin removed' if r.dedented else 'layout kept'}"
+            + (f"; {r.dropped} paragraphs with a blocklisted word dropped" if blocklist else "")
         )
     return 0
 
