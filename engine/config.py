@@ -65,6 +65,11 @@ class LoraConfig:
         _check(0.0 <= self.dropout < 1.0, "lora.dropout", self.dropout, "in [0, 1)")
 
 
+#: Bounds past which a number can only be a typo, and would overflow the Trainer's step counts.
+MAX_EPOCHS = 10_000
+MAX_STEPS = 100_000_000
+
+
 @dataclass
 class TrainConfig:
     """Optimisation settings. ``max_steps`` wins over ``epochs`` when set."""
@@ -81,8 +86,9 @@ class TrainConfig:
     packing: bool = field(default=True, metadata={"help": "pack examples into full sequences instead of padding"})
 
     def __post_init__(self) -> None:
-        _check(self.epochs > 0, "train.epochs", self.epochs, "positive")
-        _check(self.max_steps is None or self.max_steps >= 1, "train.max_steps", self.max_steps, "at least 1")
+        _check(0 < self.epochs <= MAX_EPOCHS, "train.epochs", self.epochs, f"between 0 and {MAX_EPOCHS:,}")
+        _check(self.max_steps is None or 1 <= self.max_steps <= MAX_STEPS, "train.max_steps", self.max_steps, f"between 1 and {MAX_STEPS:,}")
+        _check(0 <= self.seed < 2**32, "train.seed", self.seed, "between 0 and 2**32 - 1")
         _check(0 < self.lr < 1, "train.lr", self.lr, "between 0 and 1")
         _check(self.batch_size >= 1, "train.batch_size", self.batch_size, "at least 1")
         _check(self.grad_accum >= 1, "train.grad_accum", self.grad_accum, "at least 1")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 from engine.config import RunConfig
 from engine.data import Cancelled, DataSpec, Example, iter_examples
 from engine.models import ModelError, resolve_model
+from engine.models.check import safetensors_header
 from engine.models.resolve import is_hub_id
 from engine.runs import RunStore
 
@@ -66,6 +66,8 @@ def model_facts(spec: str) -> ModelFacts:
     folder = resolved.path
     config = _read_json(folder / "config.json")
     context = config.get("max_position_embeddings") or config.get("n_positions")
+    if isinstance(context, bool) or not isinstance(context, int) or context <= 0:
+        context = None
     tokenizer = folder / "tokenizer.json"
     note = "" if tokenizer.exists() else f"{spec} has no tokenizer.json: tokens estimated at {CHARS_PER_TOKEN:g} characters each"
     return ModelFacts(spec, folder, int(context) if context else None, count_parameters(folder), tokenizer if tokenizer.exists() else None, note)
@@ -73,25 +75,21 @@ def model_facts(spec: str) -> ModelFacts:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def count_parameters(folder: Path) -> int | None:
     """Parameters in the folder's safetensors files, summed from their headers (nothing else is read)."""
     total = 0
-    files = sorted(folder.glob("*.safetensors"))
-    for file in files:
+    for file in sorted(folder.glob("*.safetensors")):
         try:
-            with file.open("rb") as fh:
-                (size,) = struct.unpack("<Q", fh.read(8))
-                header = json.loads(fh.read(size))
-        except (OSError, ValueError, struct.error):
+            header = safetensors_header(file)
+        except ModelError:  # a broken header: no count, and the run's model check says why
             return None
-        for name, tensor in header.items():
-            if name != "__metadata__":
-                total += math.prod(tensor["shape"])
+        total += sum(math.prod(tensor["shape"]) for tensor in header.values())
     return total or None
 
 
@@ -226,11 +224,11 @@ def measured_speed(model: str, quant: str, store: RunStore | None = None) -> Mea
         if metrics is None or config.model.name != model or config.model.quant != quant:
             continue
         train = metrics.get("train", {})
-        rate = train.get("tokens_per_s")
-        if not rate:
+        rate, train_time = train.get("tokens_per_s"), train.get("train_time_s") or 0
+        if not isinstance(rate, (int, float)) or not isinstance(train_time, (int, float)) or not 0 < rate < math.inf:
             continue
         wall = (status.ended_at or 0) - (status.started_at or 0)
-        overhead = max(0.0, wall - float(train.get("train_time_s") or 0))
+        overhead = max(0.0, wall - float(train_time))
         return MeasuredSpeed(float(rate), overhead, run.id)
     return None
 
@@ -246,6 +244,14 @@ class Estimate:
     basis: str
 
 
+def steps_per_epoch(config: RunConfig, tokens: TokenStats, train_share: float) -> int:
+    """Optimizer steps in one pass over the train split: packing fills rows of ``seq_len`` tokens."""
+    t = config.train
+    train_tokens = tokens.trained * train_share
+    rows = math.ceil(train_tokens / tokens.seq_len) if t.packing else round(tokens.examples * train_share) + tokens.split
+    return max(1, math.ceil(math.ceil(rows / t.batch_size) / t.grad_accum))
+
+
 def estimate_run(config: RunConfig, tokens: TokenStats, train_share: float, facts: ModelFacts, store: RunStore | None = None) -> Estimate:
     """How many optimizer steps the run will take and about how long, for the tokens of its data.
 
@@ -254,11 +260,9 @@ def estimate_run(config: RunConfig, tokens: TokenStats, train_share: float, fact
     the rows are the truncated train tokens over the sequence length.
     """
     t = config.train
-    seq_len = tokens.seq_len
     train_tokens = tokens.trained * train_share
     eval_tokens = tokens.trained - train_tokens
-    rows = math.ceil(train_tokens / seq_len) if t.packing else round(tokens.examples * train_share) + tokens.split
-    per_epoch = max(1, math.ceil(math.ceil(rows / t.batch_size) / t.grad_accum))
+    per_epoch = steps_per_epoch(config, tokens, train_share)
     steps = t.max_steps or max(1, math.ceil(per_epoch * t.epochs))
     # An epoch's steps share its tokens (the last batch may be short), and
     # max_steps past one epoch goes round the data again.

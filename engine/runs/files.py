@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,12 +17,13 @@ def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to a temp file in the same folder, fsync it, then rename over ``path``.
 
     A reader sees the old file or the new one, never half of one, even if the
-    writer is killed or the disk fills up.
+    writer is killed or the disk fills up. NaN and infinity are refused
+    (``ValueError``): strict JSON readers reject them.
     """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False)
+            json.dump(data, fh, indent=2, ensure_ascii=False, allow_nan=False)
             fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())
@@ -54,7 +56,9 @@ def iter_jsonl(path: Path, start: int = 0) -> Iterator[tuple[int, dict[str, Any]
     """Yield ``(offset_after, record)`` for each whole line from byte ``start`` on.
 
     A trailing line without its newline is being written: it is left for the
-    next call, which resumes at the last offset yielded.
+    next call, which resumes at the last offset yielded. A whole line that is
+    not a JSON object (torn by a crash, edited by hand, not UTF-8) is skipped:
+    one bad line must not hide the rest of the log.
     """
     try:
         fh = path.open("rb")
@@ -68,9 +72,11 @@ def iter_jsonl(path: Path, start: int = 0) -> Iterator[tuple[int, dict[str, Any]
                 return
             offset += len(raw)
             try:
-                yield offset, json.loads(raw)
-            except json.JSONDecodeError:
+                record = json.loads(raw)
+            except ValueError:  # JSONDecodeError and UnicodeDecodeError
                 continue
+            if isinstance(record, dict):
+                yield offset, record
 
 
 def last_jsonl(path: Path, kinds: set[str], window: int = 64 * 1024) -> dict[str, Any] | None:
@@ -85,7 +91,7 @@ def last_jsonl(path: Path, kinds: set[str], window: int = 64 * 1024) -> dict[str
     for raw in reversed(lines):
         try:
             record = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except ValueError:
             continue
         if isinstance(record, dict) and record.get("kind") in kinds:
             return record
@@ -98,3 +104,43 @@ def locked(path: Path, *, shared: bool = False) -> Iterator[None]:
     with path.open("a") as fh:
         fcntl.flock(fh, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
+
+
+@contextmanager
+def holding(path: Path) -> Iterator[bool]:
+    """Try for a while to hold an exclusive ``flock`` on ``path``; yields whether it was taken.
+
+    A reader probing the lock (``held_by_someone``) holds it shared for a
+    moment, so a few tries over ``HOLD_TRIES_S`` tell a probe from an owner.
+    """
+    with path.open("a") as fh:
+        deadline = time.monotonic() + HOLD_TRIES_S
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    yield False
+                    return
+                time.sleep(0.01)
+        yield True
+
+
+#: How long ``holding`` keeps trying a lock that a reader may be probing.
+HOLD_TRIES_S = 2.0
+
+
+def held_by_someone(path: Path) -> bool:
+    """Whether a live process holds an exclusive ``flock`` on ``path``; opens it read-only, never creates it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # no lock file: no worker ever held it
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the probe's shared lock
+    return False

@@ -1,4 +1,9 @@
-"""Start, resume and remove runs: the engine API the CLI and the TUI share."""
+"""Start, resume and remove runs: the engine API the CLI and the TUI share.
+
+Each action checks everything it can before it changes anything, so a run
+is never created for a model that can't load or data with no eval split,
+and a refused action leaves the run folder as it was.
+"""
 
 from __future__ import annotations
 
@@ -7,50 +12,107 @@ from pathlib import Path
 
 from engine.config import RunConfig
 from engine.data import DataSpec, Report, scan
-from engine.runs.process import launch, refresh
-from engine.runs.status import ACTIVE, RESUMABLE
-from engine.runs.store import Run, RunStore
+from engine.runs.process import is_alive, launch, refresh, status_lock
+from engine.runs.status import ACTIVE, BROKEN, RESUMABLE
+from engine.runs.store import Run, RunStore, RunStoreError
 
 
 class RunStateError(Exception):
     """The action doesn't fit the run's state (resume a ready run, remove a training one)."""
 
 
+class NoEvalSplit(ValueError):
+    """The data leaves no example for the eval split, so the run could not be scored."""
+
+
 def validate_data(config: RunConfig) -> Report:
-    """The same report as ``inspect``; raises ``DataError`` so no run starts on bad data."""
+    """The same report as ``inspect``; raises ``DataError`` so no run starts on bad data.
+
+    ``NoEvalSplit`` when no example is held out: the scorecard would have
+    nothing to compare the models on.
+    """
     spec = DataSpec(Path(config.data.path), format=config.data.format, separator=config.data.separator)
-    return scan(
+    report = scan(
         spec,
         max_seq_len=config.train.seq_len,
         eval_fraction=config.data.eval_fraction,
         seed=config.train.seed,
     )
+    if report.examples and report.eval == 0:
+        raise NoEvalSplit(
+            f"{config.data.path}: {report.examples} example{'s leave' if report.examples != 1 else ' leaves'} none for the "
+            "eval split, so the run could not be scored; add examples or raise --eval-fraction"
+        )
+    return report
+
+
+def validate_model(config: RunConfig) -> None:
+    """``ModelError`` when the model can't be used: the same check for the CLI and the TUI."""
+    from engine.models.check import check_model
+
+    check_model(config.model.name, config.model.trust_remote_code)
 
 
 def start_run(config: RunConfig, store: RunStore | None = None) -> Run:
-    """Create the run folder with the resolved config and start its detached process."""
+    """Check the model, create the run folder with the resolved config, and start its detached process.
+
+    Raises ``ModelError`` before anything is written when the model can't
+    load, and ``RunStoreError`` when the runs folder can't be written.
+    """
+    validate_model(config)
     store = store or RunStore()
     data = replace(config.data, path=str(Path(config.data.path).expanduser().resolve()))
     run = store.create(replace(config, data=data))
-    launch(run)
+    try:
+        launch(run)
+    except OSError as exc:
+        raise RunStoreError(f"run {run.id} was created but its process could not start: {exc.strerror or exc}") from None
     return run
 
 
 def resume_run(run: Run) -> Run:
-    """Start a failed or cancelled run again, from its last checkpoint if it has one."""
-    status = refresh(run)
-    if status.state not in RESUMABLE:
-        raise RunStateError(f"run {run.id} is {status.state}; only failed or cancelled runs can be resumed")
-    run.write_status(status.moved("queued", reason=None, pid=None))
-    checkpoint = run.last_checkpoint()
-    run.event("status", state="queued", resumed_from=checkpoint.name if checkpoint else None)
-    launch(run, resume=True)
+    """Start a failed or cancelled run again, from its last checkpoint if it has one.
+
+    Check and start happen under the run's status lock, so of several
+    ``resume`` at once one starts a worker and the others are refused.
+    """
+    try:
+        with status_lock(run):
+            status = refresh(run)
+            if status.state == BROKEN:
+                raise RunStateError(f"run {run.id} is broken ({status.reason}); it can't be resumed, only removed")
+            if status.state not in RESUMABLE:
+                hint = "train it again instead" if status.state == "ready" else "it is still going"
+                raise RunStateError(f"run {run.id} is {status.state}; only failed or cancelled runs can be resumed ({hint})")
+            if is_alive(run):
+                raise RunStateError(f"run {run.id}'s last process is still ending; try again in a moment")
+            run.write_status(status.moved("queued", reason=None, pid=None))
+            checkpoint = run.last_checkpoint()
+            run.event("status", state="queued", resumed_from=checkpoint.name if checkpoint else None)
+            launch(run, resume=True)
+    except FileNotFoundError:
+        raise RunStateError(f"run {run.id} no longer exists") from None
+    except OSError as exc:
+        raise RunStoreError(f"cannot resume run {run.id}: {exc.strerror or exc}") from None
     return run
 
 
 def remove_run(run: Run, store: RunStore | None = None) -> None:
-    """Delete a run folder; a queued or training run must be cancelled first."""
-    status = refresh(run)
-    if status.state in ACTIVE:
-        raise RunStateError(f"run {run.id} is {status.state}; cancel it first (`finetui cancel {run.id}`)")
-    (store or RunStore(run.dir.parent)).remove(run)
+    """Delete a run folder; a queued or training run must be cancelled first.
+
+    The state check and the move out of the list happen under the run's
+    status lock, so a ``resume`` can't start a worker in a folder being removed.
+    """
+    store = store or RunStore(run.dir.parent)
+    try:
+        with status_lock(run):
+            status = refresh(run)
+            if status.state in ACTIVE or is_alive(run):
+                raise RunStateError(f"run {run.id} is {status.state}; cancel it first (`finetui cancel {run.id}`)")
+            store.remove(run)
+    except FileNotFoundError:
+        raise RunStateError(f"run {run.id} no longer exists") from None
+    except RunStoreError:
+        raise
+    except OSError as exc:
+        raise RunStoreError(f"cannot remove run {run.id}: {exc.strerror or exc}; nothing was deleted") from None

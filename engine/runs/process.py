@@ -6,10 +6,20 @@ a time per machine: the others wait, queued, for an exclusive ``flock`` on
 ``$FINETUI_HOME/train.lock``, oldest first. The kernel drops the lock when its
 holder dies, however it dies, so a crash never blocks the queue.
 
+A run's worker holds an exclusive ``flock`` on the run's ``worker.lock`` for
+its whole life. That lock is how everyone tells whether a run has a live
+worker: not a pid (reused) nor a command line (a path spelled through a
+symlink differs). The kernel drops it however the worker dies, and a second
+worker for the same run (two ``resume`` at once) can't take it and leaves.
+
 A run's status changes hands between processes: the worker records its pid
 when it starts, and ``cancel`` may mark the run cancelled before that. Both
 read and rewrite ``status.json`` under the run's own ``flock``, so a cancel
 that comes before the worker's first word is never overwritten by it.
+
+Reading never writes: a run whose worker is gone reads as failed
+(interrupted) from its lock, and ``status.json`` keeps what the worker last
+wrote until someone acts on the run (resume, cancel, rm).
 """
 
 from __future__ import annotations
@@ -24,12 +34,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import IO
 
-import psutil
-
 from engine.cpu_share import TRAIN_LOCK
 from engine.paths import home
-from engine.runs.files import locked
-from engine.runs.status import ACTIVE, Status
+from engine.runs.files import held_by_someone, locked
+from engine.runs.status import ACTIVE, BROKEN, Status
 from engine.runs.store import Run, RunStore
 
 #: A queued run with no process yet is given this long to start one.
@@ -55,37 +63,34 @@ def launch(run: Run, resume: bool = False) -> int:
     return proc.pid
 
 
-def is_alive(pid: int | None, run: Run) -> bool:
-    """Whether ``pid`` is a live process working on ``run`` (not a reused pid, not a zombie)."""
-    if pid is None:
-        return False
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return str(run.dir) in proc.cmdline()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return False
+def is_alive(run: Run) -> bool:
+    """Whether a live process is the run's worker: it holds ``worker.lock`` (read-only probe)."""
+    return held_by_someone(run.worker_lock_path)
 
 
 def refresh(run: Run) -> Status:
-    """The run's status, with a dead process turned into ``failed`` (interrupted).
+    """The run's status as a reader should show it; never writes.
 
-    A run must never show as training forever: whoever reads a status whose
-    process is gone records the failure, atomically, for everyone.
+    A queued or training run whose worker is gone reads as ``failed``
+    (interrupted); a queued one gets ``START_GRACE_S`` for its worker to
+    start. A finished run whose ``config.json`` is unusable reads as
+    ``broken``. Raises ``FileNotFoundError`` only if the run folder is gone.
     """
     status = run.status()
-    if status.state not in ACTIVE:
+    if status.state == BROKEN:
         return status
-    if status.pid is None and time.time() - status.updated_at < START_GRACE_S:
-        return status
-    if is_alive(status.pid, run):
-        return status
-    status = run.status()  # the process may have written its last state just now
-    if status.state in ACTIVE and not is_alive(status.pid, run):
-        status = status.moved("failed", reason=INTERRUPTED)
-        run.write_status(status)
-        run.event("status", state="failed", reason=INTERRUPTED)
+    if status.state in ACTIVE:
+        if is_alive(run):
+            return status
+        if status.pid is None and status.state == "queued" and time.time() - status.updated_at < START_GRACE_S:
+            return status
+        latest = run.status()  # the worker may have written its last state just now
+        if latest.state not in ACTIVE:
+            return refresh(run)
+        return status.moved("failed", reason=INTERRUPTED, ended_at=status.updated_at)
+    problem = run.config_problem()
+    if problem is not None:
+        return Status(state=BROKEN, created_at=status.created_at, updated_at=status.updated_at, reason=problem)
     return status
 
 
@@ -115,9 +120,12 @@ def cancel(run: Run) -> Status:
         status = refresh(run)
         if status.state not in ACTIVE:
             return status
-        if status.pid is not None and is_alive(status.pid, run):
-            os.kill(status.pid, signal.SIGTERM)
-            return status
+        if status.pid is not None and is_alive(run):
+            try:
+                os.kill(status.pid, signal.SIGTERM)
+                return status
+            except ProcessLookupError:
+                pass  # it died just now: mark it below
         status = status.moved("cancelled", reason="cancelled before it started")
         run.write_status(status)
         run.event("status", state="cancelled")

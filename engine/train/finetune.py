@@ -7,6 +7,8 @@ scorecard. Everything it learns goes to the run folder as it happens.
 
 from __future__ import annotations
 
+import math
+import os
 import resource
 import threading
 import time
@@ -22,13 +24,29 @@ from engine.train.tokenize import Encoded, encode_windows
 
 #: Above this many parameters on a GPU, recomputing activations saves more memory than it costs.
 CHECKPOINTING_MIN_PARAMS = 300_000_000
+#: The steps of a run, in order; each is announced with a ``phase`` event.
+PHASES = ("loading", "baseline", "training", "custom", "saving")
+#: Test hook: a phase name here makes the worker stop and wait at that phase
+#: (after announcing it) until it is killed, so a test can kill it exactly there.
+PAUSE_ENV = "FINETUI_TEST_PAUSE_AT"
+
+
+def _phase(run: Run, name: str) -> None:
+    """Record that the run entered ``name``; wait there forever when a test asked to (``PAUSE_ENV``)."""
+    run.event("phase", phase=name)
+    if os.environ.get(PAUSE_ENV) == name:
+        while True:
+            time.sleep(3600)
 
 
 def _baseline_from_events(run: Run) -> EvalResult | None:
     """The baseline scored before an interrupted attempt: the base model has not changed since."""
     for _, event in run.events():
         if event.get("kind") == "eval" and event.get("which") == "baseline":
-            return EvalResult(event["loss"], event["accuracy"], event["tokens"])
+            try:
+                return EvalResult.from_dict(event)
+            except ValueError:
+                return None  # a damaged record: score the baseline again
     return None
 
 
@@ -81,6 +99,11 @@ def prepare(run: Run, resume: bool = False) -> Session:
     train_examples, eval_examples = split_examples(spec, cfg.data.eval_fraction, cfg.train.seed)
     run.log(f"data: {len(train_examples)} train and {len(eval_examples)} eval examples from {cfg.data.path}")
 
+    if not eval_examples:
+        from engine.runs.lifecycle import NoEvalSplit
+
+        raise NoEvalSplit(f"{cfg.data.path}: no example is left for the eval split, so the run could not be scored")
+    _phase(run, "loading")
     run.log(f"loading {cfg.model.name} ({cfg.model.quant})")
     model, tokenizer = load_model(cfg.model.name, quant=cfg.model.quant, trust_remote_code=cfg.model.trust_remote_code)
     _one_kernel_for_training(model)
@@ -109,6 +132,7 @@ def prepare(run: Run, resume: bool = False) -> Session:
 
     baseline = _baseline_from_events(run) if resume else None
     if baseline is None:
+        _phase(run, "baseline")
         run.log("scoring the baseline (adapter off) on the eval split")
         with model.disable_adapter():
             baseline = evaluate(model, encoded_eval, pad_id)
@@ -163,15 +187,18 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
     checkpoint = run.last_checkpoint() if resume else None
     if checkpoint is not None:
         run.log(f"resuming from {checkpoint.name}")
+    _phase(run, "training")
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if stop.is_set():
         run.log(f"cancelled at step {trainer.state.global_step}; checkpoint saved")
         return "cancelled"
 
+    _phase(run, "custom")
     run.log("scoring the custom model (adapter on) on the eval split")
     custom = evaluate(session.model, session.encoded_eval, session.pad_id)
     run.event("eval", which="custom", **custom.to_dict())
-    session.model.save_pretrained(str(run.adapter_dir))
+    _phase(run, "saving")
+    _save_adapter(session.model, run)
     tokens = trainer.state.num_input_tokens_seen
     train_time = sum(e["elapsed_s"] for e in _last_step_per_attempt(run))
     train_figures = {
@@ -190,6 +217,21 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
     return "ready"
 
 
+def _save_adapter(model: Any, run: Run) -> None:
+    """Write the adapter (safetensors) beside its final place, then move it there.
+
+    A kill or a full disk mid-save leaves a partial folder under a hidden
+    name, never an ``adapter/`` that looks whole.
+    """
+    import shutil
+
+    partial = run.dir / ".adapter-partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    model.save_pretrained(str(partial), safe_serialization=True)
+    shutil.rmtree(run.adapter_dir, ignore_errors=True)
+    partial.rename(run.adapter_dir)
+
+
 def fine_tune(run: Run, stop: threading.Event, resume: bool = False) -> str:
     """Train the run start to scorecard; returns ``ready`` or ``cancelled``, raises on failure."""
     session = prepare(run, resume)
@@ -202,8 +244,9 @@ def _loss_curve(run: Run) -> list[tuple[int, float]]:
     """Step and loss of every logged step, over all attempts (a resumed run keeps its history)."""
     by_step: dict[int, float] = {}
     for _, e in run.events():
-        if e.get("kind") == "step":
-            by_step[e["step"]] = e["loss"]
+        step, loss = e.get("step"), e.get("loss")
+        if e.get("kind") == "step" and isinstance(step, int) and isinstance(loss, (int, float)) and math.isfinite(loss):
+            by_step[step] = float(loss)
     return sorted(by_step.items())
 
 
@@ -212,7 +255,7 @@ def _last_step_per_attempt(run: Run) -> list[dict[str, Any]]:
     attempts: list[dict[str, Any]] = []
     previous = None
     for _, e in run.events():
-        if e.get("kind") != "step":
+        if e.get("kind") != "step" or not isinstance(e.get("elapsed_s"), (int, float)):
             continue
         if previous is not None and e["elapsed_s"] < previous["elapsed_s"]:
             attempts.append(previous)

@@ -4,6 +4,10 @@ Started detached by ``engine.runs.process.launch``. It waits its turn in the
 queue, trains, and always leaves a final status: ready, cancelled, or failed
 with a reason in plain words. SIGTERM (``finetui cancel``) saves a checkpoint
 and ends the run as cancelled.
+
+It holds the run's ``worker.lock`` for its whole life: that lock is how
+readers know the run has a live worker, and a second worker started for the
+same run (two ``resume`` at once) finds it taken and leaves without a word.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 
 from engine.data import DataError
 from engine.runs import Run, RunStore
+from engine.runs.files import holding
 from engine.runs.process import claim, wait_for_turn
 
 
@@ -31,9 +36,24 @@ def _reason(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
         return "out of memory: try a smaller --batch-size or --seq-len, or 4-bit quantization (--quant 4bit)"
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return f"the disk is full ({exc.filename or 'writing checkpoints'}): free some space, then `finetui resume`"
+    if _disk_full(exc):
+        where = getattr(exc, "filename", None) or "writing checkpoints or the adapter"
+        return f"the disk is full ({where}): free some space, then `finetui resume`"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """An ENOSPC however it arrives: an ``OSError``, or the text of a safetensors or torch writer's error."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return True
+        text = str(exc)
+        if "No space left on device" in text or "os error 28" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +65,17 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
+    if not run.dir.is_dir():
+        print(f"run folder {run.dir} no longer exists", file=sys.stderr)
+        return 1
+    with holding(run.worker_lock_path) as owner:
+        if not owner:
+            return 0  # another worker has this run: it is the only one that may write to it
+        return _work(run, stop, args.resume)
 
+
+def _work(run: Run, stop: threading.Event, resume: bool) -> int:
+    """Queue, train and record the outcome; called while holding the run's worker lock."""
     if claim(run) is None:
         return 0  # cancelled before this process started: leave it so
     lock = wait_for_turn(run, RunStore(run.dir.parent), stop.is_set)
@@ -59,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             from engine.train.finetune import fine_tune
 
-            final = fine_tune(run, stop, resume=args.resume)
+            final = fine_tune(run, stop, resume=resume)
         except BaseException as exc:  # every failure must end in a status, never "training" forever
             traceback.print_exc()
             reason = _reason(exc)

@@ -9,7 +9,8 @@ from datetime import datetime
 from engine.runs import Run, RunNotFound, RunStore
 from engine.runs.lifecycle import RunStateError, remove_run, resume_run
 from engine.runs.process import cancel, refresh
-from tui.commands.runview import duration, error, follow, format_event, format_scorecard, progress_cells, tail
+from engine.runs.store import BrokenRun
+from tui.commands.runview import duration, error, follow, format_event, format_scorecard, json_safe, os_problem, progress_cells, tail
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -44,18 +45,26 @@ def _find(args: argparse.Namespace) -> Run:
     return RunStore().get(args.run)
 
 
-def _summary(run: Run) -> dict:
-    status = refresh(run)
-    config = run.config()
+def _summary(run: Run) -> dict | None:
+    """One run as the table shows it; None if its folder went away meanwhile. A broken run says why."""
+    try:
+        status = refresh(run)
+    except FileNotFoundError:
+        return None
+    try:
+        config = run.config()
+        name, model, data = config.name, config.model.name, config.data.path
+    except BrokenRun:
+        name = model = data = "?"
     progress, eta = progress_cells(run, status.state)
     return {
         "id": run.id,
-        "name": config.name,
+        "name": name,
         "state": status.state,
         "progress": progress,
         "eta": eta,
-        "model": config.model.name,
-        "data": config.data.path,
+        "model": model,
+        "data": data,
         "created_at": status.created_at,
         "reason": status.reason,
         "dir": str(run.dir),
@@ -63,9 +72,12 @@ def _summary(run: Run) -> dict:
 
 
 def list_runs(args: argparse.Namespace) -> int:
-    rows = [_summary(r) for r in RunStore().list()]
+    try:
+        rows = [row for row in map(_summary, RunStore().list()) if row is not None]
+    except OSError as exc:
+        return error("runs", os_problem(exc))
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(rows, indent=2, allow_nan=False))
         return 0
     if not rows:
         print("no runs yet: start one with `finetui train DATA`")
@@ -74,23 +86,45 @@ def list_runs(args: argparse.Namespace) -> int:
     for r in rows:
         created = datetime.fromtimestamp(r["created_at"]).strftime("%Y-%m-%d %H:%M")
         print(f"{r['id']:<34} {r['state']:<10} {r['progress']:>8} {r['eta']:>8}  {r['model'][:16]:<16} {created}")
+        if r["state"] == "broken":
+            print(f"  └ {r['reason']}; `finetui rm {r['id']}` removes it")
     return 0
 
 
 def show(args: argparse.Namespace) -> int:
     try:
         run = _find(args)
-    except RunNotFound as exc:
-        return error("show", str(exc))
-    status = refresh(run)
-    config = run.config()
-    metrics = run.metrics()
+        status = refresh(run)
+    except (RunNotFound, OSError) as exc:
+        return error("show", os_problem(exc))
+    try:
+        config = run.config()
+    except BrokenRun as exc:
+        config = None
+        config_problem = str(exc)
+    try:
+        metrics, metrics_problem = run.metrics(), None
+    except BrokenRun as exc:
+        metrics, metrics_problem = None, str(exc)
     if args.json:
-        print(json.dumps({"id": run.id, "dir": str(run.dir), "config": config.to_dict(), "status": status.to_dict(), "metrics": metrics}, indent=2))
+        document = {
+            "id": run.id,
+            "dir": str(run.dir),
+            "config": config.to_dict() if config else None,
+            "status": status.to_dict(),
+            "metrics": json_safe(metrics),
+            "problems": [p for p in (None if config else config_problem, metrics_problem) if p],
+        }
+        print(json.dumps(document, indent=2, allow_nan=False))
+        return 0
+    print(f"run {run.id}   {status.state}" + (f": {status.reason}" if status.reason else ""))
+    if config is None:
+        print(f"  {config_problem}")
+        if status.state == "broken":
+            print(f"  `finetui rm {run.id}` removes it")
         return 0
     t, lo = config.train, config.lora
     steps = f"{t.max_steps} steps" if t.max_steps else f"{t.epochs:g} epochs"
-    print(f"run {run.id}   {status.state}" + (f": {status.reason}" if status.reason else ""))
     print(f"  data     {config.data.path}" + (f"  (separator {config.data.separator!r})" if config.data.separator else ""))
     print(f"  model    {config.model.name} ({config.model.quant}), LoRA r={lo.r} alpha={lo.alpha} dropout={lo.dropout}")
     print(f"  train    {steps}, lr {t.lr:g}, batch {t.batch_size}x{t.grad_accum}, seq {t.seq_len}, seed {t.seed}")
@@ -103,6 +137,10 @@ def show(args: argparse.Namespace) -> int:
     if metrics:
         print()
         print(format_scorecard(metrics))
+    elif metrics_problem:
+        print(f"\n  scorecard unreadable: {metrics_problem}")
+    if status.state == "ready" and not (run.adapter_dir / "adapter_config.json").is_file():
+        print(f"\n  its adapter folder is missing, so it can't be used in the playground; train again to get one")
     if status.state == "failed":
         print("\nlast lines of the training process's output:")
         for line in tail(run.log_path):
@@ -113,8 +151,8 @@ def show(args: argparse.Namespace) -> int:
 def logs(args: argparse.Namespace) -> int:
     try:
         run = _find(args)
-    except RunNotFound as exc:
-        return error("logs", str(exc))
+    except (RunNotFound, OSError) as exc:
+        return error("logs", os_problem(exc))
     if args.follow:
         try:
             follow(run)
@@ -129,12 +167,12 @@ def logs(args: argparse.Namespace) -> int:
 def cancel_run(args: argparse.Namespace) -> int:
     try:
         run = _find(args)
-    except RunNotFound as exc:
-        return error("cancel", str(exc))
-    before = refresh(run).state
-    if before not in ("queued", "training"):
-        return error("cancel", f"run {run.id} is already {before}")
-    status = cancel(run)
+        before = refresh(run).state
+        if before not in ("queued", "training"):
+            return error("cancel", f"run {run.id} is {before}, not queued or training")
+        status = cancel(run)
+    except (RunNotFound, OSError) as exc:
+        return error("cancel", os_problem(exc))
     if status.state == "cancelled":
         print(f"run {run.id} cancelled")
     else:
@@ -145,8 +183,8 @@ def cancel_run(args: argparse.Namespace) -> int:
 def resume(args: argparse.Namespace) -> int:
     try:
         run = resume_run(_find(args))
-    except (RunNotFound, RunStateError) as exc:
-        return error("resume", str(exc))
+    except (RunNotFound, RunStateError, OSError) as exc:
+        return error("resume", os_problem(exc))
     checkpoint = run.last_checkpoint()
     where = f"from {checkpoint.name}" if checkpoint else "from the start (no checkpoint yet)"
     print(f"run {run.id} resumed {where}; follow it with: finetui logs {run.id} -f")
@@ -157,7 +195,7 @@ def remove(args: argparse.Namespace) -> int:
     try:
         run = _find(args)
         remove_run(run)
-    except (RunNotFound, RunStateError) as exc:
-        return error("rm", str(exc))
+    except (RunNotFound, RunStateError, OSError) as exc:
+        return error("rm", os_problem(exc))
     print(f"run {run.id} removed")
     return 0

@@ -10,11 +10,12 @@ from engine.config import QUANTS, ConfigError, DataConfig, LoraConfig, ModelConf
 from engine.data import FORMATS, DataError, DataSpec, Report
 from engine.estimate import count_tokens, estimate_run, model_facts
 from engine.runs import RunStore
-from engine.runs.lifecycle import start_run, validate_data
+from engine.models import ModelError
+from engine.runs.lifecycle import NoEvalSplit, start_run, validate_data, validate_model
 from engine.runs.process import refresh
 from engine.runs.status import ACTIVE
 from tui.commands.inspect import format_report
-from tui.commands.runview import duration, error, follow
+from tui.commands.runview import duration, error, follow, os_problem
 
 T = TrainConfig
 L = LoraConfig
@@ -96,16 +97,20 @@ def format_estimate(config: RunConfig, report: Report) -> str:
 def run(args: argparse.Namespace) -> int:
     try:
         config = build_config(args)
+        validate_model(config)
         report = validate_data(config)
-    except ConfigError as exc:
+    except (ConfigError, ModelError, NoEvalSplit) as exc:
         return error("train", str(exc))
     except DataError as exc:
         print(f"finetui: error: {exc}", file=sys.stderr)
         return 2
     print(format_report(report))
     print(format_estimate(config, report), end="\n\n")
-    ahead = [run.id for run in RunStore().list() if refresh(run).state in ACTIVE]
-    created = start_run(config)
+    try:
+        ahead = [run.id for run in RunStore().list() if refresh(run).state in ACTIVE]
+        created = start_run(config)
+    except (ModelError, OSError) as exc:
+        return error("train", os_problem(exc))
     if ahead:
         print(f"run {created.id} is queued: it starts when {', '.join(ahead)} {'ends' if len(ahead) == 1 else 'end'} (one run trains at a time)")
     else:
