@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from engine.config import QUANTS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, TrainConfig
 from engine.data import FORMATS, DataError, DataSpec, Report
@@ -14,6 +15,7 @@ from engine.models import ModelError
 from engine.runs.lifecycle import NoEvalSplit, start_run, validate_data, validate_model
 from engine.runs.process import refresh
 from engine.runs.status import ACTIVE
+from engine.train import defaults
 from tui.commands.inspect import format_report
 from tui.commands.runview import duration, error, follow, os_problem
 
@@ -38,11 +40,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", "-m", metavar="M", default=ModelConfig().name, help="bundled model name, local folder, hub id or cached model (default: %(default)s)")
     p.add_argument("--name", metavar="N", help="a name for the run (default: the data file's name)")
     steps = p.add_mutually_exclusive_group()
-    steps.add_argument("--epochs", type=float, default=T.epochs, help="passes over the train split (default: %(default)s)")
-    steps.add_argument("--max-steps", type=int, help="stop after N optimizer steps instead")
-    p.add_argument("--lr", type=float, default=T.lr, help="peak learning rate (default: %(default)s)")
-    p.add_argument("--lora-r", type=int, default=L.r, help="LoRA rank (default: %(default)s)")
-    p.add_argument("--lora-alpha", type=int, default=L.alpha, help="LoRA alpha (default: %(default)s)")
+    steps.add_argument("--epochs", type=float, help="passes over the train split (default: chosen from the data's size)")
+    steps.add_argument("--max-steps", type=int, help="stop after N optimizer steps instead (default: none; without a GPU, a cap of about 4 minutes)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: chosen from the model's size)")
+    p.add_argument("--lora-r", type=int, help="LoRA rank (default: chosen from the data's size)")
+    p.add_argument("--lora-alpha", type=int, help="LoRA alpha (default: twice the rank)")
     p.add_argument("--lora-dropout", type=float, default=L.dropout, help="LoRA dropout (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=T.batch_size, help="packed sequences per step (default: %(default)s)")
     p.add_argument("--grad-accum", type=int, default=T.grad_accum, help="gradient accumulation steps (default: %(default)s)")
@@ -61,11 +63,11 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         name=args.name or args.data.stem,
         data=DataConfig(str(args.data), format=args.format, separator=args.separator, eval_fraction=args.eval_fraction),
         model=ModelConfig(args.model, quant=args.quant, trust_remote_code=args.trust_remote_code),
-        lora=LoraConfig(r=args.lora_r, alpha=args.lora_alpha, dropout=args.lora_dropout),
+        lora=LoraConfig(r=_given(args.lora_r, L.r), alpha=_given(args.lora_alpha, L.alpha), dropout=args.lora_dropout),
         train=TrainConfig(
-            epochs=args.epochs,
+            epochs=_given(args.epochs, T.epochs),
             max_steps=args.max_steps,
-            lr=args.lr,
+            lr=_given(args.lr, T.lr),
             batch_size=args.batch_size,
             grad_accum=args.grad_accum,
             seq_len=args.seq_len,
@@ -75,11 +77,45 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     )
 
 
+def _given(value: float | int | None, fallback: float | int) -> Any:
+    """A flag's value, or the config's own default until the rule in ``engine.train.defaults`` chooses one."""
+    return fallback if value is None else value
+
+
+def user_settings(args: argparse.Namespace) -> set[str]:
+    """The settings the rule must leave alone: those given on the command line."""
+    given = {"train.epochs": args.epochs, "train.max_steps": args.max_steps, "train.lr": args.lr, "lora.r": args.lora_r, "lora.alpha": args.lora_alpha}
+    return {path for path, value in given.items() if value is not None}
+
+
+def choose_defaults(config: RunConfig, report: Report, user_set: set[str]) -> tuple[RunConfig, list[str]]:
+    """The config with the rule's defaults for what the user left unset, and a line per setting saying why."""
+    facts = model_facts(config.model.name)
+    share = report.train / report.examples if report.examples else 0.9
+    tokens = count_tokens(_spec(config), facts, config.train.seq_len)
+    chosen = defaults.choose(facts.params, defaults.data_size(config, tokens, share), gpu=defaults.has_gpu())
+    resolved = defaults.apply(config, chosen, user_set)
+    lines = ["settings (chosen from the model and the data unless given; override any with its flag):"]
+    for path, choice in chosen.items():
+        section, name = path.split(".")
+        value = getattr(getattr(resolved, section), name)
+        shown = "off" if value is None else format(value, "g") if isinstance(value, float) else str(value)
+        why = "given" if path in user_set else "follows the run's length" if path in _LENGTH and user_set & _LENGTH else choice.why
+        lines.append(f"  {path:<16} {shown:<8} {why}")
+    return resolved, lines
+
+
+_LENGTH = {"train.epochs", "train.max_steps"}
+
+
+def _spec(config: RunConfig) -> DataSpec:
+    return DataSpec(Path(config.data.path), format=config.data.format, separator=config.data.separator)
+
+
 def format_estimate(config: RunConfig, report: Report) -> str:
     """Tokens, steps and time before the run starts, as the TUI's train screen shows them."""
     facts = model_facts(config.model.name)
-    spec = DataSpec(Path(config.data.path), format=config.data.format, separator=config.data.separator)
-    tokens = count_tokens(spec, facts, config.train.seq_len)
+    tokens = count_tokens(_spec(config), facts, config.train.seq_len)
     estimate = estimate_run(config, tokens, report.train / report.examples if report.examples else 0.9, facts)
     approx = "" if tokens.exact else "≈"
     lines = [f"tokens ({facts.spec}): {approx}{tokens.total:,}; per example median {tokens.p50:,}, max {tokens.max:,}; sequences of {tokens.seq_len:,}"]
@@ -105,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"finetui: error: {exc}", file=sys.stderr)
         return 2
     print(format_report(report))
+    config, chosen = choose_defaults(config, report, user_settings(args))
+    print("\n".join(chosen))
     print(format_estimate(config, report), end="\n\n")
     try:
         ahead = [run.id for run in RunStore().list() if refresh(run).state in ACTIVE]

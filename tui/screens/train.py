@@ -19,8 +19,9 @@ from textual.worker import get_current_worker
 from engine.config import QUANTS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, TrainConfig
 from engine.data import Cancelled, DataSpec, Report
 from engine.estimate import Estimate, ModelFacts, TokenStats, count_tokens, estimate_run, model_facts
-from engine.models import list_models
+from engine.models import ModelError, list_models
 from engine.runs.lifecycle import start_run
+from engine.train import defaults
 from tui.commands.runview import duration
 from tui.messages import TokensCounted, TokensProgress
 from tui.pacing import Pace
@@ -64,6 +65,17 @@ DEFAULTS: dict[str, Any] = {
     **{f"lora.{f.name}": f.default for f in fields(LoraConfig)},
     "data.eval_fraction": DataConfig.__dataclass_fields__["eval_fraction"].default,
 }
+
+
+#: The fields whose defaults ``engine.train.defaults`` chooses from the model and the data, by setting path.
+RULED = {f"{f.section}.{f.name}": f for f in FIELDS if f"{f.section}.{f.name}" in defaults.SETTINGS}
+
+
+def _as_text(value: float | int | None) -> str:
+    """A setting's value as its field shows it (None: empty, which the field shows as "off")."""
+    if value is None:
+        return ""
+    return format(value, "g") if isinstance(value, float) else str(value)
 
 
 def _field_for(message: str) -> Field | None:
@@ -110,6 +122,12 @@ class TrainScreen(FinetuiScreen):
         """The config as the form stands, or None while a field is invalid."""
         self.problem = ""
         self._model_timer: Timer | None = None
+        self.chosen: dict[str, defaults.Choice] = {}
+        """The defaults chosen from the model and the data (``engine.train.defaults``), by setting path."""
+        self.overridden: set[str] = set()
+        """Chosen settings the user has typed over: theirs from then on."""
+        self._shown: dict[str, str] = {}
+        """Field id -> the text this screen last put in it: a change to anything else is the user's."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -127,9 +145,10 @@ class TrainScreen(FinetuiScreen):
                 yield Input(self.spec.path.stem, id="name", compact=True, classes="wide")
                 for f in FIELDS:
                     default = "" if f.optional else DEFAULTS[f"{f.section}.{f.name}"]
+                    self._shown[f.id] = format(default, "g") if isinstance(default, float) else str(default)
                     yield Label(f.label, classes="field-label")
                     yield Input(
-                        format(default, "g") if isinstance(default, float) else str(default),
+                        self._shown[f.id],
                         placeholder="off" if f.optional else "",
                         id=f.id,
                         compact=True,
@@ -139,6 +158,7 @@ class TrainScreen(FinetuiScreen):
             with Vertical(id="estimate-panel", classes="panel") as estimate:
                 estimate.border_title = "Estimate"
                 yield Static("Counting tokens…", id="estimate")
+        yield Static("", id="defaults", markup=False)
         with Horizontal(id="train-actions"):
             yield Static("", id="train-status")
             yield Button("Launch", id="launch", variant="primary", compact=True)
@@ -232,6 +252,8 @@ class TrainScreen(FinetuiScreen):
             bad, self.problem = error.field, str(error)
         except ConfigError as error:
             bad, self.problem = _field_for(str(error)), str(error)
+        except (ArithmeticError, ValueError) as error:  # a number past what the estimate can hold: shown, never raised
+            self.problem = f"a setting is out of range ({error})"
         if bad is not None:
             self.query_one(f"#{bad.id}", Input).add_class("-invalid")
         model = self.query_one("#model", Input)
@@ -246,7 +268,48 @@ class TrainScreen(FinetuiScreen):
         self.query_one("#launch", Button).disabled = bool(self.problem)
         self._show_estimate()
 
+    def _note_overrides(self) -> None:
+        """A chosen setting's field that no longer holds what this screen put there is the user's from now on.
+
+        The run's length is one choice: epochs typed over also drops the
+        chosen step cap, which would otherwise end the run first.
+        """
+        for path, field in RULED.items():
+            if path not in self.overridden and self.query_one(f"#{field.id}", Input).value != self._shown[field.id]:
+                self.overridden.add(path)
+                if path == "train.epochs" and "train.max_steps" not in self.overridden:
+                    self.overridden.add("train.max_steps")
+                    self._fill(RULED["train.max_steps"], "")
+
+    def _fill(self, field: Field, text: str) -> None:
+        widget = self.query_one(f"#{field.id}", Input)
+        self._shown[field.id] = text
+        if widget.value != text:
+            widget.value = text
+
+    def _choose_defaults(self, config: RunConfig) -> RunConfig:
+        """Choose the defaults for the form's model and data, show them where the user has not typed, and say why."""
+        if self.tokens is None or self.facts is None:
+            return config
+        share = self.report.train / self.report.examples if self.report.examples else 0.9
+        self.chosen = defaults.choose(self.facts.params, defaults.data_size(config, self.tokens, share), gpu=defaults.has_gpu())
+        resolved = defaults.apply(config, self.chosen, self.overridden)
+        why: dict[str, str] = {}
+        for path, field in RULED.items():
+            if path not in self.overridden:
+                section, name = path.split(".")
+                self._fill(field, _as_text(getattr(getattr(resolved, section), name)))
+            why[path] = "yours" if path in self.overridden else self.chosen[path].why
+        lines = [
+            f"Learn rate ← {why['train.lr']}",
+            f"Epochs ← {why['train.epochs']}",
+            f"Max steps ← {why['train.max_steps']} · LoRA r ← {why['lora.r']}, α ← {why['lora.alpha']}",
+        ]
+        self.query_one("#defaults", Static).update("\n".join(lines))
+        return resolved
+
     def _build(self) -> RunConfig:
+        self._note_overrides()
         values: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "lora": {}, "train": {}}
         for f in FIELDS:
             raw = self.query_one(f"#{f.id}", Input).value.strip()
@@ -260,13 +323,14 @@ class TrainScreen(FinetuiScreen):
         name = self.query_one("#name", Input).value.strip() or self.spec.path.stem
         model = self.query_one("#model", Input).value.strip()
         quant = str(self.query_one("#quant", Select).value)
-        return RunConfig(
+        config = RunConfig(
             name=name,
             data=DataConfig(str(self.spec.path), format=self.spec.format, separator=self.spec.separator, **values["data"]),
             model=ModelConfig(model, quant=quant),
             lora=LoraConfig(**values["lora"]),
             train=TrainConfig(**values["train"]),
         )
+        return self._choose_defaults(config)
 
     def _show_estimate(self) -> None:
         view = self.query_one("#estimate", Static)
@@ -304,6 +368,9 @@ class TrainScreen(FinetuiScreen):
         if self.config is None:
             self.notify(self.problem or "Fix the settings first.", severity="error")
             return
+        if not self.chosen:
+            self.notify("Wait a moment: the defaults are chosen once the data's tokens are counted.", severity="warning")
+            return
         self.query_one("#launch", Button).disabled = True
         self.query_one("#train-status", Static).update("Starting the run…")
         self.launch(self.config)
@@ -313,7 +380,7 @@ class TrainScreen(FinetuiScreen):
         """Create the run folder and its detached process (a fork and an exec: quick, but not UI work)."""
         try:
             run = start_run(config)
-        except OSError as error:
+        except (OSError, ModelError) as error:  # the engine's model check, or a runs folder that can't be written
             self.app.call_from_thread(self.app.push_screen, ErrorScreen("Could not start the run", str(error)))
             self.app.call_from_thread(self.revalidate)
             return

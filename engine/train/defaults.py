@@ -1,0 +1,154 @@
+"""Training defaults chosen from the model and the data: learning rate, epochs, a step cap, LoRA rank.
+
+One fixed setting cannot suit a 6M-parameter model and a 7B one, or 300
+examples and 300,000. The rule, in one place:
+
+- **Learning rate** from the model's size. Small models need larger LoRA
+  learning rates: ``3e-3 x (params / 6M) ** -0.38``, which gives 3e-3 for
+  finetui-tiny (6M), about 4e-4 for a 1B model and 2e-4 for a 7B one (the
+  usual QLoRA setting), kept within [1e-4, 3e-3].
+- **Epochs** from the data's size. A small dataset needs several passes
+  before the adapter learns it (a facts file needs about twenty): enough
+  passes to see ``TARGET_TOKENS`` training tokens, at least 1 and at most
+  ``MAX_EPOCHS``. A large dataset gets one pass.
+- **A step cap** on a machine without a GPU: no more steps than about
+  ``CPU_BUDGET_S`` of training on 2 CPU cores (the speed guess of
+  ``engine.estimate``), so that a first run of a sample file takes minutes.
+- **LoRA rank** from the data's size: 16, doubled for every tenfold past a
+  million training tokens (at most 64): more to learn needs more capacity.
+  Alpha is twice the rank, the usual scale.
+
+Each value comes with a short ``why``; the CLI prints it and the train
+screen shows it beside the field. Whatever the user sets wins: ``apply``
+fills in only the settings left unset, and the run saves the result in its
+``config.json``. No torch here: the TUI imports this.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from engine.config import RunConfig
+from engine.estimate import CPU_RATE_TIMES_PARAMS, TokenStats, steps_per_epoch
+
+#: The learning rate a ~6M-parameter model needs, and how it falls with size (the exponent).
+SMALL_MODEL_LR = 3e-3
+SMALL_MODEL_PARAMS = 6e6
+LR_EXPONENT = -0.38
+LR_RANGE = (1e-4, 3e-3)
+#: Training tokens a run should see at least, going round a small dataset several times.
+TARGET_TOKENS = 300_000
+MAX_EPOCHS = 20
+#: Seconds of training a default run may take on 2 CPU cores (no GPU).
+CPU_BUDGET_S = 240.0
+#: LoRA rank for up to ``RANK_TOKENS`` training tokens; doubled per tenfold beyond, up to ``MAX_RANK``.
+BASE_RANK = 16
+RANK_TOKENS = 1_000_000
+MAX_RANK = 64
+#: The settings this rule chooses, as ``section.name`` paths of ``RunConfig``.
+SETTINGS = ("train.lr", "train.epochs", "train.max_steps", "lora.r", "lora.alpha")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A default and where it came from, in a few words."""
+
+    value: float | int | None
+    why: str
+
+
+@dataclass(frozen=True)
+class DataSize:
+    """What the rule needs to know about the data: training tokens, and optimizer steps in one pass."""
+
+    train_tokens: int
+    steps_per_epoch: int
+
+
+def choose(params: int | None, data: DataSize, gpu: bool = False) -> dict[str, Choice]:
+    """The defaults for a model of ``params`` parameters (None: unknown) and ``data``, by setting path."""
+    chosen = {"train.lr": _lr(params)}
+    epochs, steps = _epochs_and_cap(params, data, gpu)
+    chosen["train.epochs"] = epochs
+    chosen["train.max_steps"] = steps
+    rank = _rank(data.train_tokens)
+    chosen["lora.r"] = rank
+    chosen["lora.alpha"] = Choice(2 * int(rank.value or BASE_RANK), "2 × r")
+    return chosen
+
+
+def _lr(params: int | None) -> Choice:
+    if not params:
+        return Choice(2e-4, "model size unknown: the usual QLoRA rate")
+    raw = SMALL_MODEL_LR * (params / SMALL_MODEL_PARAMS) ** LR_EXPONENT
+    value = float(f"{min(max(raw, LR_RANGE[0]), LR_RANGE[1]):.2g}")
+    return Choice(value, f"{_millions(params)} params: small models need larger rates")
+
+
+def _epochs_and_cap(params: int | None, data: DataSize, gpu: bool) -> tuple[Choice, Choice]:
+    tokens = max(1, data.train_tokens)
+    epochs = min(MAX_EPOCHS, max(1, math.ceil(TARGET_TOKENS / tokens)))
+    if epochs > 1:
+        why = f"{tokens:,} train tokens: small data, {epochs} passes"
+    else:
+        why = f"{tokens:,} train tokens: one pass"
+    epoch_choice = Choice(float(epochs), why)
+    if gpu or not params:
+        reason = "a GPU: no cap" if gpu else "model size unknown: no cap"
+        return epoch_choice, Choice(None, reason)
+    rate = CPU_RATE_TIMES_PARAMS / params
+    tokens_per_step = tokens / max(1, data.steps_per_epoch)
+    cap = max(1, int(CPU_BUDGET_S * rate / tokens_per_step))
+    if cap >= data.steps_per_epoch * epochs:
+        return epoch_choice, Choice(None, f"no cap: {CPU_BUDGET_S / 60:g} min on 2 CPUs")
+    return epoch_choice, Choice(cap, f"capped: {CPU_BUDGET_S / 60:g} min on 2 CPUs")
+
+
+def _rank(train_tokens: int) -> Choice:
+    if train_tokens <= RANK_TOKENS:
+        return Choice(BASE_RANK, f"{BASE_RANK} under {RANK_TOKENS / 1e6:g}M tokens")
+    doublings = math.ceil(math.log10(train_tokens / RANK_TOKENS))
+    rank = min(MAX_RANK, BASE_RANK * 2**doublings)
+    return Choice(rank, f"{rank} for {train_tokens / 1e6:,.1f}M tokens")
+
+
+def _millions(params: int) -> str:
+    return f"{params / 1e6:,.1f}M" if params < 1e9 else f"{params / 1e9:,.1f}B"
+
+
+def data_size(config: RunConfig, tokens: TokenStats, train_share: float) -> DataSize:
+    """The training tokens and steps per epoch of ``config``'s data, as ``engine.estimate`` counts them."""
+    return DataSize(round(tokens.trained * train_share), steps_per_epoch(config, tokens, train_share))
+
+
+def has_gpu() -> bool:
+    """Whether training will likely run on a GPU here (``nvidia-smi`` on the PATH; no torch import)."""
+    return shutil.which("nvidia-smi") is not None
+
+
+def apply(config: RunConfig, chosen: dict[str, Choice], user_set: Iterable[str]) -> RunConfig:
+    """``config`` with each chosen default in place of the settings the user did not set.
+
+    The length of the run is one choice: a user who sets epochs or max steps
+    chose it, and neither the rule's epochs nor its cap apply. Alpha left
+    unset follows the rank, whoever chose it (twice it).
+    """
+    mine = set(user_set)
+    if mine & {"train.epochs", "train.max_steps"}:
+        mine |= {"train.epochs", "train.max_steps"}
+    sections: dict[str, dict[str, object]] = {"train": {}, "lora": {}}
+    for path, choice in chosen.items():
+        if path not in mine:
+            section, name = path.split(".")
+            sections[section][name] = choice.value
+    if "lora.alpha" not in mine:
+        sections["lora"]["alpha"] = 2 * int(sections["lora"].get("r", config.lora.r))  # type: ignore[call-overload]
+    return dataclasses.replace(
+        config,
+        train=dataclasses.replace(config.train, **sections["train"]),
+        lora=dataclasses.replace(config.lora, **sections["lora"]),
+    )
