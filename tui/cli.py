@@ -19,23 +19,40 @@ Run with no arguments (or with a file or folder) to open the TUI; use a
 subcommand to script the same steps."""
 
 
-#: Options whose values may start with "-", like ``--separator '--SEPARATOR--'``;
-#: argparse would take such a value for an option of its own.
-FREE_VALUE_OPTIONS = ("--separator", "-s")
+#: Options whose values may start with "-", like ``--separator '--SEPARATOR--'`` or ``--separator --``:
+#: argparse would take such a value for an option of its own, and drops a value of ``--``. They are
+#: taken out of the command line before argparse sees it, and put back on the parsed arguments.
+FREE_VALUE_OPTIONS = {"--separator": "separator", "-s": "separator"}
 
 
-def join_free_values(argv: list[str]) -> list[str]:
-    """Glue ``--separator VALUE`` into ``--separator=VALUE`` so any value is accepted."""
-    out: list[str] = []
+def take_free_values(argv: list[str]) -> tuple[list[str], dict[str, str]]:
+    """``argv`` without the free-value options, and their values by destination.
+
+    Accepts ``--separator VALUE``, ``--separator=VALUE``, ``-s VALUE`` and
+    ``-sVALUE``, whatever VALUE is (``--`` included). Everything after a bare
+    ``--`` that is not such a value is left alone.
+    """
+    rest: list[str] = []
+    values: dict[str, str] = {}
     i = 0
     while i < len(argv):
-        if argv[i] in FREE_VALUE_OPTIONS and i + 1 < len(argv):
-            out.append(f"{argv[i]}={argv[i + 1]}")
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        name, eq, value = arg.partition("=")
+        if arg in FREE_VALUE_OPTIONS and i + 1 < len(argv):
+            values[FREE_VALUE_OPTIONS[arg]] = argv[i + 1]
             i += 2
+            continue
+        if eq and name.startswith("--") and name in FREE_VALUE_OPTIONS:
+            values[FREE_VALUE_OPTIONS[name]] = value
+        elif arg.startswith("-s") and not arg.startswith("--") and len(arg) > 2:
+            values["separator"] = arg[2:]
         else:
-            out.append(argv[i])
-            i += 1
-    return out
+            rest.append(arg)
+        i += 1
+    return rest, values
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,7 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser, names = build_parser()
     if not argv or (len(argv) == 1 and argv[0] not in names and not argv[0].startswith("-")):
         return _run_tui(Path(argv[0]) if argv else None)
-    args = parser.parse_args(join_free_values(argv))
+    rest, free = take_free_values(argv)
+    args = parser.parse_args(rest)
+    for dest, value in free.items():
+        if not hasattr(args, dest):
+            parser.error(f"unrecognized arguments: --{dest} (this command takes no {dest})")
+        setattr(args, dest, value)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
@@ -78,8 +100,9 @@ def _run_tui(start: Path | None) -> int:
     """Open the TUI, importing Textual only now so subcommands start fast."""
     from tui.app import FinetuiApp
 
-    FinetuiApp(start_path=start).run()
-    return 0
+    app = FinetuiApp(start_path=start)
+    app.run()
+    return app.return_code or 0  # Textual sets 1 when the app crashed: a crash must not exit 0
 
 
 if __name__ == "__main__":

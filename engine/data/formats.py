@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,47 +11,68 @@ from pathlib import Path
 from engine.data import parsers
 from engine.data.errors import DataError
 from engine.data.examples import Example
-from engine.data.parsers import ParseState, Raw
-from engine.data.reader import Progress, check_readable, iter_lines, read_head
+from engine.data.raw import ParseState, Raw
+from engine.data.reader import Progress, check_readable, is_parquet, iter_lines, read_head
+from engine.data.records import SHAPES, parse_mapping, Normaliser
 
-FORMATS = ("txt", "jsonl", "csv", "tsv")
+#: File formats; ``--format`` also takes a record layout (``SHAPES``) and then detects the file format.
+FILE_FORMATS = ("txt", "jsonl", "json", "csv", "tsv", "parquet")
+FORMATS = FILE_FORMATS + SHAPES
 EXTENSIONS = {
     ".txt": "txt",
     ".text": "txt",
     ".md": "txt",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
+    ".json": "json",
     ".csv": "csv",
     ".tsv": "tsv",
+    ".parquet": "parquet",
 }
 #: Default size of a packed example when a text file has no separator.
 TARGET_CHARS = 2000
+#: The start of a JSON array of records, or of a record: ``[{"``, ``{"`` or ``[]``.
+_JSON_START = re.compile(r'\s*(\[\s*\{\s*"|\{\s*"|\[\s*\]\s*$)')
+#: Column names that make a first line a table header.
+_COLUMNS = {"text", "prompt", "completion", "question", "answer", "query", "response", "instruction", "input", "output", "chosen", "rejected", "system"}
 
 
 @dataclass(frozen=True)
 class DataSpec:
     """How to read one data file: what a user picks on the data screen or the command line.
 
-    ``format`` None means detect it; ``separator`` None (or empty) means split
+    ``format`` None means detect it; it may name a file format (``txt``,
+    ``json``, ...) or a record layout (``alpaca``, ``sharegpt``, ...), whose
+    file format is then detected. ``separator`` None (or empty) means split
     plain text at paragraph boundaries and pack paragraphs up to
-    ``target_chars``.
+    ``target_chars``. ``mapping`` names the columns that hold the fields
+    finetui reads (``"prompt=question,completion=answer"``).
     """
 
     path: Path
     format: str | None = None
     separator: str | None = None
     target_chars: int = TARGET_CHARS
+    mapping: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
         if self.separator == "":
             object.__setattr__(self, "separator", None)
+        if self.mapping is not None and not self.mapping.strip():
+            object.__setattr__(self, "mapping", None)
         if self.format is not None and self.format not in FORMATS:
             raise DataError(
                 self.path, f"unknown format {self.format!r}; choose one of {', '.join(FORMATS)}", code="unknown_format"
             )
+        parse_mapping(self.path, self.mapping)
         if self.target_chars < 1:
             raise ValueError(f"target_chars must be at least 1, not {self.target_chars}")
+
+    @property
+    def shape(self) -> str | None:
+        """The record layout the user forced, if any."""
+        return self.format if self.format in SHAPES else None
 
 
 def _first_line(head: str) -> str:
@@ -62,57 +84,78 @@ def _looks_like_jsonl(line: str) -> bool:
         return False
     try:
         return isinstance(json.loads(line), dict)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return False
 
 
-def _looks_like_table(line: str, delimiter: str) -> bool:
+def _looks_like_json(head: str) -> bool:
+    """An array of records, or a record spread over several lines."""
+    return _JSON_START.match(head) is not None
+
+
+def _looks_like_table(line: str, delimiter: str, mapped: set[str]) -> bool:
     names = {name.strip().strip('"').lower() for name in line.split(delimiter)}
-    return delimiter in line and ("text" in names or {"prompt", "completion"} <= names)
+    return delimiter in line and bool(names & (_COLUMNS | mapped))
 
 
 def detect_format(spec: DataSpec) -> str:
-    """The format ``spec`` will be read as: the user's choice, else the extension and content.
+    """The file format ``spec`` will be read as: the user's choice, else the content, else the extension.
 
-    A ``.txt`` whose first line is a JSON object is read as JSON lines. A
-    file with an unknown extension is plain text when a separator is given,
-    else recognised by its first line, or rejected with a hint to pass
-    ``--format``.
+    Content wins over the extension: Parquet by its magic bytes, JSON Lines
+    by a first line that is a JSON object, JSON by a leading ``[`` or a
+    record spread over lines, a table by a header naming known columns. A
+    separator given means plain text. What is left is plain text.
     """
     check_readable(spec.path)
-    if spec.format is not None:
+    if spec.format in FILE_FORMATS:
         return spec.format
+    if is_parquet(spec.path):
+        return "parquet"
     by_extension = EXTENSIONS.get(spec.path.suffix.lower())
-    if by_extension in ("jsonl", "csv", "tsv"):
-        return by_extension
-    first = _first_line(read_head(spec.path))
-    if spec.separator is None and _looks_like_jsonl(first):
-        return "jsonl"
-    if by_extension == "txt" or spec.separator is not None:
+    if spec.separator is not None:
         return "txt"
-    if _looks_like_table(first, "\t"):
+    head = read_head(spec.path)
+    first = _first_line(head)
+    if _looks_like_jsonl(first):
+        return "jsonl"
+    if _looks_like_json(head):
+        return "json"
+    if by_extension in ("csv", "tsv"):
+        return by_extension
+    mapped = {source.lower() for source in parse_mapping(spec.path, spec.mapping).values()}
+    if _looks_like_table(first, "\t", mapped):
         return "tsv"
-    if _looks_like_table(first, ","):
+    if _looks_like_table(first, ",", mapped):
         return "csv"
-    suffix = spec.path.suffix or "(none)"
-    raise DataError(
-        spec.path,
-        f"unknown format: can't tell from the extension {suffix} or the content; pass --format {'|'.join(FORMATS)}",
-        code="unknown_format",
-    )
+    if spec.shape is not None or by_extension in ("jsonl", "json", "parquet"):
+        raise DataError(
+            spec.path,
+            f"can't read it as {spec.shape or by_extension}: the content is neither JSON nor a table with a header row",
+            line=1,
+            code="unknown_format",
+        )
+    return "txt"
 
 
 def parse(spec: DataSpec, state: ParseState, on_progress: Progress | None = None) -> Iterator[Raw]:
     """Raw examples, empty ones included, in file order."""
     fmt = detect_format(spec)
+    mapping = parse_mapping(spec.path, spec.mapping)
+    if fmt in ("csv", "tsv"):
+        mapping = {target: source.lower() for target, source in mapping.items()}
+    normalise = Normaliser(spec.path, state, spec.shape, mapping)
+    if fmt == "parquet":
+        return parsers.parquet(spec.path, normalise, on_progress)
     lines = iter_lines(spec.path, on_progress)
     if fmt == "txt":
         if spec.separator is not None:
             return parsers.txt_separated(spec.path, lines, spec.separator, state)
         return parsers.txt_paragraphs(spec.path, lines, spec.target_chars, state)
     if fmt == "jsonl":
-        return parsers.jsonl(spec.path, lines, state)
-    return parsers.delimited(spec.path, lines, "\t" if fmt == "tsv" else ",", state)
+        return parsers.jsonl(spec.path, lines, normalise)
+    if fmt == "json":
+        return parsers.json_records(spec.path, lines, normalise)
+    return parsers.delimited(spec.path, lines, "\t" if fmt == "tsv" else ",", normalise)
 
 
 def is_empty(raw: Raw) -> bool:
@@ -121,12 +164,12 @@ def is_empty(raw: Raw) -> bool:
         return not raw.text.strip()
     if raw.kind == "prompt_completion":
         return not raw.completion.strip()
-    return not any(m.role == "assistant" and m.content.strip() for m in raw.messages)
+    return not any(m.role == "assistant" and (m.content.strip() or m.tool_calls) for m in raw.messages)
 
 
 def to_example(index: int, raw: Raw) -> Example:
     """Number a kept raw example."""
-    return Example(index, raw.line, raw.kind, raw.text, raw.prompt, raw.completion, raw.messages)
+    return Example(index, raw.line, raw.kind, raw.text, raw.prompt, raw.completion, raw.messages, raw.tools)
 
 
 def iter_examples(spec: DataSpec, on_progress: Progress | None = None) -> Iterator[Example]:

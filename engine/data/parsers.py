@@ -10,40 +10,29 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 from engine.data.errors import DataError
-from engine.data.examples import Kind, Message
+from engine.data.raw import ParseState, Raw
+from engine.data.reader import Progress
+from engine.data.records import Normaliser
 
-ROLES = ("system", "user", "assistant")
 #: Longest CSV/TSV field accepted (the csv module's default is 128 KB): far above any
 #: training example, yet a quote left open, which swallows the rest of the file into
 #: one field, is still stopped before it fills memory.
 FIELD_LIMIT = 16 * 1024 * 1024
+#: Longest line (JSON Lines, CSV) or record (JSON) read whole; past it the file is refused, not loaded.
+MAX_LINE_CHARS = 64 * 1024 * 1024
+#: Deepest JSON nesting accepted: a record nested thousands deep is an attack, not data.
+MAX_JSON_DEPTH = 200
+#: Longest piece between separators kept as one example; longer ones are cut, so memory stays bounded.
+MAX_PIECE_CHARS = 1_000_000
+#: Parquet rows converted at a time.
+PARQUET_BATCH = 256
 
 Lines = Iterable[tuple[int, str]]
-
-
-class Raw(NamedTuple):
-    """An example as parsed, before cleaning: ``line`` is where it starts."""
-
-    line: int
-    kind: Kind
-    text: str = ""
-    prompt: str = ""
-    completion: str = ""
-    messages: tuple[Message, ...] = ()
-
-
-@dataclass
-class ParseState:
-    """What a parser learns about the file as it goes, read by the report."""
-
-    flavour: str = ""
-    separator_found: bool = False
 
 
 def txt_separated(path: Path, lines: Lines, separator: str, state: ParseState) -> Iterator[Raw]:
@@ -57,6 +46,7 @@ def txt_separated(path: Path, lines: Lines, separator: str, state: ParseState) -
     start = 0
     opened = 0  # line of the separator that opened the current piece
     leading = True
+    size = 0
     for number, text in lines:
         pieces = text.split(separator) if separator in text else [text]
         for i, piece in enumerate(pieces):
@@ -71,9 +61,24 @@ def txt_separated(path: Path, lines: Lines, separator: str, state: ParseState) -
             if piece.strip() and not start:
                 start = number
             parts.append(piece)
+            size = size + len(piece) if i == 0 else len(piece)
+            if size > MAX_PIECE_CHARS:
+                # One piece of megabytes (a file with no separator in it) is cut, so training never holds it whole.
+                yield Raw(start or number, "text", text="".join(parts).strip(), issues=("cut_piece",))
+                parts, start, size, leading = [], 0, 0, False
     body = "".join(parts).strip()
     if body or not state.separator_found:
         yield Raw(start or 1, "text", text=body)
+
+
+def _short_lines(lines: Lines, size: int) -> Iterator[tuple[int, str]]:
+    """Lines longer than ``size`` cut in pieces: a file with no newline still packs into examples."""
+    for number, text in lines:
+        if len(text) <= size:
+            yield number, text
+        else:
+            for piece in _cut(text, size):
+                yield number, piece
 
 
 def txt_paragraphs(path: Path, lines: Lines, target_chars: int, state: ParseState) -> Iterator[Raw]:
@@ -105,7 +110,7 @@ def txt_paragraphs(path: Path, lines: Lines, target_chars: int, state: ParseStat
         packed.append(body)
         packed_chars += len(body) + (2 if len(packed) > 1 else 0)
 
-    for number, text in lines:
+    for number, text in _short_lines(lines, target_chars):
         if text.strip():
             if not para:
                 para_start = number
@@ -122,93 +127,186 @@ def txt_paragraphs(path: Path, lines: Lines, target_chars: int, state: ParseStat
     yield from flush_packed()
 
 
-def _string_field(path: Path, line: int, obj: dict, name: str) -> str:
-    if name not in obj:
-        raise DataError(path, "is missing", line=line, field=name, code="missing_field")
-    value = obj[name]
-    if not isinstance(value, str):
-        raise DataError(path, f"must be a string, not {_json_type(value)}", line=line, field=name, code="bad_field")
+def _cut(text: str, size: int) -> list[str]:
+    """``text`` in pieces of at most ``size`` characters, cut after whitespace where there is some."""
+    pieces = []
+    while len(text) > size:
+        at = max(text.rfind(" ", 0, size), text.rfind("\n", 0, size)) + 1
+        if at < size // 2:
+            at = size
+        pieces.append(text[:at])
+        text = text[at:]
+    pieces.append(text)
+    return pieces
+
+
+def whole_lines(path: Path, lines: Lines, limit: int = MAX_LINE_CHARS) -> Iterator[tuple[int, str]]:
+    """Join the chunks ``reader.iter_lines`` cuts a very long line into, up to ``limit`` characters.
+
+    Structured formats need each line whole; a line past the limit (a file
+    with no newline at all) is refused instead of filling memory.
+    """
+    parts: list[str] = []
+    size = 0
+    first = 0
+    for number, text in lines:
+        if not parts:
+            first = number
+        parts.append(text)
+        size += len(text)
+        if size > limit:
+            raise DataError(path, f"line is longer than {limit // (1024 * 1024)} MB; is this file one record per line?", line=first, code="too_long")
+        if text.endswith("\n"):
+            yield first, "".join(parts)
+            parts, size = [], 0
+    if parts:
+        yield first, "".join(parts)
+
+
+#: A ``\\uD800``-``\\uDFFF`` escape in JSON text: possibly a lone surrogate, which is not text.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def load_json(path: Path, text: str, line: int) -> object:
+    """``json.loads`` whose every failure is a one-line ``DataError`` naming ``line``."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"malformed JSON: {exc.msg} (column {exc.colno})", line=line + exc.lineno - 1, code="malformed_json") from None
+    except RecursionError:
+        raise DataError(path, "malformed JSON: nested too deeply", line=line, code="malformed_json") from None
+    except ValueError as exc:  # an integer of thousands of digits: Python refuses to convert it
+        raise DataError(path, f"malformed JSON: {str(exc).split(';')[0]}", line=line, code="malformed_json") from None
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise DataError(path, "holds a lone UTF-16 surrogate escape (like \\ud800), which is not text", line=line, code="encoding") from None
+        except RecursionError:
+            raise DataError(path, "malformed JSON: nested too deeply", line=line, code="malformed_json") from None
     return value
 
 
+def _object(path: Path, value: object, line: int) -> dict:
+    if not isinstance(value, dict):
+        raise DataError(path, f"expected a JSON object, got {_json_type(value)}", line=line, code="malformed_json")
+    return value
+
+
+def jsonl(path: Path, lines: Lines, normalise: Normaliser) -> Iterator[Raw]:
+    """One JSON object a line, in any record layout; blank lines are skipped."""
+    for number, text in whole_lines(path, lines):
+        if text.strip():
+            yield normalise(_object(path, load_json(path, text, number), number), number)
+
+
+_IN_STRING = re.compile(r'["\\]')
+_STRUCTURE = re.compile(r'["\[\]{}]')
+
+
+def json_records(path: Path, lines: Lines, normalise: Normaliser) -> Iterator[Raw]:
+    """A ``.json`` file: an array of records, or one or more records one after another.
+
+    Records are cut out of the text by tracking brackets and strings, then
+    parsed one at a time, so a 1 GB array streams in the memory of its
+    largest record; each record's line is where its ``{`` is.
+    """
+    opened = ""  # "array" or "objects" once the first value starts
+    closed = False
+    depth = 0
+    in_string = False
+    escaped = False
+    parts: list[str] = []
+    size = 0
+    start = 0
+    for number, text in lines:
+        i, n = 0, len(text)
+        begin = 0
+        while i < n:
+            if depth == 0:
+                ch = text[i]
+                if ch.isspace() or (ch == "," and opened == "array"):
+                    i += 1
+                    continue
+                if closed:
+                    raise DataError(path, f"malformed JSON: {ch!r} after the closing ]", line=number, code="malformed_json")
+                if not opened and ch == "[":
+                    opened = "array"
+                    i += 1
+                    continue
+                if ch == "]" and opened == "array":
+                    closed = True
+                    i += 1
+                    continue
+                if ch != "{":
+                    what = "a list" if ch == "[" else f"{ch!r}"
+                    raise DataError(path, f"expected a JSON object (a record), got {what}", line=number, code="malformed_json")
+                opened = opened or "objects"
+                depth, start, begin, parts, size = 1, number, i, [], 0
+                i += 1
+                continue
+            if escaped:
+                escaped = False
+                i += 1
+                continue
+            if in_string:
+                m = _IN_STRING.search(text, i)
+                if m is None:
+                    break
+                i = m.end()
+                if m.group() == "\\":
+                    escaped = True
+                else:
+                    in_string = False
+                continue
+            m = _STRUCTURE.search(text, i)
+            if m is None:
+                break
+            i = m.end()
+            ch = m.group()
+            if ch == '"':
+                in_string = True
+            elif ch in "[{":
+                depth += 1
+                if depth > MAX_JSON_DEPTH:
+                    raise DataError(path, f"malformed JSON: nested more than {MAX_JSON_DEPTH} levels deep", line=number, code="malformed_json")
+            else:
+                depth -= 1
+                if depth == 0:
+                    parts.append(text[begin:i])
+                    record = "".join(parts)
+                    parts = []
+                    yield normalise(_object(path, load_json(path, record, start), start), start)
+        if depth > 0:
+            parts.append(text[begin:])
+            size += n - begin
+            if size > MAX_LINE_CHARS:
+                raise DataError(path, f"a record runs on for more than {MAX_LINE_CHARS // (1024 * 1024)} MB", line=start, code="too_long")
+    if depth > 0:
+        raise DataError(path, "malformed JSON: the file ends inside the record that starts here", line=start, code="malformed_json")
+    if opened == "array" and not closed:
+        raise DataError(path, "malformed JSON: the array is never closed (no ])", code="malformed_json")
+
+
 def _json_type(value: object) -> str:
-    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number"}.get(
+    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(
         type(value), "null" if value is None else type(value).__name__
     )
 
 
-def _messages(path: Path, line: int, value: object) -> tuple[Message, ...]:
-    if not isinstance(value, list):
-        raise DataError(path, f"must be a list of turns, not {_json_type(value)}", line=line, field="messages", code="bad_field")
-    turns = []
-    for i, turn in enumerate(value):
-        where = f"messages[{i}]"
-        if not isinstance(turn, dict):
-            raise DataError(path, f"must be an object, not {_json_type(turn)}", line=line, field=where, code="bad_field")
-        role = _string_field(path, line, turn, "role") if "role" in turn else None
-        if role is None:
-            raise DataError(path, "is missing", line=line, field=f"{where}.role", code="missing_field")
-        if role not in ROLES:
-            raise DataError(path, f"must be one of {', '.join(ROLES)}, not {role!r}", line=line, field=f"{where}.role", code="bad_field")
-        if "content" not in turn:
-            raise DataError(path, "is missing", line=line, field=f"{where}.content", code="missing_field")
-        if not isinstance(turn["content"], str):
-            raise DataError(path, f"must be a string, not {_json_type(turn['content'])}", line=line, field=f"{where}.content", code="bad_field")
-        turns.append(Message(role, turn["content"]))
-    return tuple(turns)
+def delimited(path: Path, lines: Lines, delimiter: str, normalise: Normaliser) -> Iterator[Raw]:
+    """CSV or TSV with a header row naming the columns, in any record layout.
 
-
-def jsonl(path: Path, lines: Lines, state: ParseState) -> Iterator[Raw]:
-    """One JSON object a line; the first object decides the flavour for the whole file.
-
-    Flavours: ``messages`` (chat turns), ``prompt`` + ``completion``, or
-    ``text``. Blank lines are skipped.
-    """
-    for number, text in lines:
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(path, f"malformed JSON: {exc.msg} (column {exc.colno})", line=number, code="malformed_json") from None
-        if not isinstance(obj, dict):
-            raise DataError(path, f"expected a JSON object, got {_json_type(obj)}", line=number, code="malformed_json")
-        if not state.flavour:
-            if "messages" in obj:
-                state.flavour = "messages"
-            elif "prompt" in obj or "completion" in obj:
-                state.flavour = "prompt_completion"
-            elif "text" in obj:
-                state.flavour = "text"
-            else:
-                found = ", ".join(sorted(obj)) or "none"
-                raise DataError(
-                    path,
-                    f"is missing (each line needs 'text', 'prompt' and 'completion', or 'messages'; found: {found})",
-                    line=number,
-                    field="text",
-                    code="missing_field",
-                )
-        if state.flavour == "messages":
-            if "messages" not in obj:
-                raise DataError(path, "is missing", line=number, field="messages", code="missing_field")
-            yield Raw(number, "messages", messages=_messages(path, number, obj["messages"]))
-        elif state.flavour == "prompt_completion":
-            prompt = _string_field(path, number, obj, "prompt")
-            yield Raw(number, "prompt_completion", prompt=prompt, completion=_string_field(path, number, obj, "completion"))
-        else:
-            yield Raw(number, "text", text=_string_field(path, number, obj, "text"))
-
-
-def delimited(path: Path, lines: Lines, delimiter: str, state: ParseState) -> Iterator[Raw]:
-    """CSV or TSV with a header row naming ``prompt`` and ``completion``, or ``text``.
-
-    Column names match case-insensitively; other columns are ignored. Quoted
-    fields may span lines, and line numbers follow the file, not the rows.
+    Column names match case-insensitively. Quoted fields may span lines, and
+    line numbers follow the file, not the rows. A row with more cells than
+    the header, or a quote never closed, is an error naming its line: the
+    csv module would otherwise drop cells or swallow the rest of the file.
     """
     if csv.field_size_limit() < FIELD_LIMIT:
         csv.field_size_limit(FIELD_LIMIT)
-    numbered = iter(lines)
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    cell = "a tab" if delimiter == "\t" else "a comma"
+    numbered = iter(whole_lines(path, lines))
     current = [0]
 
     def feed() -> Iterator[str]:
@@ -216,42 +314,14 @@ def delimited(path: Path, lines: Lines, delimiter: str, state: ParseState) -> It
             current[0] = number
             yield text
 
-    reader = csv.reader(feed(), delimiter=delimiter)
-    try:
-        header = next(reader)
-        while not any(cell.strip() for cell in header):  # blank lines before the header row
-            header = next(reader)
-    except StopIteration:
-        raise DataError(path, "file is empty", code="empty") from None
-    except csv.Error as exc:
-        raise DataError(path, f"malformed {'TSV' if delimiter == chr(9) else 'CSV'}: {exc}", line=current[0], code="malformed_csv") from None
-    header_line = current[0]
-    names = [h.strip().lower() for h in header]
-    if "prompt" in names or "completion" in names:
-        state.flavour = "prompt_completion"
-        wanted = ["prompt", "completion"]
-    elif "text" in names:
-        state.flavour = "text"
-        wanted = ["text"]
-    else:
-        found = ", ".join(h.strip() for h in header) or "none"
-        raise DataError(
-            path,
-            f"is missing from the header row (need a 'text' column, or 'prompt' and 'completion'; found: {found})",
-            line=header_line,
-            field="text",
-            code="missing_field",
-        )
-    for name in wanted:
-        if name not in names:
-            raise DataError(path, "is missing from the header row", line=header_line, field=name, code="missing_field")
-    columns = [names.index(n) for n in wanted]
-    last = current[0]
-    while True:
+    reader = csv.reader(feed(), delimiter=delimiter, strict=True)
+    last = 0
+
+    def next_row() -> list[str] | None:
         try:
-            row = next(reader)
+            return next(reader)
         except StopIteration:
-            return
+            return None
         except csv.Error as exc:
             if "field limit" in str(exc):
                 raise DataError(
@@ -260,15 +330,62 @@ def delimited(path: Path, lines: Lines, delimiter: str, state: ParseState) -> It
                     line=last + 1,
                     code="malformed_csv",
                 ) from None
-            raise DataError(path, f"malformed row: {exc}", line=current[0], code="malformed_csv") from None
-        start = last + 1
-        last = current[0]
-        if not row or all(not cell.strip() for cell in row):
+            if "end of data" in str(exc) or "expected after" in str(exc):
+                raise DataError(
+                    path,
+                    f"malformed {kind}: a quote opened in the row that starts here is never closed, or is closed in the middle of a value "
+                    f"(at line {current[0]}); a quote inside a quoted value is written twice (\"\")",
+                    line=last + 1,
+                    code="malformed_csv",
+                ) from None
+            raise DataError(path, f"malformed {kind} row: {exc}", line=current[0], code="malformed_csv") from None
+
+    header = next_row()
+    while header is not None and not any(c.strip() for c in header):  # blank lines before the header row
+        header = next_row()
+    if header is None:
+        raise DataError(path, "file is empty", code="empty")
+    last = current[0]
+    names = [h.strip().lower() for h in header]
+    while True:
+        row = next_row()
+        if row is None:
+            return
+        start, last = last + 1, current[0]
+        if not row or all(not c.strip() for c in row):
             continue
-        for name, col in zip(wanted, columns):
-            if col >= len(row):
-                raise DataError(path, "is missing (the row has too few columns)", line=start, field=name, code="missing_field")
-        if state.flavour == "text":
-            yield Raw(start, "text", text=row[columns[0]])
-        else:
-            yield Raw(start, "prompt_completion", prompt=row[columns[0]], completion=row[columns[1]])
+        if len(row) > len(names):
+            extra = ", ".join(repr(c) for c in row[len(names) :][:3])
+            raise DataError(
+                path,
+                f"the row has {len(row)} cells but the header has {len(names)} columns (extra: {extra}); "
+                f"quote the values that hold {cell}",
+                line=start,
+                code="malformed_csv",
+            )
+        record = dict(zip(names, row))
+        try:
+            yield normalise(record, start)
+        except DataError as exc:
+            if exc.code == "missing_field" and len(row) < len(names) and exc.field in names:
+                raise DataError(path, f"is missing (the row has {len(row)} cells, the header {len(names)})", line=start, field=exc.field, code="missing_field") from None
+            raise
+
+
+def parquet(path: Path, normalise: Normaliser, on_progress: Progress | None = None) -> Iterator[Raw]:
+    """A Parquet file, a batch of rows at a time; the ``line`` of an example is its row (from 1)."""
+    import pyarrow as pa  # imported here: only Parquet files need it
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.ParquetFile(path)
+        total = table.metadata.num_rows
+        row = 0
+        for batch in table.iter_batches(batch_size=PARQUET_BATCH):
+            for record in batch.to_pylist():
+                row += 1
+                yield normalise(record, row)
+            if on_progress is not None:
+                on_progress(row, max(total, 1))
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(path, f"not a readable Parquet file: {str(exc).splitlines()[0]}", code="malformed_parquet") from None

@@ -21,6 +21,12 @@ _ASCII_NOT_WORD = bytes(c for c in range(128) if NOT_WORD.fullmatch(chr(c)))
 
 #: Examples shorter than this are too short to judge repetition.
 REPETITIVE_MIN_CHARS = 100
+#: Below ``REPETITIVE_MIN_CHARS``: at least this many words, ...
+SHORT_MIN_WORDS = 8
+#: ... of which distinct ones are at most a quarter, make an example repetitive.
+SHORT_DISTINCT_SHARE = 4
+#: Literal ``\\n`` sequences that make text look escaped twice.
+ESCAPED_NEWLINES_MIN = 2
 #: Compressed size / raw size below which an example counts as highly repetitive.
 REPETITIVE_RATIO = 0.3
 
@@ -47,14 +53,25 @@ def has_blank_run(text: str) -> bool:
     return BLANK_RUN.search(text) is not None
 
 
+def has_escaped_newlines(text: str) -> bool:
+    """Whether the text holds ``\\n`` as two characters, twice or more, and no real newline.
+
+    That is text escaped twice on its way into the file (a JSON string
+    inside a JSON string): the model would learn to write backslashes.
+    """
+    return "\n" not in text and text.count("\\n") >= ESCAPED_NEWLINES_MIN
+
+
 def is_repetitive(text: str) -> bool:
     """Whether the text compresses so well that it is mostly repeats of itself.
 
     Natural prose compresses to about half its size with zlib; a line
     pasted many times, or one word over and over, compresses far below
-    ``REPETITIVE_RATIO``.
+    ``REPETITIVE_RATIO``. Text too short for that (``la la la`` at 95
+    characters) counts when a few words make up all of it.
     """
     if len(text) < REPETITIVE_MIN_CHARS:
-        return False
+        words = text.split()
+        return len(words) >= SHORT_MIN_WORDS and len(set(words)) * SHORT_DISTINCT_SHARE <= len(words)
     raw = text.encode("utf-8")
     return len(zlib.compress(raw, 1)) / len(raw) < REPETITIVE_RATIO

@@ -11,6 +11,16 @@ from pathlib import Path
 
 from engine.data.examples import Example
 
+#: How each record layout is named in the report.
+FLAVOURS = {
+    "text": "text",
+    "prompt_completion": "prompt/completion",
+    "messages": "chat messages (OpenAI)",
+    "sharegpt": "ShareGPT conversations",
+    "alpaca": "Alpaca instructions",
+    "qa": "question/answer pairs",
+    "preference": "preference pairs (chosen/rejected)",
+}
 #: How many example indices a warning keeps; the count is always exact.
 MAX_INDICES = 1000
 
@@ -108,6 +118,10 @@ class Report:
     preview: list[Example]
     max_seq_len: int
     tokens_estimated: bool
+    notes: list[str] = field(default_factory=list)
+    """How the file was understood, in sentences ("preference data: ... trains on the chosen answers")."""
+    suggested_separator: str | None = None
+    """A marker line found in a plain-text file read without a separator."""
 
     def describe_format(self) -> str:
         """How the file was read, in a few words, for the CLI and the TUI alike."""
@@ -115,7 +129,7 @@ class Report:
             return f"{self.format}, split at {self.separator}"
         if self.flavour == "paragraphs":
             return f"{self.format}, split at blank lines and packed"
-        return f"{self.format}, {self.flavour.replace('_', '/')}"
+        return f"{self.format}, {FLAVOURS.get(self.flavour, self.flavour)}"
 
     def warning(self, code: str) -> DataWarning | None:
         """The warning with this code, if the file has it."""
@@ -138,6 +152,8 @@ class Report:
                 "tokens_estimated": self.tokens_estimated,
             },
             "warnings": [w.to_json() for w in self.warnings],
+            "notes": self.notes,
+            "suggested_separator": self.suggested_separator,
             "errors": [],
             "preview": [e.to_json() for e in self.preview],
         }

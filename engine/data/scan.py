@@ -15,7 +15,8 @@ from engine.data import quality
 from engine.data.errors import DataError
 from engine.data.examples import Example
 from engine.data.formats import DataSpec, detect_format, is_empty, parse, to_example
-from engine.data.parsers import ParseState
+from engine.data.raw import ParseState
+from engine.data.sniff import sniff_separator
 from engine.data.reader import Progress, check_readable
 from engine.data.report import DataWarning, Report
 from engine.data.split import DEFAULT_EVAL_FRACTION, eval_mask
@@ -35,6 +36,21 @@ DEFAULT_MAX_SEQ_LEN = 1024
 STOP_CHECK_EVERY = 256
 
 
+#: What each check a parser or the scan flags says, by code.
+ISSUES = {
+    "cut_piece": "pieces over 1,000,000 characters between separators (cut in parts, so memory stays bounded)",
+    "no_assistant": "chats with no assistant turn: nothing to learn (dropped)",
+    "no_user": "chats with no user turn",
+    "empty_content": "turns with empty or missing content",
+    "unknown_key": "turns with keys finetui doesn't know (ignored)",
+    "system_not_first": "system turns that are not the first turn",
+    "same_role_twice": "two turns in a row from the same role",
+    "ends_on_user": "chats that end on a user turn (nothing after it is learned)",
+    "no_trained_tokens": "examples with no trained tokens left after masking and truncation",
+    "escaped_newlines": "text holding literal \\n (backslash n) where newlines were probably meant",
+}
+
+
 class Cancelled(Exception):
     """The caller asked the scan to stop (``should_stop`` returned True)."""
 
@@ -44,8 +60,19 @@ class _Warnings:
 
     ORDER = (
         "too_small",
+        "separator_suggested",
         "separator_not_found",
+        "cut_piece",
         "empty",
+        "no_assistant",
+        "no_user",
+        "empty_content",
+        "unknown_key",
+        "system_not_first",
+        "same_role_twice",
+        "ends_on_user",
+        "no_trained_tokens",
+        "escaped_newlines",
         "duplicate",
         "near_duplicate",
         "repetitive",
@@ -123,9 +150,18 @@ def scan(
         if should_stop is not None and index % STOP_CHECK_EVERY == 0 and should_stop():
             raise Cancelled()
         if is_empty(raw):
-            warnings.add("empty", "empty examples (dropped)", line=raw.line)
+            if "no_assistant" in raw.issues:
+                warnings.add("no_assistant", ISSUES["no_assistant"], line=raw.line)
+            else:
+                warnings.add("empty", "empty examples (dropped)", line=raw.line)
             continue
         example = to_example(index, raw)
+        for code in raw.issues:
+            warnings.add(code, ISSUES[code], index, raw.line)
+        if not trains_anything(example, max_seq_len):
+            warnings.add("no_trained_tokens", ISSUES["no_trained_tokens"], index, raw.line)
+        if any(quality.has_escaped_newlines(f) for f in example.fields()):
+            warnings.add("escaped_newlines", ISSUES["escaped_newlines"], index, raw.line)
         if len(kept) < preview:
             kept.append(example)
             if on_preview is not None:
@@ -148,6 +184,12 @@ def scan(
 
     if index == 0:
         raise DataError(spec.path, "no examples left after dropping empty ones", code="no_examples")
+    suggestion = sniff_separator(spec.path) if fmt == "txt" and spec.separator is None else None
+    if suggestion is not None:
+        warnings.add("separator_suggested", suggestion.describe())
+    notes = []
+    if state.flavour == "preference":
+        notes.append("preference data (chosen/rejected): supervised fine-tuning trains on the prompt plus the chosen answer; the rejected answers are not used")
     if spec.separator is not None and fmt == "txt" and not state.separator_found:
         warnings.add("separator_not_found", f"the separator {spec.separator!r} was never found; the whole file is one example")
 
@@ -190,4 +232,24 @@ def scan(
         preview=kept,
         max_seq_len=max_seq_len,
         tokens_estimated=count_tokens is None,
+        notes=notes,
+        suggested_separator=suggestion.separator if suggestion else None,
     )
+
+
+def trains_anything(example: Example, max_seq_len: int) -> bool:
+    """Whether any trained token is left once the context is masked and the example cut at ``max_seq_len``.
+
+    Estimated at 4 characters a token: exact counts need the model's
+    tokenizer, which the token preview (``inspect --show-tokens``) uses.
+    """
+    if example.kind == "text":
+        return True
+    if example.kind == "prompt_completion":
+        return math.ceil(len(example.prompt) / CHARS_PER_TOKEN) + 1 < max_seq_len
+    before = 0
+    for message in example.messages:
+        if message.trained and (message.content.strip() or message.tool_calls):
+            return math.ceil(before / CHARS_PER_TOKEN) + 1 < max_seq_len
+        before += len(message.text()) + 8  # a few tokens of the template's markup per turn
+    return False

@@ -7,7 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from engine.data import FORMATS, DataError, DataSpec, Example, Report, scan
+from engine.config import DEFAULT_MODEL
+from engine.data import FORMATS, DataError, DataSpec, Example, Message, Report, scan
+from engine.data.display import escape_controls
 from engine.data.scan import DEFAULT_MAX_SEQ_LEN
 from engine.data.split import DEFAULT_EVAL_FRACTION
 
@@ -27,9 +29,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Exits 2 with a one-line error on bad input; writes nothing."
         ),
     )
-    p.add_argument("file", type=Path, help="the data file: .txt, .jsonl, .csv or .tsv")
+    p.add_argument("file", type=Path, help="the data file: text, JSON, JSON Lines, CSV, TSV or Parquet, any extension")
     p.add_argument("--separator", "-s", metavar="S", help="string between examples in a .txt (e.g. --SEPARATOR--); without it, text is split at paragraphs")
-    p.add_argument("--format", "-f", metavar="F", help=f"force the format: {', '.join(FORMATS)} (default: detect)")
+    p.add_argument("--format", "-f", metavar="F", choices=FORMATS, help=f"force the file format or the record layout: {', '.join(FORMATS)} (default: detect)")
+    p.add_argument("--map", metavar="FIELD=COLUMN,...", dest="mapping", help="the columns holding the fields, e.g. prompt=question,completion=answer")
+    p.add_argument("--show-tokens", action="store_true", help="print the shown examples as training sees them: the model's chat template applied, trained tokens marked ⟦like this⟧")
+    p.add_argument("--model", "-m", metavar="M", default=DEFAULT_MODEL, help="the model whose tokenizer --show-tokens uses (default: %(default)s)")
     p.add_argument("--show", "-n", metavar="N", type=int, default=3, help="print the first N parsed examples (default 3)")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead")
     p.add_argument("--max-seq-len", metavar="T", type=int, default=DEFAULT_MAX_SEQ_LEN, help=f"warn about examples longer than T tokens (default {DEFAULT_MAX_SEQ_LEN})")
@@ -55,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         shown += 1
 
     try:
-        spec = DataSpec(args.file, format=args.format, separator=args.separator)
+        spec = DataSpec(args.file, format=args.format, separator=args.separator, mapping=args.mapping)
         report = scan(
             spec,
             max_seq_len=args.max_seq_len,
@@ -78,7 +83,47 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
         print(format_report(report))
+    if args.show_tokens:
+        return show_tokens(report.preview, args)
     return 0
+
+
+def show_tokens(examples: list[Example], args: argparse.Namespace) -> int:
+    """Print each example's tokens as training encodes them for ``args.model``: trained runs inside ⟦ ⟧."""
+    from engine.train.preview import load_tokenizer, preview  # here: it loads transformers
+    from engine.train.tokenize import TemplateError, chat_template
+
+    try:
+        tokenizer = load_tokenizer(args.model)
+    except Exception as exc:  # one line, never a traceback: a missing model, a broken tokenizer
+        print(f"finetui: error: can't load the tokenizer of {args.model}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
+        return 2
+    template = "the model's chat template" if getattr(tokenizer, "chat_template", None) else "finetui's plain chat template (the model has none)"
+    colour = sys.stdout.isatty()
+    for example in examples:
+        try:
+            shown = preview(example, tokenizer, args.max_seq_len)
+        except TemplateError as exc:
+            print(f"finetui: error: {args.file}: {exc}", file=sys.stderr)
+            return 2
+        how = f" · {template}" if example.kind == "messages" and chat_template(tokenizer) else ""
+        head = f"── tokens of #{example.index} · {args.model}{how} "
+        print("\n" + head + "─" * max(0, 60 - len(head)))
+        print(format_spans(shown.spans, colour))
+        print(f"   {shown.summary()}")
+    return 0
+
+
+def format_spans(spans: tuple[tuple[str, bool], ...], colour: bool = False) -> str:
+    """Token runs as one text: trained runs inside ⟦ ⟧ (and in bold green on a terminal), control characters escaped."""
+    out = []
+    for text, trained in spans:
+        text = escape_controls(text)
+        if trained:
+            out.append(f"\033[1;32m⟦{text}⟧\033[0m" if colour else f"⟦{text}⟧")
+        else:
+            out.append(text)
+    return "".join(out)
 
 
 class _Progress:
@@ -108,9 +153,18 @@ def human_bytes(n: int) -> str:
 
 
 def _clip(text: str) -> str:
+    """Long text cut to ``SHOW_CHARS``, control characters escaped so the data can't drive the terminal."""
     if len(text) <= SHOW_CHARS:
-        return text
-    return f"{text[:SHOW_CHARS]}… ({len(text) - SHOW_CHARS:,} more characters)"
+        return escape_controls(text)
+    return f"{escape_controls(text[:SHOW_CHARS])}… ({len(text) - SHOW_CHARS:,} more characters)"
+
+
+def _turn(message: Message) -> str:
+    label = message.role if message.name is None else f"{message.role} {message.name}"
+    if message.role == "assistant" and message.weight == 0:
+        label += ", weight 0: not trained"
+    calls = "".join(f" → {c['function']['name']}({json.dumps(c['function']['arguments'], ensure_ascii=False)})" for c in message.tool_calls)
+    return f"[{label}] {_clip(message.content)}{_clip(calls)}"
 
 
 def format_example(example: Example) -> str:
@@ -123,7 +177,10 @@ def format_example(example: Example) -> str:
         lines.append(f"[prompt] {_clip(example.prompt)}")
         lines.append(f"[completion] {_clip(example.completion)}")
     else:
-        lines.extend(f"[{m.role}] {_clip(m.content)}" for m in example.messages)
+        if example.tools:
+            names = ", ".join(str(t.get("function", t).get("name", "?")) for t in example.tools)
+            lines.append(f"[tools] {_clip(names)}")
+        lines.extend(_turn(m) for m in example.messages)
     return "\n".join(lines) + "\n"
 
 
@@ -147,10 +204,12 @@ def format_report(report: Report) -> str:
     for low, high, n in c.histogram:
         bar = "█" * round(BAR_WIDTH * n / peak)
         out.append(f"    {low:>7,}–{high:<7,} {bar:<{BAR_WIDTH}} {n:,}")
+    for note in report.notes:
+        out.append(f"note: {note}")
     if report.warnings:
         out.append(f"warnings ({len(report.warnings)})")
         for w in report.warnings:
-            out.append(f"  ! {w.code:<20} {w.count:>6,}  {w.describe()}")
+            out.append(f"  ! {w.code:<20} {w.count:>6,}  {escape_controls(w.describe())}")
     else:
         out.append("warnings: none")
     return "\n".join(out)

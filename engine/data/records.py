@@ -1,0 +1,345 @@
+"""One record (a JSON object, a table row) in any of the ecosystem's layouts, as a ``Raw`` example.
+
+The layouts people publish training data in differ only in key names:
+plain ``text``; ``prompt``/``completion``; OpenAI chat ``messages`` (with
+``name``, ``weight``, ``tool_calls``, content parts and ``tools``); ShareGPT
+``conversations`` of ``from``/``value``; Alpaca ``instruction``/``input``/
+``output`` with ``system`` and ``history``; question/answer pairs; and
+preference data (``chosen``/``rejected``). The first record decides the
+layout (or the user forces it), and every record goes through the same
+normaliser, whatever file it came from, so JSON, JSON Lines, CSV, TSV and
+Parquet all give the same examples.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from engine.data.errors import DataError
+from engine.data.examples import Message
+from engine.data.raw import ParseState, Raw
+
+#: Record layouts a user may force with ``--format``, besides the file formats.
+SHAPES = ("text", "prompt_completion", "messages", "sharegpt", "alpaca", "qa", "preference")
+#: Names the ecosystem gives the chat roles, lower-cased (Cohere's User/Chatbot, ShareGPT's human/gpt, ...).
+ROLE_ALIASES = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "human": "user",
+    "prompter": "user",
+    "assistant": "assistant",
+    "gpt": "assistant",
+    "chatbot": "assistant",
+    "bot": "assistant",
+    "model": "assistant",
+    "tool": "tool",
+    "observation": "tool",
+    "function": "tool",
+    "ipython": "tool",
+    "function_call": "assistant",
+}
+#: Keys a chat turn may carry (OpenAI's fine-tuning format and ShareGPT's); others get the ``unknown_key`` warning.
+TURN_KEYS = frozenset({"role", "content", "name", "weight", "tool_calls", "tool_call_id", "function_call", "refusal", "from", "value"})
+#: Question/answer key pairs, tried in order.
+QA_PAIRS = (("question", "answer"), ("query", "response"), ("instruction", "response"), ("input", "output"))
+#: Fields a ``--map`` may fill.
+MAP_TARGETS = ("text", "prompt", "completion", "messages", "conversations", "instruction", "input", "output", "system", "chosen", "rejected", "tools")
+
+
+def parse_mapping(path: Path, mapping: str | None) -> dict[str, str]:
+    """``"prompt=question,completion=answer"`` as ``{"prompt": "question", ...}``, checked."""
+    out: dict[str, str] = {}
+    for part in (mapping or "").split(","):
+        if not part.strip():
+            continue
+        target, sep, source = part.partition("=")
+        target, source = target.strip(), source.strip()
+        if not sep or not target or not source:
+            raise DataError(path, f"bad --map entry {part.strip()!r}: write FIELD=COLUMN, e.g. prompt=question", code="bad_mapping")
+        if target not in MAP_TARGETS:
+            raise DataError(path, f"bad --map entry {part.strip()!r}: {target!r} is not one of {', '.join(MAP_TARGETS)}", code="bad_mapping")
+        out[target] = source
+    return out
+
+
+def _json_type(value: object) -> str:
+    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )
+
+
+def detect_shape(obj: dict[str, Any]) -> str | None:
+    """The layout a record's keys say it is in, or None."""
+    keys = set(obj)
+    if "messages" in keys:
+        return "messages"
+    if "conversations" in keys:
+        return "sharegpt"
+    if {"chosen", "rejected"} <= keys:
+        return "preference"
+    if {"instruction", "output"} <= keys:
+        return "alpaca"
+    if "prompt" in keys or "completion" in keys:
+        return "prompt_completion"
+    if any({q, a} <= keys for q, a in QA_PAIRS):
+        return "qa"
+    if "text" in keys:
+        return "text"
+    return None
+
+
+class Normaliser:
+    """Turns records into ``Raw`` examples for one file; remembers the layout between records."""
+
+    def __init__(self, path: Path, state: ParseState, forced: str | None = None, mapping: dict[str, str] | None = None) -> None:
+        self.path = path
+        self.state = state
+        self.mapping = mapping or {}
+        if forced is not None:
+            state.flavour = forced
+
+    def __call__(self, obj: dict[str, Any], line: int) -> Raw:
+        if self.mapping:
+            obj = self._mapped(obj, line)
+        if not self.state.flavour:
+            shape = detect_shape(obj)
+            if shape is None:
+                found = ", ".join(sorted(obj)) or "none"
+                raise DataError(
+                    self.path,
+                    "is missing (a record needs 'text', 'prompt' and 'completion', 'messages', 'conversations', "
+                    f"'instruction' and 'output', 'question' and 'answer', or 'chosen' and 'rejected'; found: {found}; "
+                    "or name yours with --map prompt=COLUMN,completion=COLUMN)",
+                    line=line,
+                    field="text",
+                    code="missing_field",
+                )
+            self.state.flavour = shape
+        return getattr(self, f"_{self.state.flavour}")(obj, line)
+
+    def _mapped(self, obj: dict[str, Any], line: int) -> dict[str, Any]:
+        out = {k: v for k, v in obj.items() if k not in self.mapping.values()}
+        for target, source in self.mapping.items():
+            if source not in obj:
+                raise DataError(self.path, f"is missing (--map {target}={source})", line=line, field=source, code="missing_field")
+            out[target] = obj[source]
+        return out
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _error(self, line: int, field: str, message: str, code: str = "bad_field") -> DataError:
+        return DataError(self.path, message, line=line, field=field, code=code)
+
+    def _string(self, obj: dict[str, Any], name: str, line: int, *, optional: bool = False) -> str:
+        if name not in obj or (optional and obj[name] is None):
+            if optional:
+                return ""
+            raise self._error(line, name, "is missing", "missing_field")
+        value = obj[name]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)  # a table cell or a JSON number: "42" is a fine answer
+        if not isinstance(value, str):
+            raise self._error(line, name, f"must be a string, not {_json_type(value)}")
+        return value
+
+    def _tools(self, obj: dict[str, Any], line: int) -> tuple[dict[str, Any], ...]:
+        tools = obj.get("tools")
+        if tools is None or tools == "":
+            return ()
+        if isinstance(tools, str):  # ShareGPT (LLaMA-Factory) keeps the tools as a JSON string
+            try:
+                tools = json.loads(tools)
+            except (ValueError, RecursionError):
+                raise self._error(line, "tools", "must be a JSON list of tools") from None
+        if isinstance(tools, dict):
+            tools = [tools]
+        if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+            raise self._error(line, "tools", f"must be a list of tool objects, not {_json_type(tools)}")
+        return tuple(tools)
+
+    def _content(self, value: object, line: int, where: str) -> str | None:
+        """A turn's content as text: a string, or OpenAI's list of text parts; None when absent."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list):
+            texts = []
+            for i, part in enumerate(value):
+                if isinstance(part, str):
+                    texts.append(part)
+                elif isinstance(part, dict) and part.get("type", "text") == "text" and isinstance(part.get("text"), str):
+                    texts.append(part["text"])
+                else:
+                    kind = part.get("type") if isinstance(part, dict) else _json_type(part)
+                    raise self._error(line, f"{where}.content[{i}]", f"is a {kind!s} part; only text parts can be trained on")
+            return "".join(texts)
+        raise self._error(line, f"{where}.content", f"must be a string or a list of text parts, not {_json_type(value)}")
+
+    def _tool_calls(self, value: object, line: int, where: str) -> tuple[dict[str, Any], ...]:
+        if value is None:
+            return ()
+        if isinstance(value, dict):
+            value = [value]
+        if not isinstance(value, list):
+            raise self._error(line, f"{where}.tool_calls", f"must be a list of calls, not {_json_type(value)}")
+        calls = []
+        for i, call in enumerate(value):
+            function = call.get("function", call) if isinstance(call, dict) else None
+            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+                raise self._error(line, f"{where}.tool_calls[{i}]", "needs a function with a name")
+            arguments = function.get("arguments", {})
+            if isinstance(arguments, str):
+                try:
+                    arguments = json.loads(arguments)
+                except (ValueError, RecursionError):
+                    pass  # kept as written: the template shows it as is
+            out = {"type": "function", "function": {"name": function["name"], "arguments": arguments}}
+            if isinstance(call, dict) and isinstance(call.get("id"), str):
+                out["id"] = call["id"]
+            calls.append(out)
+        return tuple(calls)
+
+    def _turns(self, value: object, line: int, field: str, role_key: str, content_key: str) -> tuple[tuple[Message, ...], set[str]]:
+        """Chat turns and the check codes they raise (unknown keys, empty content)."""
+        if not isinstance(value, list):
+            raise self._error(line, field, f"must be a list of turns, not {_json_type(value)}")
+        turns: list[Message] = []
+        issues: set[str] = set()
+        for i, turn in enumerate(value):
+            where = f"{field}[{i}]"
+            if not isinstance(turn, dict):
+                raise self._error(line, where, f"must be an object, not {_json_type(turn)}")
+            if role_key not in turn:
+                raise self._error(line, f"{where}.{role_key}", "is missing", "missing_field")
+            raw_role = turn[role_key]
+            if not isinstance(raw_role, str):
+                raise self._error(line, f"{where}.{role_key}", f"must be a string, not {_json_type(raw_role)}")
+            role = ROLE_ALIASES.get(raw_role.strip().lower())
+            if role is None:
+                known = "system, user, assistant, tool (or human, gpt, chatbot, observation, ...)"
+                raise self._error(line, f"{where}.{role_key}", f"must be one of {known}, not {raw_role!r}", "unknown_role")
+            if set(turn) - TURN_KEYS:
+                issues.add("unknown_key")
+            content = self._content(turn.get(content_key), line, where)
+            calls = self._tool_calls(turn.get("tool_calls"), line, where)
+            if raw_role.strip().lower() == "function_call":  # ShareGPT: the value is the call, as JSON
+                try:
+                    call = json.loads(content or "")
+                except (ValueError, RecursionError):
+                    raise self._error(line, f"{where}.{content_key}", "must be a JSON function call ({\"name\", \"arguments\"})") from None
+                calls = self._tool_calls(call, line, where)
+                content = ""
+            if not calls and turn.get("function_call") is not None:
+                calls = self._tool_calls(turn["function_call"], line, where)
+            if (content is None or not content.strip()) and not calls:
+                issues.add("empty_content")
+            weight = turn.get("weight")
+            if weight is not None and (isinstance(weight, bool) or weight not in (0, 1)):
+                raise self._error(line, f"{where}.weight", f"must be 0 or 1, not {weight!r}")
+            name = turn.get("name")
+            call_id = turn.get("tool_call_id")
+            turns.append(
+                Message(
+                    role,
+                    content or "",
+                    name=name if isinstance(name, str) else None,
+                    weight=weight,
+                    tool_calls=calls,
+                    tool_call_id=call_id if isinstance(call_id, str) else None,
+                )
+            )
+        return tuple(turns), issues
+
+    def _chat(self, line: int, turns: tuple[Message, ...], issues: set[str], tools: tuple[dict[str, Any], ...] = ()) -> Raw:
+        issues |= chat_issues(turns)
+        return Raw(line, "messages", messages=turns, tools=tools, issues=tuple(sorted(issues)))
+
+    # --- one method per layout --------------------------------------------------------------------
+
+    def _text(self, obj: dict[str, Any], line: int) -> Raw:
+        return Raw(line, "text", text=self._string(obj, "text", line))
+
+    def _prompt_completion(self, obj: dict[str, Any], line: int) -> Raw:
+        return Raw(line, "prompt_completion", prompt=self._string(obj, "prompt", line), completion=self._string(obj, "completion", line))
+
+    def _qa(self, obj: dict[str, Any], line: int) -> Raw:
+        for q, a in QA_PAIRS:
+            if q in obj and a in obj:
+                return Raw(line, "prompt_completion", prompt=self._string(obj, q, line), completion=self._string(obj, a, line))
+        raise self._error(line, "answer", "is missing (question/answer pairs need question/answer, query/response or instruction/response)", "missing_field")
+
+    def _messages(self, obj: dict[str, Any], line: int) -> Raw:
+        if "messages" not in obj:
+            raise self._error(line, "messages", "is missing", "missing_field")
+        turns, issues = self._turns(obj["messages"], line, "messages", "role", "content")
+        return self._chat(line, turns, issues, self._tools(obj, line))
+
+    def _sharegpt(self, obj: dict[str, Any], line: int) -> Raw:
+        if "conversations" not in obj:
+            raise self._error(line, "conversations", "is missing", "missing_field")
+        convo = obj["conversations"]
+        first = convo[0] if isinstance(convo, list) and convo else {}
+        keys = ("from", "value") if isinstance(first, dict) and "from" in first else ("role", "content")
+        turns, issues = self._turns(convo, line, "conversations", *keys)
+        system = self._string(obj, "system", line, optional=True)
+        if system.strip():
+            turns = (Message("system", system), *turns)
+        return self._chat(line, turns, issues, self._tools(obj, line))
+
+    def _alpaca(self, obj: dict[str, Any], line: int) -> Raw:
+        instruction = self._string(obj, "instruction", line)
+        given = self._string(obj, "input", line, optional=True)
+        output = self._string(obj, "output", line)
+        system = self._string(obj, "system", line, optional=True)
+        turns: list[Message] = [Message("system", system)] if system.strip() else []
+        history = obj.get("history") or []
+        if not isinstance(history, list) or not all(isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h) for h in history):
+            raise self._error(line, "history", "must be a list of [instruction, response] pairs")
+        for asked, answered in history:
+            turns += [Message("user", asked), Message("assistant", answered)]
+        # An empty instruction with a filled input is normal in published sets: the input is the request.
+        user = "\n\n".join(part for part in (instruction, given) if part.strip())
+        turns += [Message("user", user), Message("assistant", output)]
+        issues = {"empty_content"} if not user.strip() or not output.strip() else set()
+        return self._chat(line, tuple(turns), issues)
+
+    def _preference(self, obj: dict[str, Any], line: int) -> Raw:
+        """Supervised fine-tuning on preference data learns the prompt plus the chosen answer."""
+        if "chosen" not in obj:
+            raise self._error(line, "chosen", "is missing", "missing_field")
+        chosen, prompt = obj["chosen"], obj.get("prompt")
+        if isinstance(chosen, list):
+            context: tuple[Message, ...] = ()
+            issues: set[str] = set()
+            if isinstance(prompt, list):
+                context, issues = self._turns(prompt, line, "prompt", "role", "content")
+            elif isinstance(prompt, str) and prompt.strip():
+                context = (Message("user", prompt),)
+            answer, more = self._turns(chosen, line, "chosen", "role", "content")
+            return self._chat(line, context + answer, issues | more, self._tools(obj, line))
+        if not isinstance(chosen, str):
+            raise self._error(line, "chosen", f"must be a string or a list of turns, not {_json_type(chosen)}")
+        if prompt is None or prompt == "":
+            return Raw(line, "text", text=chosen)  # the shared conversation is part of each answer
+        return Raw(line, "prompt_completion", prompt=self._string(obj, "prompt", line), completion=chosen)
+
+
+def chat_issues(turns: tuple[Message, ...]) -> set[str]:
+    """The checks of OpenAI's fine-tuning data-prep guide that a conversation fails, as codes."""
+    issues: set[str] = set()
+    roles = [t.role for t in turns]
+    if "assistant" not in roles:
+        issues.add("no_assistant")
+    if "user" not in roles:
+        issues.add("no_user")
+    if any(r == "system" for r in roles[1:]):
+        issues.add("system_not_first")
+    if any(a == b and a != "tool" for a, b in zip(roles, roles[1:])):
+        issues.add("same_role_twice")
+    if roles and roles[-1] == "user":
+        issues.add("ends_on_user")
+    return issues
