@@ -61,7 +61,9 @@ class LoraConfig:
 
     def __post_init__(self) -> None:
         _check(self.r >= 1, "lora.r", self.r, "at least 1")
+        _check(self.r <= 4096, "lora.r", self.r, "at most 4,096")
         _check(self.alpha >= 1, "lora.alpha", self.alpha, "at least 1")
+        _check(self.alpha <= 65536, "lora.alpha", self.alpha, "at most 65,536")
         _check(0.0 <= self.dropout < 1.0, "lora.dropout", self.dropout, "in [0, 1)")
 
 
@@ -86,15 +88,20 @@ class TrainConfig:
     packing: bool = field(default=True, metadata={"help": "pack examples into full sequences instead of padding"})
 
     def __post_init__(self) -> None:
-        _check(0 < self.epochs <= MAX_EPOCHS, "train.epochs", self.epochs, f"between 0 and {MAX_EPOCHS:,}")
-        _check(self.max_steps is None or 1 <= self.max_steps <= MAX_STEPS, "train.max_steps", self.max_steps, f"between 1 and {MAX_STEPS:,}")
+        _check(self.epochs > 0, "train.epochs", self.epochs, "positive")
+        _check(self.epochs <= MAX_EPOCHS, "train.epochs", self.epochs, f"at most {MAX_EPOCHS:,}")
+        _check(self.max_steps is None or self.max_steps >= 1, "train.max_steps", self.max_steps, "at least 1")
+        _check(self.max_steps is None or self.max_steps <= MAX_STEPS, "train.max_steps", self.max_steps, f"at most {MAX_STEPS:,}")
         _check(0 <= self.seed < 2**32, "train.seed", self.seed, "between 0 and 2**32 - 1")
         _check(0 < self.lr < 1, "train.lr", self.lr, "between 0 and 1")
         _check(self.batch_size >= 1, "train.batch_size", self.batch_size, "at least 1")
+        _check(self.batch_size <= 65536, "train.batch_size", self.batch_size, "at most 65,536")
         _check(self.grad_accum >= 1, "train.grad_accum", self.grad_accum, "at least 1")
+        _check(self.grad_accum <= 65536, "train.grad_accum", self.grad_accum, "at most 65,536")
         _check(self.seq_len >= 8, "train.seq_len", self.seq_len, "at least 8")
-        _check(self.save_steps >= 1, "train.save_steps", self.save_steps, "at least 1")
-        _check(self.logging_steps >= 1, "train.logging_steps", self.logging_steps, "at least 1")
+        _check(self.seq_len <= 1_048_576, "train.seq_len", self.seq_len, "at most 1,048,576")
+        _check(1 <= self.save_steps <= MAX_STEPS, "train.save_steps", self.save_steps, f"between 1 and {MAX_STEPS:,}")
+        _check(1 <= self.logging_steps <= MAX_STEPS, "train.logging_steps", self.logging_steps, f"between 1 and {MAX_STEPS:,}")
 
 
 @dataclass

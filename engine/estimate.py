@@ -20,7 +20,7 @@ from typing import Any
 from engine.config import RunConfig
 from engine.data import Cancelled, DataSpec, Example, iter_examples
 from engine.models import ModelError, resolve_model
-from engine.models.check import safetensors_header
+from engine.models.check import check_config, check_weights, safetensors_header
 from engine.models.resolve import is_hub_id
 from engine.runs import RunStore
 
@@ -64,6 +64,11 @@ def model_facts(spec: str) -> ModelFacts:
             return ModelFacts(spec, None, None, None, None, note=note, downloadable=True)
         return ModelFacts(spec, None, None, None, None, note=str(error))
     folder = resolved.path
+    try:  # the same check ``finetui train`` makes, so the TUI refuses what the CLI refuses
+        check_config(folder, f"'{spec}'")
+        check_weights(folder, f"'{spec}'")
+    except ModelError as error:
+        return ModelFacts(spec, None, None, None, None, note=str(error))
     config = _read_json(folder / "config.json")
     context = config.get("max_position_embeddings") or config.get("n_positions")
     if isinstance(context, bool) or not isinstance(context, int) or context <= 0:

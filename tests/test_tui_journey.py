@@ -106,4 +106,4 @@ async def test_the_whole_flow_by_keyboard_on_the_bundled_model() -> None:
         await pilot.press(*"the frog jumps in")
         await pilot.press("ctrl+r")
         await until(pilot, lambda: playground.busy is None and "change" in shown(playground, "#scores"), timeout=SLOW)
-    assert not is_alive(run.status().pid, run)
+    assert not is_alive(run)

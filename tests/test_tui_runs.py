@@ -364,9 +364,11 @@ async def test_open_run_replaces_the_page_of_another_run() -> None:
 
 async def test_cancel_asks_then_signals_the_training_process() -> None:
     run = write_run("20260101-0900-haiku", "training", steps=4)
-    # A stand-in for the training process: alive, and working on this run as far as `is_alive` can tell.
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(run.dir)])
+    # A stand-in for the training process: alive, and holding the run's worker lock as a worker does.
+    holder = "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); print(flush=True); time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", holder, str(run.worker_lock_path)], stdout=subprocess.PIPE)
     try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"\n"  # the lock is held
         run.write_status(run.status().moved("training", pid=proc.pid))
         app = FinetuiApp()
         async with app.run_test(size=SIZE) as pilot:

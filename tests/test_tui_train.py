@@ -123,7 +123,7 @@ async def test_launch_saves_the_form_as_the_runs_config_and_opens_the_run() -> N
                 await pilot.pause(0.1)
             cancel(run)
             deadline = monotonic() + 60
-            while is_alive(run.status().pid, run) and monotonic() < deadline:
+            while is_alive(run) and monotonic() < deadline:
                 await pilot.pause(0.2)
 
 

@@ -85,13 +85,22 @@ class FinetuiApp(App[None]):
 
     def on_ready(self) -> None:
         """Reopened while a run trains: its progress is what the user came back for."""
-        if self.open_on_runs and any(run.status().state in ACTIVE for run in RunStore().list()):
+        try:
+            active = any(run.status().state in ACTIVE for run in RunStore().list())
+        except OSError:  # an unreadable runs folder: the data screen stays, the runs screen says why
+            active = False
+        if self.open_on_runs and active:
             self.switch_mode("runs")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="monitor")
     def watch_runs(self) -> None:
         """Read every run's state (spotting dead processes) and post the changes; touches no widget."""
-        states = {run.id: refresh(run).state for run in RunStore().list()}
+        states = {}
+        for run in RunStore().list():
+            try:
+                states[run.id] = refresh(run).state
+            except FileNotFoundError:
+                continue  # removed while we looked
         previous = self.run_states
         self.run_states = states
         if previous is None:

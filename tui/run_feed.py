@@ -1,8 +1,8 @@
 """What the runs dashboard reads from disk, as plain data: run rows and new events.
 
 These functions run in the screens' thread workers. They only read run
-files (``refresh`` may record a dead process as failed, as every reader
-does) and return frozen dataclasses, so a screen never blocks its event
+files, never write them (a dead process reads as failed, a run folder with
+a bad file as broken) and return frozen dataclasses, so a screen never blocks its event
 loop on disk and never shares mutable state with a thread. The files stay
 the source of truth: a reopened TUI reads the same history and goes on.
 """
@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.runs import Run, RunStore, Status
 from engine.runs.process import refresh
+from engine.runs.store import BrokenRun
 from tui.commands.runview import progress_cells
 
 #: Events read in one go; a longer history arrives over several reads.
@@ -69,7 +70,7 @@ def short_model(name: str) -> str:
 
 
 def read_rows(store: RunStore) -> list[RunRow]:
-    """Every run, newest first, with dead processes spotted and recorded."""
+    """Every run, newest first, with dead processes and broken folders spotted."""
     rows = []
     for run in reversed(store.list()):
         try:
@@ -94,7 +95,7 @@ def read_update(run: Run, offset: int, want_metrics: bool) -> RunUpdate:
     says ready, so a ready status always finds them. Raises ``RunGone`` if
     the folder has been deleted.
     """
-    if not run.status_path.exists():
+    if not run.dir.is_dir():
         raise RunGone(f"run {run.id} no longer exists")
     events: list[dict[str, Any]] = []
     end = offset
@@ -104,16 +105,23 @@ def read_update(run: Run, offset: int, want_metrics: bool) -> RunUpdate:
             break
     try:
         status = refresh(run)
-        config = run.config()
     except FileNotFoundError:
         raise RunGone(f"run {run.id} no longer exists") from None
-    metrics = run.metrics() if want_metrics and status.state == "ready" else None
+    try:
+        config = run.config()
+        name, model, data = config.name, config.model.name, config.data.path
+    except BrokenRun:  # the status says what is wrong; the page still shows the log
+        name, model, data = run.id, "?", "?"
+    try:
+        metrics = run.metrics() if want_metrics and status.state == "ready" else None
+    except BrokenRun:
+        metrics = None
     return RunUpdate(
         run_id=run.id,
         status=status,
-        name=config.name,
-        model=config.model.name,
-        data=config.data.path,
+        name=name,
+        model=model,
+        data=data,
         offset=end,
         events=tuple(events),
         metrics=metrics,

@@ -82,7 +82,7 @@ def refresh(run: Run) -> Status:
     if status.state in ACTIVE:
         if is_alive(run):
             return status
-        if status.pid is None and status.state == "queued" and time.time() - status.updated_at < START_GRACE_S:
+        if status.pid is None and time.time() - status.updated_at < START_GRACE_S:
             return status
         latest = run.status()  # the worker may have written its last state just now
         if latest.state not in ACTIVE:

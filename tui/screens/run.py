@@ -420,9 +420,11 @@ class RunScreen(RunActionsScreen):
         self.query_one(ProgressBar).update(total=100, progress=100 * progress)
         self.query_one("#run-step", Static).update(self._step_text(status.state, step))
         reason = self.query_one("#run-reason", Static)
-        reason.display = status.state == "failed"
+        reason.display = status.state in ("failed", "broken")
         if status.state == "failed":
             reason.update(f"Failed: {status.reason or 'no reason recorded'}. r resumes it from its last checkpoint.")
+        elif status.state == "broken":
+            reason.update(f"Broken: {status.reason}. It can't be resumed; d on the runs list deletes it.")
 
     @staticmethod
     def _step_text(state: str, step: dict[str, Any]) -> str:
