@@ -44,12 +44,14 @@ class PretrainArgs:
     eval_windows: int = field(default=48, metadata={"help": "held-out windows in a quick check (the final evaluation uses all)"})
     log_every: int = field(default=25, metadata={"help": "steps between log lines"})
     sample_tokens: int = field(default=60, metadata={"help": "new tokens in each sample generation of the model card"})
+    check_generations: int = field(default=200, metadata={"help": "sampled generations the model card's blocklist check scans"})
+    outside_chars: int = field(default=200_000, metadata={"help": "characters scored of each text from outside the corpus in the model card"})
     save_dtype: str = field(default="bfloat16", metadata={"help": "dtype of the saved weights: bfloat16 (half the size on disk) or float32"})
 
     def __post_init__(self) -> None:
         self.corpus = Path(self.corpus)
         self.out = Path(self.out)
-        positive = ("vocab_size", "d_model", "n_layers", "n_heads", "n_kv_heads", "ffn", "batch_size", "steps", "log_every")
+        positive = ("vocab_size", "d_model", "n_layers", "n_heads", "n_kv_heads", "ffn", "batch_size", "steps", "log_every", "check_generations", "outside_chars")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
@@ -105,6 +107,8 @@ QUICK = dict(
     eval_windows=4,
     log_every=2,
     sample_tokens=8,
+    check_generations=4,
+    outside_chars=4_000,
 )
 
 

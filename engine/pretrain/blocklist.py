@@ -8,7 +8,8 @@ so the check measures what the model learned, not what it was shown.
 
 ``wordfilter`` itself matches substrings, which flags ordinary words
 ("sniggered", "Japan", "abode"); here a word counts only whole, in any case,
-with an optional plural ending ("s", "es").
+with an optional plural ending ("s", "es"); a hyphen or an apostrophe ends a
+word, so compounds ("X-footed") and possessives ("X's") count too.
 
 No torch at import: ``scan_generations`` imports it when called.
 """
@@ -70,7 +71,7 @@ def load_blocklist() -> Blocklist:
         raise RuntimeError(f"the blocklist comes from the {PACKAGE} package, which is not installed: pip install -e '.[test]'") from None
     words = tuple(sorted({w.strip().lower() for w in json.loads(raw) if w.strip()}))
     alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-    pattern = re.compile(rf"(?<![\w'’-])({alternatives})(?:e?s)?(?![\w'’-])", re.IGNORECASE)
+    pattern = re.compile(rf"(?<!\w)({alternatives})(?:e?s)?(?!\w)", re.IGNORECASE)
     return Blocklist(words, PACKAGE, metadata.version(PACKAGE), pattern)
 
 

@@ -9,12 +9,34 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from engine.paths import SAMPLE_DATA
+
 #: Prompts of the model card's sample generations.
 SAMPLE_PROMPTS = ("Sherlock Holmes looked at", "It is a truth universally acknowledged", "Once upon a time")
+
+#: Text from outside the corpus that every card scores: it ships with finetui.
+DEFAULT_OUTSIDE = (SAMPLE_DATA / "shakespeare.txt",)
+#: What the card says about texts it knows by file name (others are named only).
+ABOUT_OUTSIDE = {
+    "shakespeare.txt": (
+        "`sample_data/shakespeare.txt`, Shakespeare's plays with speaker names: verse drama, not prose, "
+        "and the text of finetui's fine-tuning demonstration; the corpus holds no Shakespeare, not even quotations"
+    ),
+    "huckleberry_finn.txt": (
+        "Mark Twain, *Adventures of Huckleberry Finn* (1884), Project Gutenberg text: prose by an author the corpus "
+        "does not hold, largely in dialect; it was in finetui-tiny's first corpus and is kept out of this one because "
+        "it uses a racial slur routinely (scored only, never printed; the file: "
+        "`git show a08cc1a:sample_data/corpus/huckleberry_finn.txt`)"
+    ),
+}
+#: Characters scored of each outside text (its start, cut at a paragraph), to keep the card's checks to minutes;
+#: ``outside_chars`` in ``pretrain_args.json`` overrides it.
+OUTSIDE_CHARS = 200_000
 
 
 def _mb(n: int) -> str:
@@ -111,15 +133,15 @@ Sampled with the saved generation config (temperature 0.8, top-k 50), seeds {see
 
 ## Reproduce
 
-From the root of the finetui repository:
+From the root of the finetui repository, the training run:
 
 ```bash
 {command}
 ```
 
-It trains the tokenizer and the model and rewrites this folder, card included
-(`--out DIR` writes elsewhere; `python -m engine.pretrain.card DIR` rewrites
-the card of a saved model). The run is seeded; on the same kind of machine it
+It trains the tokenizer and the model, saves them to the folder (without
+`--out`, this one: `sample_data/models/finetui-tiny`), and writes the card.
+{_card_command(metrics)}The run is seeded; on the same kind of machine it
 gives the same held-out figures within noise. bf16 autocast is fast only where
 the hardware computes in it (a GPU, or a CPU with AVX512-BF16 or AMX);
 elsewhere torch emulates it, several times slower than float32, so use
@@ -177,10 +199,40 @@ of `{b["package"]}` {b["version"]}: {verdict}. The check is also a test,
 """
 
 
+def _card_command(metrics: dict) -> str:
+    """How the card's checks were run (again) on the saved model, where not by the training run itself."""
+    command = metrics.get("card_command")
+    if not command:
+        return "`python -m engine.pretrain.card DIR` runs the card's checks again and rewrites the card.\n"
+    return f"""The card's checks were then run on the saved model with
+
+```bash
+{command}
+```
+
+"""
+
+
 def _reproduced(metrics: dict) -> str:
-    """A second run of the card's command, compared with this one; filled in by hand when someone has run it."""
-    note = metrics.get("reproduced")
-    return f"\n{note}\n" if note else ""
+    """A second run of the training command, compared with this one (``--second-run DIR``)."""
+    second = metrics.get("second_run")
+    if not second:
+        return "\nA second run of the command, compared with this one, is still to be done (`python -m engine.pretrain.card DIR --second-run DIR2` adds it here).\n"
+    rows = [("held-out, all", metrics["heldout"]["bits_per_byte"], second["heldout"]["bits_per_byte"])]
+    rows += [(f"held-out, {name}", h["bits_per_byte"], second["heldout_by_book"][name]["bits_per_byte"]) for name, h in metrics["heldout_by_book"].items() if name in second["heldout_by_book"]]
+    table = "\n".join(f"| {name} | {a:.4f} | {b:.4f} | {b - a:+.4f} |" for name, a, b in rows)
+    worst = max(abs(b - a) for _, a, b in rows)
+    return f"""
+### A second run
+
+`{second["command"]}`, on {second["cpu"]} ({second["threads"]} threads, {second["precision"]}): wall time
+{second["wall_s"] / 60:.1f} minutes (this model: {metrics["wall_s"] / 60:.1f}); tokenizer {"identical, byte for byte" if second["tokenizer_identical"] else "different"}.
+Bits per byte, this model against the second run (largest difference {worst:.4f}):
+
+| | this model | second run | difference |
+| --- | ---: | ---: | ---: |
+{table}
+"""
 
 
 def generate_samples(model, tokenizer, seed: int, new_tokens: int, device: str) -> list[dict]:
@@ -197,6 +249,27 @@ def generate_samples(model, tokenizer, seed: int, new_tokens: int, device: str) 
     return samples
 
 
+def score_text(model, tokenizer, text: str, seq_len: int, device: str) -> dict:
+    """Loss and bits per byte of ``text``, every token scored once, as the held-out split is."""
+    import math
+
+    from engine.pretrain.train import evaluate, heldout_windows
+
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    nats, count = evaluate(model, heldout_windows(ids, tokenizer.bos_token_id, seq_len), device, "fp32", 8)
+    size = len(text.encode("utf-8"))
+    return {"loss": round(nats / count, 4), "bits_per_byte": round(nats / math.log(2) / size, 4), "tokens": count, "bytes": size}
+
+
+def outside_text(path: Path, chars: int = OUTSIDE_CHARS) -> str:
+    """The first ``chars`` characters of ``path``, cut back to the end of a paragraph."""
+    text = Path(path).read_text(encoding="utf-8")
+    if len(text) <= chars:
+        return text
+    cut = text.rfind("\n\n", 0, chars)
+    return text[: cut + 2 if cut > 0 else chars]
+
+
 def load_saved(out: Path, device: str = "cpu"):
     """The model (float32, eval mode) and tokenizer as saved in ``out``."""
     import torch
@@ -207,13 +280,35 @@ def load_saved(out: Path, device: str = "cpu"):
     return model, tokenizer
 
 
-def complete_card(out: Path, log: Callable[[str], None] = print, device: str = "cpu") -> dict:
-    """Run the card's checks on the saved model in ``out``, add them to ``metrics.json``, and write ``README.md``."""
+def complete_card(out: Path, log: Callable[[str], None] = print, device: str = "cpu", outside: tuple[Path, ...] = (), command: str | None = None, second_run: Path | None = None) -> dict:
+    """Run the card's checks on the saved model in ``out``, add them to ``metrics.json``, and write ``README.md``.
+
+    The checks: sample generations, bits per byte on ``DEFAULT_OUTSIDE`` and
+    ``outside`` texts, and the blocklist scan of sampled generations.
+    """
+    from engine.pretrain.blocklist import load_blocklist, scan_generations
+
     out = Path(out)
     args = json.loads((out / "pretrain_args.json").read_text())
     metrics = json.loads((out / "metrics.json").read_text())
     model, tokenizer = load_saved(out, device)
     metrics["samples"] = generate_samples(model, tokenizer, args["seed"], args["sample_tokens"], device)
+    metrics["outside"] = []
+    for path in (*DEFAULT_OUTSIDE, *outside):
+        figures = score_text(model, tokenizer, outside_text(path, args.get("outside_chars", OUTSIDE_CHARS)), args["seq_len"], device)
+        about = ABOUT_OUTSIDE.get(Path(path).name, f"`{Path(path).name}`")
+        metrics["outside"].append({"name": Path(path).name, "about": f"{about}; its first {figures['bytes']:,} bytes", **figures})
+        log(f"outside the corpus, {Path(path).name}: {figures['bits_per_byte']:.4f} bits per byte")
+    scan = scan_generations(model, tokenizer, load_blocklist(), n=args.get("check_generations", 200), seed=args["seed"], device=device)
+    metrics["blocklist"] = {k: v for k, v in scan.items() if k != "texts"}
+    log(f"blocklist: {len(scan['hits'])} hits in {scan['generations']} generations")
+    if command:
+        metrics["card_command"] = command
+    if second_run is not None:
+        other = json.loads((Path(second_run) / "metrics.json").read_text())
+        same = (Path(second_run) / "tokenizer.json").read_bytes() == (out / "tokenizer.json").read_bytes()
+        keep = ("command", "cpu", "threads", "precision", "wall_s", "heldout", "heldout_by_book")
+        metrics["second_run"] = {**{k: other[k] for k in keep}, "tokenizer_identical": same}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     write_card(out, args, metrics)
     log(f"model card written to {out / 'README.md'}")
@@ -233,12 +328,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.pretrain.card", description="Run the model card's checks on a saved model and rewrite its README.md.")
     parser.add_argument("out", type=Path, help="folder of a model saved by python -m engine.pretrain")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument("--outside", type=Path, action="append", default=[], metavar="FILE", help=f"also score this text from outside the corpus (repeatable; {', '.join(p.name for p in DEFAULT_OUTSIDE)} always is)")
+    parser.add_argument("--second-run", type=Path, metavar="DIR", help="a second run of the same command (its folder), compared with this one in the card")
     ns = parser.parse_args(argv)
+    if ns.second_run is not None and not (ns.second_run / "metrics.json").is_file():
+        print(f"python -m engine.pretrain.card: error: --second-run {ns.second_run}: no metrics.json there", file=sys.stderr)
+        return 2
+    for path in ns.outside:
+        if not path.is_file():
+            print(f"python -m engine.pretrain.card: error: --outside {path}: no such file", file=sys.stderr)
+            return 2
     for name in ("pretrain_args.json", "metrics.json", "config.json"):
         if not (ns.out / name).is_file():
             print(f"python -m engine.pretrain.card: error: {ns.out / name} is missing: not a folder saved by python -m engine.pretrain", file=sys.stderr)
             return 2
-    complete_card(ns.out, device=ns.device)
+    command = shlex.join(["python", "-m", "engine.pretrain.card", *(sys.argv[1:] if argv is None else argv)])
+    complete_card(ns.out, device=ns.device, outside=tuple(ns.outside), command=command, second_run=ns.second_run)
     return 0
 
 
