@@ -64,9 +64,11 @@ def test_split_book_cuts_at_a_paragraph() -> None:
 
 
 def test_bundled_corpus_has_no_licence_boilerplate() -> None:
-    books = sorted((SAMPLE_DATA / "corpus").glob("*.txt"))
-    assert len(books) == 3
+    books = sorted((SAMPLE_DATA / "corpus-v2").glob("*.txt"))
+    assert len(books) == 39
+    sources = (SAMPLE_DATA / "corpus-v2" / "SOURCES.md").read_text(encoding="utf-8")
     for book in books:
+        assert f"| {book.name} |" in sources, book.name
         text = book.read_text(encoding="utf-8")
         assert "gutenberg" not in text.lower(), book.name
         assert "Ã" not in text, book.name
@@ -80,6 +82,7 @@ def test_bundled_corpus_has_no_licence_boilerplate() -> None:
         ({"heldout_fraction": 1.5}, "heldout_fraction"),
         ({"precision": "fp8"}, "precision"),
         ({"steps": 0}, "steps"),
+        ({"save_dtype": "int8"}, "save_dtype"),
     ],
 )
 def test_args_name_the_bad_value(change: dict, message: str) -> None:
@@ -100,6 +103,8 @@ def test_lr_schedule_warms_up_then_decays_to_the_floor() -> None:
 @pytest.mark.slow
 def test_quick_pretrain_end_to_end(tmp_path: Path) -> None:
     """The real entry point, a few steps on a toy config; the output loads with Auto classes, twice the same."""
+    import torch
+    from safetensors import safe_open
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from engine.pretrain.__main__ import main
@@ -124,6 +129,13 @@ def test_quick_pretrain_end_to_end(tmp_path: Path) -> None:
     card = (out / "README.md").read_text()
     assert f"{metrics['heldout']['bits_per_byte']:.4f}" in card
     assert f"python -m engine.pretrain --quick --out {out}" in card
+    # The card's checks ran on the saved (bfloat16) weights: outside text, blocklist scan, samples.
+    with safe_open(out / "model.safetensors", "pt") as weights:
+        assert {weights.get_tensor(k).dtype for k in weights.keys()} == {torch.bfloat16}
+    assert [o["name"] for o in metrics["outside"]] == ["shakespeare.txt"]
+    assert f"| shakespeare.txt | {metrics['outside'][0]['tokens']:,} |" in card
+    assert metrics["blocklist"]["generations"] == 4 and metrics["blocklist"]["package"] == "wordfilter"
+    assert len(metrics["samples"]) == 3 and card.count("**Prompt:**") == 3
 
 
 def test_bundled_model_matches_its_card() -> None:
@@ -139,3 +151,16 @@ def test_bundled_model_matches_its_card() -> None:
     args = json.loads((BUNDLED / "pretrain_args.json").read_text())
     config = json.loads((BUNDLED / "config.json").read_text())
     assert (config["hidden_size"], config["num_hidden_layers"], config["vocab_size"]) == (args["d_model"], args["n_layers"], args["vocab_size"])
+    # What issue 14 asks of the card: context, size, bits per byte by source and outside the corpus, the blocklist.
+    assert args["corpus"] == "sample_data/corpus-v2" and args["seq_len"] >= 512
+    assert config["max_position_embeddings"] == args["seq_len"] and f"| context | {args['seq_len']} tokens" in card
+    assert " MB on disk" in card
+    books = sorted(p.name for p in (SAMPLE_DATA / "corpus-v2").glob("*.txt"))
+    assert sorted(metrics["heldout_by_book"]) == books
+    for name, h in metrics["heldout_by_book"].items():
+        assert f"| {name} | {h['tokens']:,} | {h['bytes']:,} | {h['loss']:.4f} | {h['bits_per_byte']:.4f} |" in card
+    assert any(o["name"] == "shakespeare.txt" for o in metrics["outside"])
+    for o in metrics["outside"]:
+        assert f"| {o['name']} | {o['tokens']:,} | {o['bytes']:,} | {o['loss']:.4f} | {o['bits_per_byte']:.4f} |" in card
+    assert (metrics["blocklist"]["generations"], metrics["blocklist"]["hits"]) == (200, [])
+    assert "200 generations" in card and ": no hits." in card

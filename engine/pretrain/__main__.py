@@ -16,8 +16,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m engine.pretrain",
         description=(
-            "Train a byte-level BPE tokenizer and a small Llama from scratch on sample_data/corpus, "
-            "evaluate on the held-out end of each book, and save a Hugging Face model folder with a model card. "
+            "Train a byte-level BPE tokenizer and a small Llama from scratch on sample_data/corpus-v2, "
+            "evaluate on the held-out end of each book, and save a Hugging Face model folder (weights in bfloat16) "
+            "with a model card. "
             "The defaults are the recipe of the bundled finetui-tiny."
         ),
     )
