@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import fcntl
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from engine.paths import home
 from engine.runs.files import locked
@@ -45,8 +45,12 @@ def holding(name: str) -> Iterator[None]:
     Shared: two playground processes (the TUI's and a ``finetui generate``)
     never wait for each other; ``held`` sees either.
     """
-    home().mkdir(parents=True, exist_ok=True)
-    with locked(home() / name, shared=True):
+    with ExitStack() as stack:
+        try:
+            home().mkdir(parents=True, exist_ok=True)
+            stack.enter_context(locked(home() / name, shared=True))
+        except OSError:
+            pass  # a read-only or full home: compute anyway; the other side just keeps its threads
         yield
 
 

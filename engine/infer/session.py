@@ -140,9 +140,17 @@ class InferenceSession:
             from engine.runs.process import refresh
 
             state = refresh(run).state
-            hint = "wait until it is ready" if state in ("queued", "training") else "resume it, or pick a ready run"
+            if state == "ready":  # its adapter folder was deleted: resume refuses ready runs
+                raise RequestError(f"run {run.id} is ready but its adapter folder is missing; train it again, or pick another run", "not_ready")
+            hint = {"queued": "wait until it is ready", "training": "wait until it is ready", "broken": "remove it, or pick a ready run"}.get(state, "resume it, or pick a ready run")
             raise RequestError(f"run {run.id} has no adapter yet: it is {state}; {hint}", "not_ready")
-        cfg = run.config().model
+        try:
+            from engine.models.check import check_adapter
+
+            check_adapter(run.adapter_dir, f"the adapter of run {run.id}")  # safetensors only, never pickled weights
+            cfg = run.config().model
+        except (ModelError, ValueError) as exc:
+            raise RequestError(str(exc), "model") from None
         if self.base is None or (replace and not self._same_base(cfg.name, cfg.quant)):
             self.load_base(cfg.name, cfg.quant, cfg.trust_remote_code)
         elif not self._same_base(cfg.name, cfg.quant):
