@@ -118,7 +118,7 @@ def main() -> int:
 
     def pair_ratio(values: dict[str, list[float]]) -> float:
         # The ratio of each back-to-back pair, then the median: steadier than a ratio of medians.
-        return statistics.median(b / p for b, p in zip(values["batch"], values["plain"]))
+        return statistics.median(b / p for b, p in zip(values["batch"], values["plain"], strict=True))
 
     print(f"model: run {run.id} on {session.base.describe()} on {session.model.device}, torch threads {torch.get_num_threads()}")
     print(f"greedy, {len(ids)} prompt tokens, new tokens: "

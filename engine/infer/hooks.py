@@ -94,7 +94,7 @@ class BatchStreamer(BaseStreamer):
         if not self._seen_prompt:  # generate's first put is the prompt itself
             self._seen_prompt = True
             return
-        for row, seen, token in zip(self.rows, self._generated, value.reshape(len(self.rows), -1).tolist()):
+        for row, seen, token in zip(self.rows, self._generated, value.reshape(len(self.rows), -1).tolist(), strict=True):
             if not row.ended:
                 seen.extend(token)
                 row.catch_up(seen)
@@ -115,7 +115,7 @@ class StopRows(StoppingCriteria):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor | None, **kwargs: Any) -> torch.BoolTensor:
         if self._stops:
-            for row, tokens in zip(self.rows, input_ids[:, self.prompt_len :].tolist()):
+            for row, tokens in zip(self.rows, input_ids[:, self.prompt_len :].tolist(), strict=True):
                 row.catch_up(tokens)
         if self.cancel.is_set():
             return torch.ones((input_ids.shape[0],), dtype=torch.bool, device=input_ids.device)

@@ -369,7 +369,7 @@ class InferenceSession:
         run = self.prepare(req.run)
         encoded = [self.encode_text(t) for t in req.texts]
         context = self.context_length
-        for i, (text, enc) in enumerate(zip(req.texts, encoded)):
+        for i, (text, enc) in enumerate(zip(req.texts, encoded, strict=True)):
             where = "the text" if len(encoded) == 1 else f"texts[{i}]"
             if context is not None and len(enc.ids) > context:
                 whole = " with its prompt" if text.prompt else ""
@@ -378,7 +378,7 @@ class InferenceSession:
                 raise RequestError(f"{where} has no token to score", "bad_request")
         with self._computing():
             scored = self.score(encoded, req.models, run, cancel)
-        for which, texts in zip(req.models, scored):
+        for which, texts in zip(req.models, scored, strict=True):
             emit({"event": "scores", "model": which, "run": run.id if which == "custom" and run else None,
                   **_summary(texts), "texts": texts})
 
@@ -446,7 +446,7 @@ class InferenceSession:
 
 
 def _text_scores(pieces: list[str], ids: list[int], logprobs: list[float], ranks: list[int]) -> dict[str, Any]:
-    tokens = [{"text": t, "id": i, "logprob": _finite(lp), "rank": r} for t, i, lp, r in zip(pieces, ids, logprobs, ranks)]
+    tokens = [{"text": t, "id": i, "logprob": _finite(lp), "rank": r} for t, i, lp, r in zip(pieces, ids, logprobs, ranks, strict=True)]
     return {**_averages(sum(logprobs), len(ids)), "tokens": tokens}
 
 

@@ -10,8 +10,8 @@ from typing import Any
 from engine.config import QUANTS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, TrainConfig
 from engine.data import FORMATS, DataError, DataSpec, Report
 from engine.estimate import count_tokens, estimate_run, model_facts
-from engine.runs import RunStore
 from engine.models import ModelError
+from engine.runs import RunStore
 from engine.runs.lifecycle import NoEvalSplit, start_run, validate_data, validate_model
 from engine.runs.process import refresh
 from engine.runs.status import ACTIVE
@@ -41,7 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--name", metavar="N", help="a name for the run (default: the data file's name)")
     steps = p.add_mutually_exclusive_group()
     steps.add_argument("--epochs", type=float, help="passes over the train split (default: chosen from the data's size)")
-    steps.add_argument("--max-steps", type=int, help="stop after N optimizer steps instead (default: none; without a GPU, a cap of about 4 minutes)")
+    steps.add_argument("--max-steps", type=int, help="stop after N optimizer steps instead (default: none; without a GPU, a ~4-minute cap)")
     p.add_argument("--lr", type=float, help="peak learning rate (default: chosen from the model's size)")
     p.add_argument("--lora-r", type=int, help="LoRA rank (default: chosen from the data's size)")
     p.add_argument("--lora-alpha", type=int, help="LoRA alpha (default: twice the rank)")
@@ -84,7 +84,13 @@ def _given(value: float | int | None, fallback: float | int) -> Any:
 
 def user_settings(args: argparse.Namespace) -> set[str]:
     """The settings the rule must leave alone: those given on the command line."""
-    given = {"train.epochs": args.epochs, "train.max_steps": args.max_steps, "train.lr": args.lr, "lora.r": args.lora_r, "lora.alpha": args.lora_alpha}
+    given = {
+        "train.epochs": args.epochs,
+        "train.max_steps": args.max_steps,
+        "train.lr": args.lr,
+        "lora.r": args.lora_r,
+        "lora.alpha": args.lora_alpha,
+    }
     return {path for path, value in given.items() if value is not None}
 
 
