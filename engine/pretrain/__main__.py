@@ -22,11 +22,17 @@ def build_parser() -> argparse.ArgumentParser:
             "The defaults are the recipe of the bundled finetui-tiny."
         ),
     )
-    parser.add_argument("--quick", action="store_true", help="a toy model for a few steps on a sliver of the corpus (seconds); writes to a temporary folder unless --out is given")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a toy model for a few steps on a sliver of the corpus (seconds); writes to a temporary folder unless --out is given",
+    )
     for f in fields(PretrainArgs):
         default = f.default if f.default is not MISSING else None
         kind = Path if f.name in ("corpus", "out") else type(default)
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=None, metavar=f.name.upper(), help=f"{f.metadata.get('help', '')} (default: {default})")
+        parser.add_argument(
+            f"--{f.name.replace('_', '-')}", type=kind, default=None, metavar=f.name.upper(), help=f"{f.metadata.get('help', '')} (default: {default})"
+        )
     return parser
 
 

@@ -51,7 +51,19 @@ class PretrainArgs:
     def __post_init__(self) -> None:
         self.corpus = Path(self.corpus)
         self.out = Path(self.out)
-        positive = ("vocab_size", "d_model", "n_layers", "n_heads", "n_kv_heads", "ffn", "batch_size", "steps", "log_every", "check_generations", "outside_chars")
+        positive = (
+            "vocab_size",
+            "d_model",
+            "n_layers",
+            "n_heads",
+            "n_kv_heads",
+            "ffn",
+            "batch_size",
+            "steps",
+            "log_every",
+            "check_generations",
+            "outside_chars",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")

@@ -56,13 +56,12 @@ def render_card(args: dict, metrics: dict, size_bytes: int) -> str:
     """The card's Markdown; ``args`` is ``pretrain_args.json``, ``metrics`` is ``metrics.json``."""
     h = metrics["heldout"]
     books = "\n".join(_row(name, b) for name, b in metrics["heldout_by_book"].items())
-    samples = "\n\n".join(
-        f"**Prompt:** `{s['prompt']}`\n\n```text\n{s['prompt']}{s['text']}\n```" for s in metrics.get("samples", [])
-    )
+    samples = "\n\n".join(f"**Prompt:** `{s['prompt']}`\n\n```text\n{s['prompt']}{s['text']}\n```" for s in metrics.get("samples", []))
     command = metrics.get("command") or "python -m engine.pretrain"
     n_books = len(metrics["heldout_by_book"])
     seq = args["seq_len"]
     seed = args["seed"]
+    heads = f"{args['n_heads']} heads ({args['n_kv_heads']} key/value)"
     return f"""---
 license: mit
 language: en
@@ -84,7 +83,7 @@ not to be good.
 
 | | |
 | --- | --- |
-| architecture | `LlamaForCausalLM`, {args["n_layers"]} layers, hidden {args["d_model"]}, SwiGLU {args["ffn"]}, {args["n_heads"]} heads ({args["n_kv_heads"]} key/value), RoPE, RMSNorm, tied embeddings |
+| architecture | `LlamaForCausalLM`, {args["n_layers"]} layers, hidden {args["d_model"]}, SwiGLU {args["ffn"]}, {heads}, RoPE, RMSNorm, tied embeddings |
 | parameters | {metrics["params"]:,} |
 | context | {seq} tokens (trained on sequences of {seq}) |
 | tokenizer | byte-level BPE, {args["vocab_size"]:,} tokens, trained on the same training text; `<s>` is added in front, `</s>` ends a text, `<pad>` pads |
@@ -217,16 +216,24 @@ def _reproduced(metrics: dict) -> str:
     """A second run of the training command, compared with this one (``--second-run DIR``)."""
     second = metrics.get("second_run")
     if not second:
-        return "\nA second run of the command, compared with this one, is still to be done (`python -m engine.pretrain.card DIR --second-run DIR2` adds it here).\n"
+        return (
+            "\nA second run of the command, compared with this one, is still to be done "
+            "(`python -m engine.pretrain.card DIR --second-run DIR2` adds it here).\n"
+        )
     rows = [("held-out, all", metrics["heldout"]["bits_per_byte"], second["heldout"]["bits_per_byte"])]
-    rows += [(f"held-out, {name}", h["bits_per_byte"], second["heldout_by_book"][name]["bits_per_byte"]) for name, h in metrics["heldout_by_book"].items() if name in second["heldout_by_book"]]
+    rows += [
+        (f"held-out, {name}", h["bits_per_byte"], second["heldout_by_book"][name]["bits_per_byte"])
+        for name, h in metrics["heldout_by_book"].items()
+        if name in second["heldout_by_book"]
+    ]
     table = "\n".join(f"| {name} | {a:.4f} | {b:.4f} | {b - a:+.4f} |" for name, a, b in rows)
     worst = max(abs(b - a) for _, a, b in rows)
+    tokenizer = "identical, byte for byte" if second["tokenizer_identical"] else "different"
     return f"""
 ### A second run
 
 `{second["command"]}`, on {second["cpu"]} ({second["threads"]} threads, {second["precision"]}): wall time
-{second["wall_s"] / 60:.1f} minutes (this model: {metrics["wall_s"] / 60:.1f}); tokenizer {"identical, byte for byte" if second["tokenizer_identical"] else "different"}.
+{second["wall_s"] / 60:.1f} minutes (this model: {metrics["wall_s"] / 60:.1f}); tokenizer {tokenizer}.
 Bits per byte, this model against the second run (largest difference {worst:.4f}):
 
 | | this model | second run | difference |
@@ -280,7 +287,14 @@ def load_saved(out: Path, device: str = "cpu"):
     return model, tokenizer
 
 
-def complete_card(out: Path, log: Callable[[str], None] = print, device: str = "cpu", outside: tuple[Path, ...] = (), command: str | None = None, second_run: Path | None = None) -> dict:
+def complete_card(
+    out: Path,
+    log: Callable[[str], None] = print,
+    device: str = "cpu",
+    outside: tuple[Path, ...] = (),
+    command: str | None = None,
+    second_run: Path | None = None,
+) -> dict:
     """Run the card's checks on the saved model in ``out``, add them to ``metrics.json``, and write ``README.md``.
 
     The checks: sample generations, bits per byte on ``DEFAULT_OUTSIDE`` and
@@ -325,10 +339,19 @@ def write_card(out: Path, args: dict, metrics: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.pretrain.card", description="Run the model card's checks on a saved model and rewrite its README.md.")
+    parser = argparse.ArgumentParser(
+        prog="python -m engine.pretrain.card", description="Run the model card's checks on a saved model and rewrite its README.md."
+    )
     parser.add_argument("out", type=Path, help="folder of a model saved by python -m engine.pretrain")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    parser.add_argument("--outside", type=Path, action="append", default=[], metavar="FILE", help=f"also score this text from outside the corpus (repeatable; {', '.join(p.name for p in DEFAULT_OUTSIDE)} always is)")
+    parser.add_argument(
+        "--outside",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help=f"also score this text from outside the corpus (repeatable; {', '.join(p.name for p in DEFAULT_OUTSIDE)} always is)",
+    )
     parser.add_argument("--second-run", type=Path, metavar="DIR", help="a second run of the same command (its folder), compared with this one in the card")
     ns = parser.parse_args(argv)
     if ns.second_run is not None and not (ns.second_run / "metrics.json").is_file():

@@ -21,9 +21,7 @@ from engine.pretrain.blocklist import Blocklist, drop_paragraphs, load_blocklist
 #: Lines that open Project Gutenberg's licence header (everything up to and including them goes).
 _HEADER_END = re.compile(r"^\*\*\* ?START OF (THIS|THE) PROJECT GUTENBERG.*$", re.MULTILINE | re.IGNORECASE)
 #: Lines that open Project Gutenberg's licence footer (they and everything after go).
-_FOOTER_START = re.compile(
-    r"^(\*\*\* ?END OF (THIS|THE) PROJECT GUTENBERG|End of (the )?Project Gutenberg)", re.MULTILINE | re.IGNORECASE
-)
+_FOOTER_START = re.compile(r"^(\*\*\* ?END OF (THIS|THE) PROJECT GUTENBERG|End of (the )?Project Gutenberg)", re.MULTILINE | re.IGNORECASE)
 #: The transcriber's credit that Gutenberg puts right after the header.
 _PRODUCED_BY = re.compile(r"\A\s*Produced by [^\n]*(\n[^\n]+)*\n", re.IGNORECASE)
 #: UTF-8 text that was once decoded as Windows-1252 ("Ã©" for "é").
@@ -49,11 +47,11 @@ def strip_gutenberg(text: str) -> tuple[str, int, int]:
     start = _HEADER_END.search(text)
     if start:
         header = start.end()
-        text = text[start.end():]
+        text = text[start.end() :]
         produced = _PRODUCED_BY.match(text)
         if produced:
             header += produced.end()
-            text = text[produced.end():]
+            text = text[produced.end() :]
     footer = 0
     end = _FOOTER_START.search(text)
     if end:
@@ -136,7 +134,10 @@ def split_book(text: str, heldout_fraction: float) -> tuple[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m engine.pretrain.corpus",
-        description="Copy Project Gutenberg books into DST without their licence header and footer (and, with --blocklist, without paragraphs that hold a blocklisted word).",
+        description=(
+            "Copy Project Gutenberg books into DST without their licence header and footer "
+            "(and, with --blocklist, without the paragraphs that hold a blocklisted word)."
+        ),
     )
     parser.add_argument("src", type=Path, help="folder of .txt books as downloaded")
     parser.add_argument("dst", type=Path, help="folder for the cleaned copies")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-
 import platform
 import time
 from collections.abc import Callable
@@ -147,7 +146,7 @@ def lr_at(step: int, args: PretrainArgs) -> float:
 class Batches:
     """Seeded epochs over the training stream: each epoch a random shift, then shuffled chunks after ``<s>``."""
 
-    def __init__(self, stream: "torch.Tensor", bos: int, seq_len: int, batch_size: int, seed: int) -> None:
+    def __init__(self, stream: torch.Tensor, bos: int, seq_len: int, batch_size: int, seed: int) -> None:
         import torch
 
         self.stream, self.bos, self.chunk, self.batch_size = stream, bos, seq_len - 1, batch_size
@@ -165,7 +164,7 @@ class Batches:
         self.queue = starts[torch.randperm(len(starts), generator=self.generator)].tolist()
         self.epoch += 1
 
-    def next(self) -> "torch.Tensor":
+    def next(self) -> torch.Tensor:
         import torch
 
         if len(self.queue) < self.batch_size:
