@@ -62,7 +62,7 @@ def iter_jsonl(path: Path, start: int = 0) -> Iterator[tuple[int, dict[str, Any]
     """
     try:
         fh = path.open("rb")
-    except FileNotFoundError:
+    except OSError:  # missing, or not a file: no events to read
         return
     with fh:
         fh.seek(start)
@@ -83,11 +83,11 @@ def last_jsonl(path: Path, kinds: set[str], window: int = 64 * 1024) -> dict[str
     """The last record whose ``kind`` is in ``kinds``, reading only the file's tail."""
     try:
         size = path.stat().st_size
-    except FileNotFoundError:
+        with path.open("rb") as fh:
+            fh.seek(max(0, size - window))
+            lines = fh.read().split(b"\n")
+    except OSError:
         return None
-    with path.open("rb") as fh:
-        fh.seek(max(0, size - window))
-        lines = fh.read().split(b"\n")
     for raw in reversed(lines):
         try:
             record = json.loads(raw)
@@ -104,6 +104,22 @@ def locked(path: Path, *, shared: bool = False) -> Iterator[None]:
     with path.open("a") as fh:
         fcntl.flock(fh, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
+
+
+@contextmanager
+def locked_folder(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the folder itself for the block.
+
+    Needs no file of its own, so it works on a full or read-only disk (the
+    writes that follow fail with their own clear error), and it stays with
+    the folder when the folder is renamed.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 @contextmanager

@@ -36,7 +36,7 @@ from typing import IO
 
 from engine.cpu_share import TRAIN_LOCK
 from engine.paths import home
-from engine.runs.files import held_by_someone, locked
+from engine.runs.files import held_by_someone, locked_folder
 from engine.runs.status import ACTIVE, BROKEN, Status
 from engine.runs.store import Run, RunStore
 
@@ -96,7 +96,7 @@ def refresh(run: Run) -> Status:
 
 def status_lock(run: Run) -> AbstractContextManager[None]:
     """The run's own lock, held while reading and rewriting its status (see the module's docstring)."""
-    return locked(run.dir / ".status.lock")
+    return locked_folder(run.dir)
 
 
 def claim(run: Run) -> Status | None:
