@@ -90,3 +90,19 @@ def test_the_sample_files_train_for_minutes_with_the_defaults_on_the_bundled_mod
         assert resolved.train.lr >= 1e-3
         assert estimate.seconds is not None and estimate.seconds < 2 * CPU_BUDGET_S
     assert seen["facts.jsonl"] >= 10 and seen["haiku.txt"] >= 10 and seen["shakespeare.txt"] == 1
+
+
+def test_finetui_train_fills_in_what_its_flags_leave_unset_and_says_why() -> None:
+    from engine.runs.lifecycle import validate_data
+    from tui.cli import build_parser
+    from tui.commands.train import build_config, choose_defaults, user_settings
+
+    parser, _ = build_parser()
+    args = parser.parse_args(["train", str(SAMPLE_DATA / "haiku.txt"), "--separator=--SEPARATOR--", "--lr", "0.001", "--lora-r", "8"])
+    config = build_config(args)
+    resolved, lines = choose_defaults(config, validate_data(config), user_settings(args))
+    assert (resolved.train.lr, resolved.lora.r, resolved.lora.alpha) == (0.001, 8, 16)
+    assert resolved.train.epochs == MAX_EPOCHS, "haiku.txt is small: many passes"
+    shown = "\n".join(lines)
+    assert "train.lr         0.001    given" in shown and "lora.r           8        given" in shown
+    assert "small data, 20 passes" in shown and "lora.alpha       16       2 × r" in shown
