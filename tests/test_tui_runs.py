@@ -458,3 +458,48 @@ def test_the_chart_resamples_to_its_width_and_labels_fit() -> None:
     bottom, top = value_range([1.0, 3.0])
     assert top == 3.0 and bottom < 1.0  # the lowest column still shows
     assert [label(v) for v in (2.6234, 0.01234, 0.00012, 123456.0)] == ["2.62", "0.0123", "0.0001", "1e+05"]
+
+
+# --- issue 12: broken run folders, bad event lines, typed numbers out of range --------------------
+
+
+async def test_a_broken_run_shows_as_broken_with_its_reason_and_the_others_stay_listed() -> None:
+    good = write_run("20260101-0900-good", "ready", steps=4)
+    bad = write_run("20260102-0900-bad", "ready", steps=4)
+    bad.status_path.write_text("")
+    (RunStore().root / "stray").mkdir()
+    app = FinetuiApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await runs_listed(pilot, 3)
+        table = screen.query_one(RunTable)
+        states = {row.id: row.state for row in table.shown.values()}
+        assert states == {good.id: "ready", bad.id: "broken", "stray": "broken"}
+        page = await run_page(pilot, bad.id)
+        await until(pilot, lambda: page.query_one("#run-reason", Static).display)
+        assert "status.json is empty" in text_of(page, "#run-reason")
+    assert bad.status_path.read_text() == ""  # the TUI read it; it did not "repair" it
+
+
+async def test_bad_event_lines_are_skipped_and_the_page_goes_on() -> None:
+    run = write_run("20260101-0900-haiku", "ready", steps=3)
+    with run.events_path.open("ab") as fh:
+        fh.write(b"[1, 2]\n\xff\xfe\n{\"kind\": \"step\"}\n{\"kind\": \"eval\"}\n")
+    event(run, T0 + 500, "log", level="info", message="after the bad lines")
+    run.metrics_path.write_text('{"baseline": ')
+    app = FinetuiApp()
+    async with app.run_test(size=SIZE) as pilot:
+        page = await run_page(pilot, run.id)
+        await until(pilot, lambda: any("after the bad lines" in line for line in log_lines(page)))
+        assert page.state == "ready" and not isinstance(app.screen, ErrorScreen)
+
+
+async def test_the_app_starts_over_a_runs_folder_full_of_broken_runs() -> None:
+    """Bare ``finetui`` read every status at start and crashed on the first bad one."""
+    for n, content in enumerate(["", "[1]", '{"state": "training"}', "\xff"]):
+        run = write_run(f"2026010{n + 1}-0900-broken", "training", steps=1)
+        run.status_path.write_text(content)
+    app = FinetuiApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await runs_listed(pilot, 4)
+        assert {row.state for row in screen.query_one(RunTable).shown.values()} == {"broken"}
+    assert app.return_code in (None, 0)
