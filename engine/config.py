@@ -30,8 +30,9 @@ class DataConfig:
     """Which file to train on and how to read it."""
 
     path: str = field(metadata={"help": "the data file, as given by the user (resolved to an absolute path)"})
-    format: str | None = field(default=None, metadata={"help": "txt, jsonl, csv or tsv; None detects it"})
+    format: str | None = field(default=None, metadata={"help": "a file format (txt, json, jsonl, csv, tsv, parquet) or a record layout (alpaca, sharegpt, ...); None detects it"})
     separator: str | None = field(default=None, metadata={"help": "string between examples in a .txt"})
+    mapping: str | None = field(default=None, metadata={"help": "columns holding the fields, e.g. prompt=question,completion=answer"})
     eval_fraction: float = field(default=0.1, metadata={"help": "share of examples held out for the scorecard"})
 
     def __post_init__(self) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.data.report import FLAVOURS
+
 from tui.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -104,7 +106,7 @@ def test_jsonl_flavours(workdir: Path, capsys: pytest.CaptureFixture[str], make,
     assert example_headers(out)[0].startswith("── #0 · line 1 · ")
     for text in shown:
         assert text + "\n" in out
-    assert f"jsonl, {flavour.replace('_', '/')}" in out
+    assert f"jsonl, {FLAVOURS[flavour]}" in out
     assert "examples   20  (train 18, eval 2)" in out
 
     code, out, _ = run(["inspect", str(data), "--json"], capsys)
@@ -192,7 +194,7 @@ ERRORS = {
     "missing_role": ("d.jsonl", b'{"messages": [{"content": "a"}]}\n', [], "d.jsonl:1: field 'messages[0].role' is missing"),
     "csv_header": ("d.csv", b"q,a\n1,2\n", [], "d.csv:1: field 'text' is missing from the header row"),
     "csv_short_row": ("d.csv", b"prompt,completion\na,b\nc\n", [], "d.csv:3: field 'completion' is missing"),
-    "unknown_format": ("d.xyz", b"hello\n", [], "d.xyz: unknown format"),
+    "unknown_format": ("d.jsonl", b"hello\n", [], "d.jsonl:1: can't read it as jsonl"),
     "forced_yaml": ("d.txt", b"hello\n", ["--format", "yaml"], "d.txt: unknown format 'yaml'"),
     "no_examples": ("d.txt", b"--S--\n\n--S--\n", ["--separator", "--S--"], "d.txt: no examples left"),
 }
@@ -229,13 +231,13 @@ def test_a_folder_is_refused(workdir: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_json_error_names_the_line_and_field(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data = write(workdir / "d.jsonl", b'{"prompt": "a", "completion": "b"}\n\n{"prompt": "a", "completion": 5}\n')
+    data = write(workdir / "d.jsonl", b'{"prompt": "a", "completion": "b"}\n\n{"prompt": "a", "completion": [5]}\n')
     code, out, _ = run(["inspect", str(data), "--json"], capsys)
     assert code == 2
     assert json.loads(out)["errors"] == [
         {
             "code": "bad_field",
-            "message": f"{data}:3: field 'completion' must be a string, not a number",
+            "message": f"{data}:3: field 'completion' must be a string, not a list",
             "file": str(data),
             "line": 3,
             "field": "completion",

@@ -221,18 +221,23 @@ def test_format_override_wins(tmp_path: Path) -> None:
     assert detect_format(spec) == "txt"
     assert texts(DataSpec(path, format="txt", target_chars=1)) == ['{"text": "x"}', '{"text": "y"}']
     odd = write(tmp_path / "a.dat", "text\nhello\n")
-    with pytest.raises(DataError):
-        detect_format(DataSpec(odd))
+    assert detect_format(DataSpec(odd)) == "txt"  # one column and no delimiter: not a table
     assert texts(DataSpec(odd, format="csv")) == ["hello"]
     assert texts(DataSpec(odd, format="txt")) == ["text\nhello"]
 
 
+def test_any_extension_is_read_by_its_content(tmp_path: Path) -> None:
+    assert detect_format(DataSpec(write(tmp_path / "a.dat", "just some words\n"))) == "txt"
+    assert detect_format(DataSpec(write(tmp_path / "b.data", '[{"instruction": "a", "output": "b"}]'))) == "json"
+    assert detect_format(DataSpec(write(tmp_path / "c.json", '{"text": "a"}\n{"text": "b"}\n'))) == "jsonl"
+    assert detect_format(DataSpec(write(tmp_path / "d", "question\tanswer\nq\ta\n"))) == "tsv"
+    with pytest.raises(DataError) as err:
+        detect_format(DataSpec(write(tmp_path / "e.jsonl", "plain words\n")))
+    assert err.value.code == "unknown_format" and err.value.line == 1
+
+
 def test_unknown_format_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path / "a.dat", "just some words\n")
-    with pytest.raises(DataError) as err:
-        detect_format(DataSpec(path))
-    assert err.value.code == "unknown_format"
-    assert "--format" in str(err.value) and str(path) in str(err.value)
     with pytest.raises(DataError) as err:
         DataSpec(path, format="yaml")
     assert err.value.code == "unknown_format" and "yaml" in str(err.value)

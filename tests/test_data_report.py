@@ -179,10 +179,12 @@ def test_repetitive(tmp_path: Path) -> None:
     items = distinct_texts(250)
     items[4] = "the same line again\n" * 30
     items[9] = "ha" * 200
-    items[13] = "short " * 10  # too short to judge
+    items[13] = "short " * 10  # too short to compress, but one word ten times
+    items[14] = ("la " * 40)[:95]  # the case: 95 characters of la la la
+    items[15] = "a short line of words that are all different"  # short and fine
     report = scan(separated(tmp_path, items))
     w = report.warning("repetitive")
-    assert w is not None and (w.count, w.indices) == (2, [4, 9])
+    assert w is not None and (w.count, w.indices) == (4, [4, 9, 13, 14])
 
 
 def test_empty_examples_are_dropped_and_reported_by_line(tmp_path: Path) -> None:

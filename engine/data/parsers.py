@@ -29,6 +29,8 @@ MAX_LINE_CHARS = 64 * 1024 * 1024
 MAX_JSON_DEPTH = 200
 #: Longest piece between separators kept as one example; longer ones are cut, so memory stays bounded.
 MAX_PIECE_CHARS = 1_000_000
+#: A line longer than this, in text split at paragraphs, is cut into pieces of the target size.
+LONG_LINE = 65_536
 #: Parquet rows converted at a time.
 PARQUET_BATCH = 256
 
@@ -72,9 +74,9 @@ def txt_separated(path: Path, lines: Lines, separator: str, state: ParseState) -
 
 
 def _short_lines(lines: Lines, size: int) -> Iterator[tuple[int, str]]:
-    """Lines longer than ``size`` cut in pieces: a file with no newline still packs into examples."""
+    """Lines over ``LONG_LINE`` characters cut in pieces of ``size``: a file with no newline still packs into examples."""
     for number, text in lines:
-        if len(text) <= size:
+        if len(text) <= max(size, LONG_LINE):
             yield number, text
         else:
             for piece in _cut(text, size):
@@ -132,7 +134,7 @@ def _cut(text: str, size: int) -> list[str]:
     pieces = []
     while len(text) > size:
         at = max(text.rfind(" ", 0, size), text.rfind("\n", 0, size)) + 1
-        if at < size // 2:
+        if at <= size // 2:
             at = size
         pieces.append(text[:at])
         text = text[at:]
@@ -169,6 +171,7 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 def load_json(path: Path, text: str, line: int) -> object:
     """``json.loads`` whose every failure is a one-line ``DataError`` naming ``line``."""
+    text = text.rstrip()  # so an error at the end is placed on the last line, not the one after
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -347,6 +350,7 @@ def delimited(path: Path, lines: Lines, delimiter: str, normalise: Normaliser) -
         raise DataError(path, "file is empty", code="empty")
     last = current[0]
     names = [h.strip().lower() for h in header]
+    normalise.check_header(names, last)
     while True:
         row = next_row()
         if row is None:

@@ -91,6 +91,15 @@ def detect_shape(obj: dict[str, Any]) -> str | None:
     return None
 
 
+#: Columns a table needs for each layout (question/answer pairs accept any of ``QA_PAIRS``).
+REQUIRED = {
+    "text": ("text",),
+    "prompt_completion": ("prompt", "completion"),
+    "alpaca": ("instruction", "output"),
+    "preference": ("chosen", "rejected"),
+}
+
+
 class Normaliser:
     """Turns records into ``Raw`` examples for one file; remembers the layout between records."""
 
@@ -119,6 +128,27 @@ class Normaliser:
                 )
             self.state.flavour = shape
         return getattr(self, f"_{self.state.flavour}")(obj, line)
+
+    def check_header(self, names: list[str], line: int) -> None:
+        """Fix the layout from a table's header row, so a missing column is named at the header's line."""
+        if self.state.flavour:
+            return
+        present = {n: "" for n in names}
+        shape = detect_shape(self._mapped(present, line) if self.mapping else present)
+        if shape is None:
+            found = ", ".join(names) or "none"
+            raise DataError(
+                self.path,
+                f"is missing from the header row (need a 'text' column, or 'prompt' and 'completion', 'question' and 'answer', "
+                f"'instruction' and 'output', 'chosen' and 'rejected'; found: {found}; or name yours with --map)",
+                line=line,
+                field="text",
+                code="missing_field",
+            )
+        for name in REQUIRED.get(shape, ()):
+            if name not in names and name not in self.mapping:
+                raise DataError(self.path, "is missing from the header row", line=line, field=name, code="missing_field")
+        self.state.flavour = shape
 
     def _mapped(self, obj: dict[str, Any], line: int) -> dict[str, Any]:
         out = {k: v for k, v in obj.items() if k not in self.mapping.values()}

@@ -131,6 +131,15 @@ class Report:
             return f"{self.format}, split at blank lines and packed"
         return f"{self.format}, {FLAVOURS.get(self.flavour, self.flavour)}"
 
+    def training_problem(self) -> str | None:
+        """What is wrong with training on this file as a whole, when examples would learn nothing."""
+        masked = self.warning("no_trained_tokens")
+        if masked is None:
+            return None
+        if masked.count >= self.examples:
+            return f"this run would train on no tokens: every example's answer is masked (weight 0) or cut at {self.max_seq_len:,} tokens"
+        return f"{masked.count:,} examples would train on their prompt only: their answers are masked or cut at {self.max_seq_len:,} tokens, so they teach nothing"
+
     def warning(self, code: str) -> DataWarning | None:
         """The warning with this code, if the file has it."""
         return next((w for w in self.warnings if w.code == code), None)

@@ -31,7 +31,7 @@ def validate_data(config: RunConfig) -> Report:
     ``NoEvalSplit`` when no example is held out: the scorecard would have
     nothing to compare the models on.
     """
-    spec = DataSpec(Path(config.data.path), format=config.data.format, separator=config.data.separator)
+    spec = DataSpec(Path(config.data.path), format=config.data.format, separator=config.data.separator, mapping=config.data.mapping)
     report = scan(
         spec,
         max_seq_len=config.train.seq_len,

@@ -95,7 +95,7 @@ def prepare(run: Run, resume: bool = False) -> Session:
 
     started = time.time()
     cfg = run.config()
-    spec = DataSpec(cfg.data.path, format=cfg.data.format, separator=cfg.data.separator)
+    spec = DataSpec(cfg.data.path, format=cfg.data.format, separator=cfg.data.separator, mapping=cfg.data.mapping)
     train_examples, eval_examples = split_examples(spec, cfg.data.eval_fraction, cfg.train.seed)
     run.log(f"data: {len(train_examples)} train and {len(eval_examples)} eval examples from {cfg.data.path}")
 

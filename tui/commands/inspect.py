@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file", type=Path, help="the data file: text, JSON, JSON Lines, CSV, TSV or Parquet, any extension")
     p.add_argument("--separator", "-s", metavar="S", help="string between examples in a .txt (e.g. --SEPARATOR--); without it, text is split at paragraphs")
-    p.add_argument("--format", "-f", metavar="F", choices=FORMATS, help=f"force the file format or the record layout: {', '.join(FORMATS)} (default: detect)")
+    p.add_argument("--format", "-f", metavar="F", help=f"force the file format or the record layout: {', '.join(FORMATS)} (default: detect)")
     p.add_argument("--map", metavar="FIELD=COLUMN,...", dest="mapping", help="the columns holding the fields, e.g. prompt=question,completion=answer")
     p.add_argument("--show-tokens", action="store_true", help="print the shown examples as training sees them: the model's chat template applied, trained tokens marked ⟦like this⟧")
     p.add_argument("--model", "-m", metavar="M", default=DEFAULT_MODEL, help="the model whose tokenizer --show-tokens uses (default: %(default)s)")

@@ -36,7 +36,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("data", type=Path, help="the data file: .txt, .jsonl, .csv or .tsv")
     p.add_argument("--separator", "-s", metavar="S", help="string between examples in a .txt")
-    p.add_argument("--format", "-f", metavar="F", help=f"force the format: {', '.join(FORMATS)}")
+    p.add_argument("--format", "-f", metavar="F", help=f"force the file format or the record layout: {', '.join(FORMATS)}")
+    p.add_argument("--map", metavar="FIELD=COLUMN,...", dest="mapping", help="the columns holding the fields, e.g. prompt=question,completion=answer")
     p.add_argument("--model", "-m", metavar="M", default=ModelConfig().name, help="bundled model name, local folder, hub id or cached model (default: %(default)s)")
     p.add_argument("--name", metavar="N", help="a name for the run (default: the data file's name)")
     steps = p.add_mutually_exclusive_group()
@@ -61,7 +62,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def build_config(args: argparse.Namespace) -> RunConfig:
     return RunConfig(
         name=args.name or args.data.stem,
-        data=DataConfig(str(args.data), format=args.format, separator=args.separator, eval_fraction=args.eval_fraction),
+        data=DataConfig(str(args.data), format=args.format, separator=args.separator, mapping=args.mapping, eval_fraction=args.eval_fraction),
         model=ModelConfig(args.model, quant=args.quant, trust_remote_code=args.trust_remote_code),
         lora=LoraConfig(r=_given(args.lora_r, L.r), alpha=_given(args.lora_alpha, L.alpha), dropout=args.lora_dropout),
         train=TrainConfig(
@@ -115,7 +116,7 @@ _LENGTH = {"train.epochs", "train.max_steps"}
 
 
 def _spec(config: RunConfig) -> DataSpec:
-    return DataSpec(Path(config.data.path), format=config.data.format, separator=config.data.separator)
+    return DataSpec(Path(config.data.path), format=config.data.format, separator=config.data.separator, mapping=config.data.mapping)
 
 
 def format_estimate(config: RunConfig, report: Report) -> str:

@@ -166,7 +166,7 @@ class TrainScreen(FinetuiScreen):
 
     def _data_line(self) -> Content:
         r = self.report
-        return Content.from_markup(
+        line = Content.from_markup(
             "[b]$path[/b] · $how · $examples examples (train $train, eval $eval)",
             path=display_path(r.path),
             how=r.describe_format(),
@@ -174,6 +174,8 @@ class TrainScreen(FinetuiScreen):
             train=f"{r.train:,}",
             eval=f"{r.eval:,}",
         )
+        problem = r.training_problem()
+        return line if problem is None else Content("\n").join([line, Content.styled(f"⚠ {problem}", "$text-warning")])
 
     def on_mount(self) -> None:
         self.list_models()
@@ -325,7 +327,7 @@ class TrainScreen(FinetuiScreen):
         quant = str(self.query_one("#quant", Select).value)
         config = RunConfig(
             name=name,
-            data=DataConfig(str(self.spec.path), format=self.spec.format, separator=self.spec.separator, **values["data"]),
+            data=DataConfig(str(self.spec.path), format=self.spec.format, separator=self.spec.separator, mapping=self.spec.mapping, **values["data"]),
             model=ModelConfig(model, quant=quant),
             lora=LoraConfig(**values["lora"]),
             train=TrainConfig(**values["train"]),
