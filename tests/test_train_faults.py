@@ -57,3 +57,40 @@ def test_reasons_are_plain_words():
     assert _reason(full).startswith("the disk is full")
     assert _reason(DataError("a.txt", "file is empty")) == "a.txt: file is empty"
     assert _reason(TrainingFailed("the loss became nan")) == "the loss became nan"
+
+
+def test_a_full_disk_during_save_reads_as_a_full_disk_not_a_safetensors_error():
+    from safetensors import SafetensorError
+
+    raised = SafetensorError("Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: \"No space left on device\" })")
+    assert _reason(raised).startswith("the disk is full")
+    torch_style = RuntimeError("[enforce fail at inline_container.cc:626] . unexpected pos 64 vs 0: No space left on device")
+    assert _reason(torch_style).startswith("the disk is full")
+
+
+def test_no_eval_tokens_gives_a_scorecard_without_nan(tmp_path):
+    import json
+
+    from engine.runs.files import write_json_atomic
+    from engine.train.scorecard import EvalResult, scorecard
+    from tui.commands.runview import format_scorecard
+
+    empty = EvalResult(None, None, 0)
+    card = scorecard(empty, empty, {"steps": 2, "tokens": 10, "train_time_s": 1.0, "peak_memory_bytes": 1, "device": "cpu"})
+    assert card["change"] == {"loss": None, "accuracy_points": None}
+    write_json_atomic(tmp_path / "metrics.json", card)
+    json.loads((tmp_path / "metrics.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert "no eval tokens were scored" in format_scorecard(card) and "nan" not in format_scorecard(card)
+    with pytest.raises(ValueError):
+        write_json_atomic(tmp_path / "bad.json", {"loss": float("nan")})  # never NaN on disk
+
+
+def test_a_data_file_with_no_eval_example_is_refused_before_a_run_exists(tmp_path, capsys, finetui_home):
+    from tui.cli import main
+
+    one = tmp_path / "one.jsonl"
+    one.write_text('{"prompt": "2+2=", "completion": "4"}\n')
+    code = main(["train", str(one), "--max-steps", "2", "--detach"])
+    err = capsys.readouterr().err
+    assert code == 2 and "none for the eval split" in err and len(err.strip().splitlines()) == 1
+    assert RunStore().list() == []
