@@ -313,3 +313,76 @@ def _on_path(name: str) -> bool:
     import shutil
 
     return shutil.which(name) is not None
+
+
+# --- issue 11: separators that look like options, suggestions, escaping, the token preview ------------
+
+DASHED = "old pond\nfrog leaps\n--\nautumn moon\nlight\n--\nfirst snow\nfalls\n--\nwinter rain\n"
+
+
+@pytest.mark.parametrize("args", [["--separator", "--"], ["--separator=--"], ["-s", "--"], ["-s--"]], ids=["space", "equals", "short", "glued"])
+@pytest.mark.parametrize("command", ["inspect", "train"])
+def test_a_separator_of_two_dashes_is_accepted(
+    workdir: Path, finetui_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str], command: str
+) -> None:
+    data = write(workdir / "d.txt", DASHED)
+    if command == "train":
+        # Stop right after the data check: what matters is that the separator reached it, whole.
+        import tui.commands.train as train_command
+
+        seen: list[object] = []
+
+        def fake_validate(config):
+            seen.append(config.data.separator)
+            raise train_command.DataError(data, "stop here")
+
+        monkeypatch.setattr(train_command, "validate_data", fake_validate)
+        code, out, err = run(["train", str(data), *args], capsys)
+        assert code == 2 and seen == ["--"] and "Traceback" not in err
+        return
+    code, out, err = run(["inspect", str(data), *args, "--json"], capsys)
+    assert (code, err) == (0, "")
+    report = json.loads(out)
+    assert report["separator"] == "--" and report["examples"] == 4
+
+
+def test_no_separator_value_gives_a_traceback(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write(workdir / "d.txt", DASHED)
+    for value in ["--", "-", "---x", "=", "", " ", "--json", "-s"]:
+        code, out, err = run(["inspect", str(data), "--separator", value, "-n", "0"], capsys)
+        assert code in (0, 2) and "Traceback" not in out + err, value
+
+
+@pytest.mark.parametrize(("marker", "pieces"), [("--", 4), ("--SEPARATOR--", 4)])
+def test_inspect_suggests_the_separator(workdir: Path, capsys: pytest.CaptureFixture[str], marker: str, pieces: int) -> None:
+    data = write(workdir / "d.txt", DASHED.replace("--", marker))
+    code, out, err = run(["inspect", str(data), "-n", "0"], capsys)
+    assert code == 0
+    assert f"looks separated by `{marker}` ({pieces} pieces); pass --separator '{marker}'" in out
+    code, out, err = run(["inspect", str(data), "--json"], capsys)
+    assert json.loads(out)["suggested_separator"] == marker
+
+
+def test_a_file_without_markers_gets_no_suggestion(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write(workdir / "d.txt", "Some prose.\n\nGLOUCESTER:\nNow is the winter.\n\nGLOUCESTER:\nOf our discontent.\n\nGLOUCESTER:\nMade glorious.\n")
+    code, out, err = run(["inspect", str(data), "--json"], capsys)
+    report = json.loads(out)
+    assert report["suggested_separator"] is None and all(w["code"] != "separator_suggested" for w in report["warnings"])
+
+
+def test_escape_sequences_in_the_data_are_printed_escaped(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write(workdir / "d.jsonl", '{"prompt": "title\\u001b]2;pwned\\u0007", "completion": "red \\u001b[31m text \\u009b"}\n')
+    code, out, err = run(["inspect", str(data)], capsys)
+    assert code == 0 and "\x1b" not in out and "\x07" not in out and "\x9b" not in out
+    assert "title\\x1b]2;pwned\\x07" in out and "red \\x1b[31m text \\x9b" in out
+
+
+def test_show_tokens_marks_only_assistant_turns_and_skips_weight_zero(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = REPO / "tests" / "fixtures" / "formats" / "openai_chat.jsonl"
+    code, out, err = run(["inspect", str(data), "--show-tokens", "-n", "1"], capsys)
+    assert (code, err) == (0, "")
+    tokens = out.split("── tokens of #0", 1)[1]
+    trained = [part.split("⟧")[0] for part in tokens.split("⟦")[1:]]
+    assert trained == ["Assistant: Paris, as if everyone doesn't know that already.</s>\n"]
+    assert "Assistant: Paris</s>" in tokens  # the weight-0 turn is shown, as context
+    assert "[assistant, weight 0: not trained] Paris" in out
