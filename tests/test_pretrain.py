@@ -123,6 +123,7 @@ def test_quick_pretrain_end_to_end(tmp_path: Path) -> None:
     assert ids[0] == tokenizer.bos_token_id and tokenizer.decode(ids, skip_special_tokens=True) == "Holmes smiled."
     model = AutoModelForCausalLM.from_pretrained(out)
     assert model.config.num_hidden_layers == 2
+    assert next(model.parameters()).dtype == torch.float32  # stored in bfloat16, computed in float32 unless asked
     metrics = runs[0]
     assert metrics["heldout"]["loss"] < math.log(len(tokenizer))  # it learned something in 6 steps
     assert runs[0]["heldout"] == runs[1]["heldout"]  # seeded: the same figures again
@@ -153,6 +154,7 @@ def test_bundled_model_matches_its_card() -> None:
     assert (config["hidden_size"], config["num_hidden_layers"], config["vocab_size"]) == (args["d_model"], args["n_layers"], args["vocab_size"])
     # What issue 14 asks of the card: context, size, bits per byte by source and outside the corpus, the blocklist.
     assert args["corpus"] == "sample_data/corpus-v2" and args["seq_len"] >= 512
+    assert config["dtype"] == "float32"  # the weights are bfloat16; they load in float32 by default
     assert config["max_position_embeddings"] == args["seq_len"] and f"| context | {args['seq_len']} tokens" in card
     assert " MB on disk" in card
     books = sorted(p.name for p in (SAMPLE_DATA / "corpus-v2").glob("*.txt"))

@@ -62,6 +62,10 @@ def render_card(args: dict, metrics: dict, size_bytes: int) -> str:
     seq = args["seq_len"]
     seed = args["seed"]
     heads = f"{args['n_heads']} heads ({args['n_kv_heads']} key/value)"
+    weights = (
+        f"{metrics.get('weights_dtype', 'float32')} safetensors, loaded in float32 by default (`config.json`); "
+        f"the folder is {_mb(size_bytes)} on disk, tokenizer and card included"
+    )
     return f"""---
 license: mit
 language: en
@@ -87,7 +91,7 @@ not to be good.
 | parameters | {metrics["params"]:,} |
 | context | {seq} tokens (trained on sequences of {seq}) |
 | tokenizer | byte-level BPE, {args["vocab_size"]:,} tokens, trained on the same training text; `<s>` is added in front, `</s>` ends a text, `<pad>` pads |
-| weights | {metrics.get("weights_dtype", "float32")} safetensors; the folder is {_mb(size_bytes)} on disk, tokenizer and card included |
+| weights | {weights} |
 
 ## Data
 
@@ -277,6 +281,20 @@ def outside_text(path: Path, chars: int = OUTSIDE_CHARS) -> str:
     return text[: cut + 2 if cut > 0 else chars]
 
 
+def load_in_float32(out: Path) -> None:
+    """Make ``config.json`` ask for float32, whatever dtype the weights are stored in.
+
+    The weights are stored in bfloat16 to halve the file; ``from_pretrained``
+    without a ``dtype`` follows the config's ``dtype``, and bfloat16 compute
+    is slow on most CPUs, so the folder loads in float32 unless asked otherwise.
+    """
+    path = Path(out) / "config.json"
+    config = json.loads(path.read_text())
+    if config.get("dtype") != "float32":
+        config["dtype"] = "float32"
+        path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
 def load_saved(out: Path, device: str = "cpu"):
     """The model (float32, eval mode) and tokenizer as saved in ``out``."""
     import torch
@@ -298,13 +316,15 @@ def complete_card(
     """Run the card's checks on the saved model in ``out``, add them to ``metrics.json``, and write ``README.md``.
 
     The checks: sample generations, bits per byte on ``DEFAULT_OUTSIDE`` and
-    ``outside`` texts, and the blocklist scan of sampled generations.
+    ``outside`` texts, and the blocklist scan of sampled generations. It also
+    sets ``config.json`` to load in float32 (``load_in_float32``).
     """
     from engine.pretrain.blocklist import load_blocklist, scan_generations
 
     out = Path(out)
     args = json.loads((out / "pretrain_args.json").read_text())
     metrics = json.loads((out / "metrics.json").read_text())
+    load_in_float32(out)
     model, tokenizer = load_saved(out, device)
     metrics["samples"] = generate_samples(model, tokenizer, args["seed"], args["sample_tokens"], device)
     metrics["outside"] = []
