@@ -113,7 +113,7 @@ async def test_a_bad_file_shows_its_error_and_the_app_goes_on() -> None:
         preview = await scan_finished(pilot)
         error = preview.query_one("#error", Static)
         assert error.display
-        assert str(error.content) == "tests/fixtures/tui/broken.jsonl:3: malformed JSON: Expecting value (column 1)"
+        assert str(error.content) == "tests/fixtures/tui/broken.jsonl:3: malformed JSON: Expecting value (column 44)"
         assert preview.query_one(ExampleTable).row_count == 2  # the examples read before the error
         await pilot.press("escape")
         assert isinstance(app.screen, DataScreen)

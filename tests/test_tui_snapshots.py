@@ -32,16 +32,16 @@ def tui_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FINETUI_HOME", str(tmp_path / "home"))
 
 
-async def tree_ready(pilot: Pilot) -> None:
+async def tree_ready(pilot: Pilot, files: int = 3) -> None:
     """Wait until the data screen is up and its tree has listed the fixtures."""
     await until(pilot, lambda: bool(pilot.app.screen.query(FileTree)))
     tree = pilot.app.screen.query_one(FileTree)
-    await until(pilot, lambda: len(tree.root.children) == 3)
+    await until(pilot, lambda: len(tree.root.children) == files)
 
 
-async def open_preview(pilot: Pilot, separator: str = "") -> None:
+async def open_preview(pilot: Pilot, separator: str = "", files: int = 3) -> None:
     """Open the preview of the start file and wait for the scan to end."""
-    await tree_ready(pilot)
+    await tree_ready(pilot, files)
     pilot.app.screen.query_one("#separator", Input).value = separator
     await pilot.press("f5")
     await until(pilot, lambda: isinstance(pilot.app.screen, PreviewScreen))
@@ -53,12 +53,14 @@ async def open_preview(pilot: Pilot, separator: str = "") -> None:
 
 
 def test_data_screen(snap_compare) -> None:
-    """A file picked in the tree, the separator typed, one recent file listed."""
+    """A file picked in the tree, its separator found and pre-filled, one recent file listed."""
     recent.remember(recent.RecentFile(FIXTURES / "qa.jsonl", "jsonl", None))
 
     async def run_before(pilot: Pilot) -> None:
         await tree_ready(pilot)
-        await pilot.press("down", "down", "enter", *"--SEPARATOR--")
+        await pilot.press("down", "down", "enter")
+        separator = pilot.app.screen.query_one("#separator", Input)
+        await until(pilot, lambda: separator.value == "--SEPARATOR--")
 
     assert snap_compare(FinetuiApp(start_path=FIXTURES), terminal_size=SIZE, run_before=run_before)
 
@@ -72,14 +74,36 @@ def test_preview_screen(snap_compare) -> None:
     assert snap_compare(FinetuiApp(start_path=FIXTURES / "haiku.txt"), terminal_size=SIZE, run_before=run_before)
 
 
+async def tokens_shown(pilot: Pilot) -> None:
+    """Wait for the example screen's token preview (a process of its own) to arrive."""
+    await until(pilot, lambda: bool(pilot.app.screen.query("#tokens-summary")))
+    summary = pilot.app.screen.query_one("#tokens-summary", Static)
+    await until(pilot, lambda: "trained" in str(summary.render()), timeout=120)
+
+
 def test_example_dialog(snap_compare) -> None:
-    """One prompt/completion example opened whole over the preview."""
+    """One prompt/completion example opened whole over the preview, with its tokens: the completion trained."""
 
     async def run_before(pilot: Pilot) -> None:
         await open_preview(pilot)
         await pilot.press("down", "down", "down", "enter")
+        await tokens_shown(pilot)
 
     assert snap_compare(FinetuiApp(start_path=FIXTURES / "qa.jsonl"), terminal_size=SIZE, run_before=run_before)
+
+
+def test_token_preview_of_a_chat(snap_compare) -> None:
+    """An OpenAI chat with a weight-0 assistant turn: only the last assistant turn is drawn as trained."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await open_preview(pilot, files=len(list(Path("tests/fixtures/formats").iterdir())))
+        await pilot.press("enter")
+        await tokens_shown(pilot)
+        await pilot.press("end")
+        await pilot.pause()
+
+    app = FinetuiApp(start_path=Path("tests/fixtures/formats/openai_chat.jsonl"))
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
 def test_preview_of_a_broken_file(snap_compare) -> None:

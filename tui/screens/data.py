@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.message import Message
 from textual.widgets import Button, DirectoryTree, Footer, Header, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from engine import recent
-from engine.data import FORMATS, DataSpec
+from engine.data import FORMATS, DataError, DataSpec, detect_format
+from engine.data.display import escape_controls
+from engine.data.sniff import sniff_separator
 from tui.screens.base import FinetuiScreen, display_path
 from tui.widgets.file_tree import FileTree
 
 AUTO = "auto"
 HINT = "Pick a file (Enter) or type its path, then F5 or Enter opens the preview."
+
+
+@dataclass
+class SeparatorSniffed(Message):
+    """A marker line found in the chosen file: the separator to offer."""
+
+    path: Path
+    separator: str
+    pieces: int
 
 
 class DataScreen(FinetuiScreen):
@@ -58,8 +71,15 @@ class DataScreen(FinetuiScreen):
                 yield Label("Separator", classes="field-label")
                 yield Input(placeholder="none: split .txt at blank lines", id="separator", compact=True)
                 yield Button("Preview", id="open", variant="primary", compact=True)
+            with Horizontal(classes="form-row"):
+                yield Label("Map", classes="field-label")
+                yield Input(placeholder="columns, if not detected: prompt=question,completion=answer", id="mapping", compact=True)
         yield Static(HINT, id="status")
         yield Footer()
+
+    def on_mount(self) -> None:
+        if self.start_file:
+            self.sniff(Path(self.start_file))
 
     def on_screen_resume(self) -> None:
         """Reload the recent files: the preview just opened may have added one."""
@@ -98,6 +118,29 @@ class DataScreen(FinetuiScreen):
             separator_input.value = separator
         self._say(HINT)
         separator_input.focus()
+        if not separator_input.value:
+            self.sniff(path)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sniff")
+    def sniff(self, path: Path) -> None:
+        """Look for a marker line that separates the file's examples; touches no widget."""
+        try:
+            if detect_format(DataSpec(path)) != "txt":
+                return
+            suggestion = sniff_separator(path)
+        except DataError:
+            return  # the preview will say what is wrong with the file
+        if suggestion is not None:
+            self.post_message(SeparatorSniffed(path, suggestion.separator, suggestion.pieces))
+
+    def on_separator_sniffed(self, message: SeparatorSniffed) -> None:
+        """Offer the marker, pre-filled, unless the user has moved on to another file or typed one."""
+        separator = self.query_one("#separator", Input)
+        chosen = Path(self.query_one("#path", Input).value.strip()).expanduser().resolve()
+        if separator.value or chosen != message.path.expanduser().resolve():
+            return
+        separator.value = message.separator
+        self._say(f"Looks separated by {escape_controls(message.separator)} ({message.pieces:,} pieces): pre-filled; clear it to split at blank lines.")
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#open")
@@ -112,7 +155,13 @@ class DataScreen(FinetuiScreen):
             return
         fmt = self.query_one("#format", Select).value
         separator = self.query_one("#separator", Input).value.strip() or None
-        spec = DataSpec(path, format=None if fmt == AUTO else str(fmt), separator=separator)
+        mapping = self.query_one("#mapping", Input).value.strip() or None
+        try:
+            spec = DataSpec(path, format=None if fmt == AUTO else str(fmt), separator=separator, mapping=mapping)
+        except DataError as error:
+            self._say(escape_controls(error.message), error=True)
+            self.query_one("#mapping", Input).focus()
+            return
         self._say(HINT)
         from tui.screens.preview import PreviewScreen  # here, not at the top: the first paint doesn't need it
 

@@ -252,4 +252,4 @@ class PreviewScreen(FinetuiScreen):
     def open_example(self, event: DataTable.RowSelected) -> None:
         example = self.examples.get(str(event.row_key.value))
         if example is not None:
-            self.app.push_screen(ExampleScreen(example))
+            self.app.push_screen(ExampleScreen(example, self.spec))

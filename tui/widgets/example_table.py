@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from engine.data import Example
+from engine.data.display import escape_controls
 
 #: How much of an example the table shows; Enter opens the whole of it.
 SNIPPET_CHARS = 56
@@ -18,7 +19,7 @@ _WHITESPACE = re.compile(r"[ \t\r\f\v]+")
 
 def snippet(example: Example, limit: int = SNIPPET_CHARS) -> str:
     """The start of ``example`` on one line: newlines as ``↵``, runs of spaces as one."""
-    text = _WHITESPACE.sub(" ", example.render().strip()).replace("\n", "↵")
+    text = escape_controls(_WHITESPACE.sub(" ", example.render().strip()).replace("\n", "↵"))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
