@@ -503,3 +503,19 @@ async def test_the_app_starts_over_a_runs_folder_full_of_broken_runs() -> None:
         screen = await runs_listed(pilot, 4)
         assert {row.state for row in screen.query_one(RunTable).shown.values()} == {"broken"}
     assert app.return_code in (None, 0)
+
+
+async def test_a_broken_run_can_be_deleted_from_the_list() -> None:
+    good = write_run("20260101-0900-good", "ready", steps=4)
+    bad = write_run("20260102-0900-bad", "ready", steps=4)
+    bad.config_path.write_text("{")
+    app = FinetuiApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await runs_listed(pilot, 2)
+        table = screen.query_one(RunTable)
+        assert table.picked() is not None and table.picked().id == bad.id  # newest first
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: list(table.shown) == [good.id])
+    assert not bad.dir.exists() and good.dir.is_dir()
