@@ -184,3 +184,98 @@ async def test_an_unexpected_worker_error_becomes_a_dialog() -> None:
         assert str(app.screen.query_one("#dialog-message", Static).content) == "RuntimeError: boom"
         await pilot.press("enter")
         assert app.screen is buggy and app.is_running
+
+
+# --- issue 11: the sniffed separator, the column map, the token preview, what trains ---------------
+
+FORMATS = Path("tests/fixtures/formats")
+
+
+async def test_the_sniffed_separator_is_pre_filled(tui_env: Path) -> None:
+    app = FinetuiApp(start_path=FIXTURES)
+    async with app.run_test(size=SIZE) as pilot:
+        await tree_ready(pilot)
+        await pilot.press("down", "down", "enter")  # haiku.txt, separated by --SEPARATOR-- lines
+        separator = app.screen.query_one("#separator", Input)
+        await until(pilot, lambda: separator.value == "--SEPARATOR--")
+        assert "Looks separated by --SEPARATOR--" in text_of(app.screen, "#status")
+        await pilot.press("enter")
+        preview = await scan_finished(pilot)
+        assert preview.spec.separator == "--SEPARATOR--" and preview.report is not None and preview.report.examples == 14
+
+
+@pytest.mark.parametrize("name", ["qa.jsonl", "broken.jsonl"])
+async def test_a_file_without_markers_gets_no_separator(tui_env: Path, name: str) -> None:
+    app = FinetuiApp(start_path=FIXTURES)
+    async with app.run_test(size=SIZE) as pilot:
+        await tree_ready(pilot)
+        screen = app.screen
+        assert isinstance(screen, DataScreen)
+        screen._fill(REPO / FIXTURES / name)
+        worker_done = lambda: not [w for w in app.workers if w.group == "sniff" and w.is_running]  # noqa: E731
+        await until(pilot, worker_done)
+        await pilot.pause()
+        assert app.screen.query_one("#separator", Input).value == ""
+
+
+async def test_the_map_field_reaches_the_preview(tui_env: Path) -> None:
+    app = FinetuiApp(start_path=FORMATS / "custom_columns.csv")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(app.screen.query("#mapping")))
+        app.screen.query_one("#mapping", Input).value = "prompt"
+        await pilot.press("f5")
+        await pilot.pause()
+        assert isinstance(app.screen, DataScreen) and "FIELD=COLUMN" in text_of(app.screen, "#status")
+        app.screen.query_one("#mapping", Input).value = "prompt=asked,completion=replied"
+        await pilot.press("f5")
+        preview = await scan_finished(pilot)
+        assert preview.report is not None and preview.report.examples == 4
+        assert preview.examples["0"].completion == "Halden."
+
+
+async def test_the_example_view_shows_what_trains(tui_env: Path) -> None:
+    app = FinetuiApp(start_path=FORMATS / "openai_chat.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(app.screen.query("#separator")))
+        await pilot.press("f5")
+        await scan_finished(pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ExampleScreen))
+        summary = app.screen.query_one("#tokens-summary", Static)
+        await until(pilot, lambda: "trained" in str(summary.content), timeout=120)
+        from tui.widgets.token_preview import TRAINED_STYLE, TokenPreview
+
+        content = app.screen.query_one(TokenPreview).content
+        trained = "".join(content.plain[s.start : s.end] for s in content.spans if str(s.style) == TRAINED_STYLE)
+        assert trained == "Assistant: Paris, as if everyone doesn't know that already.</s>\n"  # not the weight-0 "Paris"
+        assert "Assistant: Paris</s>" in content.plain
+
+
+async def test_the_train_screen_warns_when_nothing_trains(tui_env: Path, tmp_path: Path) -> None:
+    data = tmp_path / "weights.jsonl"
+    turn = '{"messages": [{"role": "user", "content": "Hi %d"}, {"role": "assistant", "content": "Hello %d", "weight": 0}]}\n'
+    data.write_text("".join(turn % (i, i) for i in range(5)))
+    app = FinetuiApp(start_path=data)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(app.screen.query("#separator")))
+        await pilot.press("f5")
+        await scan_finished(pilot)
+        await pilot.press("t")
+        await until(pilot, lambda: bool(app.screen.query("#train-data")))
+        assert "would train on no tokens" in str(app.screen.query_one("#train-data", Static).content)
+
+
+async def test_escape_sequences_are_shown_escaped(tui_env: Path, tmp_path: Path) -> None:
+    data = tmp_path / "hostile.jsonl"
+    data.write_text('{"prompt": "title\\u001b]2;pwned\\u0007", "completion": "red \\u001b[31m text"}\n')
+    app = FinetuiApp(start_path=data)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(app.screen.query("#separator")))
+        await pilot.press("f5")
+        preview = await scan_finished(pilot)
+        row = preview.query_one(ExampleTable).get_row_at(0)
+        assert "\x1b" not in str(row[-1]) and "\\x1b]2;pwned\\x07" in str(row[-1])
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ExampleScreen))
+        body = str(app.screen.query_one("#example-text", Static).content)
+        assert "\x1b" not in body and "\x07" not in body and "red \\x1b[31m text" in body
