@@ -2,8 +2,11 @@
 
 Public API (the CLI and the TUI use only these names):
 
-- ``DataSpec``: which file, which format (``None`` detects it), which separator.
-- ``FORMATS``: the formats a user may force: txt, jsonl, csv, tsv.
+- ``DataSpec``: which file, which format (``None`` detects it), which separator,
+  which column mapping.
+- ``FORMATS``: what a user may force: a file format (txt, json, jsonl, csv,
+  tsv, parquet) or a record layout (text, prompt_completion, messages,
+  sharegpt, alpaca, qa, preference).
 - ``detect_format(spec)``: the format that will be used, or ``DataError``.
 - ``iter_examples(spec)``: stream the examples, lazily, so the first ones of a
   1 GB file arrive at once.
