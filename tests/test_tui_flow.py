@@ -63,7 +63,9 @@ async def test_keyboard_only_flow(tui_env: Path) -> None:
         assert screen.query_one("#path", Input).value == "tests/fixtures/tui/haiku.txt"
         assert app.focused is screen.query_one("#separator", Input)
 
-        await pilot.press(*"--SEPARATOR--", "enter")
+        separator = screen.query_one("#separator", Input)
+        await until(pilot, lambda: separator.value == "--SEPARATOR--")  # found in the file and pre-filled
+        await pilot.press("enter")
         preview = await scan_finished(pilot)
         assert text_of(preview, "#counts").startswith("14 examples · train 13 · eval 1")
         assert "txt, split at --SEPARATOR--" in text_of(preview, "#source")
@@ -199,6 +201,9 @@ async def test_the_sniffed_separator_is_pre_filled(tui_env: Path) -> None:
         separator = app.screen.query_one("#separator", Input)
         await until(pilot, lambda: separator.value == "--SEPARATOR--")
         assert "Looks separated by --SEPARATOR--" in text_of(app.screen, "#status")
+        await pilot.press(*"###")  # typing replaces the offer
+        assert separator.value == "###"
+        separator.value = "--SEPARATOR--"
         await pilot.press("enter")
         preview = await scan_finished(pilot)
         assert preview.spec.separator == "--SEPARATOR--" and preview.report is not None and preview.report.examples == 14

@@ -140,6 +140,7 @@ class DataScreen(FinetuiScreen):
         if separator.value or chosen != message.path.expanduser().resolve():
             return
         separator.value = message.separator
+        separator.select_all()  # offered, not imposed: typing replaces it
         self._say(f"Looks separated by {escape_controls(message.separator)} ({message.pieces:,} pieces): pre-filled; clear it to split at blank lines.")
 
     @on(Input.Submitted)
