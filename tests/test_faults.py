@@ -337,6 +337,8 @@ def test_a_read_only_or_full_home_gives_one_line_errors_and_loses_nothing(capsys
 
         code, out, _ = cli(capsys, "runs")
         assert code == 0 and ready.id in out and "failed" in out  # the dead worker reads as failed, unwritten
+        if kind == "full" and how == "tmpfs":
+            assert "the disk is full" in str(refresh(stopped).reason)
         for args in (("show", ready.id), ("show", stopped.id, "--json"), ("logs", ready.id)):
             code, _, err = cli(capsys, *args)
             assert code == 0, err

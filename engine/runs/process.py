@@ -43,6 +43,7 @@ from engine.runs.store import Run, RunStore
 #: A queued run with no process yet is given this long to start one.
 START_GRACE_S = 60.0
 INTERRUPTED = "interrupted: the training process ended without saying why (killed, crashed, or the machine restarted)"
+DISK_FULL = "interrupted: the disk is full, which likely stopped it before it could say why; free some space, then `finetui resume`"
 
 
 def launch(run: Run, resume: bool = False) -> int:
@@ -87,11 +88,21 @@ def refresh(run: Run) -> Status:
         latest = run.status()  # the worker may have written its last state just now
         if latest.state not in ACTIVE:
             return refresh(run)
-        return status.moved("failed", reason=INTERRUPTED, ended_at=status.updated_at)
+        reason = DISK_FULL if _disk_full(run) else INTERRUPTED
+        return status.moved("failed", reason=reason, ended_at=status.updated_at)
     problem = run.config_problem()
     if problem is not None:
         return Status(state=BROKEN, created_at=status.created_at, updated_at=status.updated_at, reason=problem)
     return status
+
+
+def _disk_full(run: Run) -> bool:
+    """Whether the run's disk has no space left: then the worker could not even record why it stopped."""
+    try:
+        stats = os.statvfs(run.dir)
+    except OSError:
+        return False
+    return stats.f_bavail == 0
 
 
 def status_lock(run: Run) -> AbstractContextManager[None]:
