@@ -34,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "One run trains at a time; later runs wait, queued."
         ),
     )
-    p.add_argument("data", type=Path, help="the data file: .txt, .jsonl, .csv or .tsv")
+    p.add_argument("data", type=Path, help="the data file: text, JSON, JSON Lines, CSV, TSV or Parquet, any extension")
     p.add_argument("--separator", "-s", metavar="S", help="string between examples in a .txt")
     p.add_argument("--format", "-f", metavar="F", help=f"force the file format or the record layout: {', '.join(FORMATS)}")
     p.add_argument("--map", metavar="FIELD=COLUMN,...", dest="mapping", help="the columns holding the fields, e.g. prompt=question,completion=answer")
