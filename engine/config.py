@@ -3,69 +3,180 @@
 Every run saves its resolved config as ``config.json``; ``RunConfig.from_dict``
 reads it back and checks it, so a hand-edited or stale file fails with a
 message naming the bad field instead of deep inside training.
+
+Each setting is declared once, here: its field carries a ``Setting`` (help,
+label, flag, bounds, choices) from which ``finetui train`` builds its flags
+and the train screen its form, and by which the field is checked. A new
+setting needs only its field. ``ConfigError`` names the field by its path
+(``train.lr``), so each front end can point at its own flag or field.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import typing
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Quant = Literal["4bit", "8bit", "none"]
-QUANTS: tuple[str, ...] = ("4bit", "8bit", "none")
-DEFAULT_MODEL = "finetui-tiny"
+from engine.errors import FinetuiError, Hint
+from engine.models.load import QUANTS
+from engine.models.resolve import DEFAULT_MODEL
+
+__all__ = ["DEFAULT_MODEL", "QUANTS", "ConfigError", "RunConfig", "Setting", "SettingField", "setting", "settings"]
+
+Form = Literal["model", "settings", "data"]
 
 
-class ConfigError(ValueError):
-    """A config value is out of range; the message names the field."""
+@dataclass(frozen=True)
+class Setting:
+    """How one setting is described, given and checked: the single declaration both front ends read.
+
+    Like harlequin's ``AbstractOption``: the CLI makes its flag from it, the
+    TUI its field, and ``__post_init__`` its check.
+    """
+
+    help: str
+    """One line for ``--help`` and the field's tooltip."""
+    label: str = ""
+    """The train screen's label, at most 10 characters."""
+    flag: str = ""
+    """The ``finetui train`` option; empty when the command takes the value otherwise (the data file)."""
+    short: str = ""
+    metavar: str | None = None
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    """The bound ``low`` itself is out of range."""
+    high_open: bool = False
+    choices: tuple[str, ...] = ()
+    default_help: str = ""
+    """How the value is chosen when not given, where it is not simply the field's default."""
+    exclusive: str = ""
+    """Settings sharing this name are alternatives: the CLI accepts one of them."""
+    confirm: str = ""
+    """What turning this on means, for a confirmation before a run starts with it on."""
+    form: Form = "settings"
+    """Where the TUI takes it: the model panel, the settings grid, or the data screen (the file and how to read it)."""
+
+    def need(self, value: float) -> str | None:
+        """What a number must be, in words, or None when ``value`` is in range (NaN never is)."""
+        both_open = self.low_open and self.high_open
+        if self.low is not None and not (value > self.low if self.low_open else value >= self.low):
+            if both_open and self.high is not None:
+                return f"between {_num(self.low)} and {_num(self.high)}"
+            if self.low == 0 and self.low_open:
+                return "positive"
+            return f"{'more than' if self.low_open else 'at least'} {_num(self.low)}"
+        if self.high is not None and not (value < self.high if self.high_open else value <= self.high):
+            if both_open and self.low is not None:
+                return f"between {_num(self.low)} and {_num(self.high)}"
+            return f"{'less than' if self.high_open else 'at most'} {_num(self.high)}"
+        return None
 
 
-def _check(condition: bool, name: str, value: object, need: str) -> None:
-    if not condition:
-        raise ConfigError(f"{name} must be {need}, not {value!r}")
+def _num(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else format(value, "g")
+
+
+def _setting(default: Any = dataclasses.MISSING, **meta: Any) -> Any:
+    """A dataclass field declared with its ``Setting``."""
+    return field(default=default, metadata={"setting": Setting(**meta)})
+
+
+class ConfigError(FinetuiError, ValueError):
+    """A config value is out of range or of the wrong kind: ``path`` names the field (``train.lr``).
+
+    ``need`` and ``value``, when set, say what it must be and what it was, so a
+    front end can say it with its own name for the field (``--lr``, "Learn rate").
+    """
+
+    def __init__(self, path: str, message: str, code: str = "invalid", need: str | None = None, value: object = None) -> None:
+        super().__init__(message, code, Hint(path) if path else None)
+        self.path = path
+        self.need = need
+        self.value = value
+
+    def __str__(self) -> str:
+        return self.message
+
+    def worded(self, name: str) -> str:
+        """The message with ``name`` (a flag, a label) for the field's path."""
+        return f"{name} must be {self.need}, not {self.value!r}" if self.need else self.message
+
+
+def _refuse(path: str, need: str, value: object, code: str = "out_of_range") -> ConfigError:
+    return ConfigError(path, f"{path} must be {need}, not {value!r}", code, need, value)
+
+
+_KIND_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
+
+
+def _check_section(obj: Any, section: str) -> None:
+    """Check every field of a section against its type and its ``Setting``; raise ``ConfigError`` for the first bad one."""
+    for f in settings_of(type(obj), section):
+        value = getattr(obj, f.name)
+        if value is None and f.optional:
+            continue
+        if not f.accepts(value):
+            raise _refuse(f.path, _KIND_WORDS[f.kind], value, "wrong_type")
+        if f.meta.choices and value not in f.meta.choices:
+            raise _refuse(f.path, f"one of {', '.join(f.meta.choices)}", value, "not_a_choice")
+        if f.kind in (int, float) and (need := f.meta.need(value)) is not None:
+            raise _refuse(f.path, need, value)
 
 
 @dataclass
 class DataConfig:
-    """Which file to train on and how to read it."""
+    """Which file to train on and how to read it (the TUI sets these on its data screen)."""
 
-    path: str = field(metadata={"help": "the data file, as given by the user (resolved to an absolute path)"})
-    format: str | None = field(default=None, metadata={"help": "a file format (txt, json, jsonl, csv, tsv, parquet) or a record layout (alpaca, sharegpt, ...); None detects it"})
-    separator: str | None = field(default=None, metadata={"help": "string between examples in a .txt"})
-    mapping: str | None = field(default=None, metadata={"help": "columns holding the fields, e.g. prompt=question,completion=answer"})
-    eval_fraction: float = field(default=0.1, metadata={"help": "share of examples held out for the scorecard"})
+    path: str = _setting(help="the data file: text, JSON, JSON Lines, CSV, TSV or Parquet, any extension", form="data")
+    format: str | None = _setting(
+        None,
+        help="force the file format (txt, json, jsonl, csv, tsv, parquet) or the record layout (text, prompt_completion, messages, sharegpt, alpaca, qa, preference)",
+        flag="--format", short="-f", metavar="F", default_help="detected from the content", form="data",
+    )  # fmt: skip
+    separator: str | None = _setting(None, help="string between examples in a .txt", flag="--separator", short="-s", metavar="S", form="data")
+    mapping: str | None = _setting(
+        None, help="the columns holding the fields, e.g. prompt=question,completion=answer", flag="--map", metavar="FIELD=COLUMN,...", form="data"
+    )
+    eval_fraction: float = _setting(0.1, help="share of examples held out for the scorecard", label="Eval frac", flag="--eval-fraction", low=0, high=1, low_open=True, high_open=True)
 
     def __post_init__(self) -> None:
-        _check(0.0 < self.eval_fraction < 1.0, "data.eval_fraction", self.eval_fraction, "between 0 and 1")
+        _check_section(self, "data")
 
 
 @dataclass
 class ModelConfig:
     """The base model and how it is loaded."""
 
-    name: str = field(default=DEFAULT_MODEL, metadata={"help": "bundled name, local folder, hub id or cached model"})
-    quant: str = field(default="4bit", metadata={"help": "4bit (NF4, double quantization), 8bit or none"})
-    trust_remote_code: bool = field(default=False, metadata={"help": "allow a model that ships its own Python code"})
+    name: str = _setting(DEFAULT_MODEL, help="bundled model name, local folder, hub id or cached model", label="Model", flag="--model", short="-m", metavar="M", form="model")
+    quant: str = _setting("4bit", help="load the base model in 4bit (NF4, double quantization), 8bit or none", label="Quant", flag="--quant", choices=QUANTS, form="model")
+    trust_remote_code: bool = _setting(
+        False,
+        help="allow a model that ships its own Python code (it runs on this machine)",
+        label="Trust code",
+        flag="--trust-remote-code",
+        confirm="The model ships its own Python code, and training runs it on this machine with your permissions. Start only if you trust where the model came from.",
+        form="model",
+    )
 
     def __post_init__(self) -> None:
-        _check(self.quant in QUANTS, "model.quant", self.quant, f"one of {', '.join(QUANTS)}")
-        _check(bool(self.name), "model.name", self.name, "a model name or path")
+        _check_section(self, "model")
+        if not self.name.strip():
+            raise _refuse("model.name", "a model name or path", self.name, "missing")
 
 
 @dataclass
 class LoraConfig:
     """The LoRA adapter: rank, scaling and dropout, on all linear layers."""
 
-    r: int = field(default=16, metadata={"help": "rank of the update matrices"})
-    alpha: int = field(default=32, metadata={"help": "scaling: the update is multiplied by alpha / r"})
-    dropout: float = field(default=0.05, metadata={"help": "dropout on the adapter's input"})
+    r: int = _setting(16, help="LoRA rank of the update matrices", label="LoRA r", flag="--lora-r", low=1, high=4096, default_help="chosen from the data's size")
+    alpha: int = _setting(32, help="LoRA scaling: the update is multiplied by alpha / r", label="LoRA α", flag="--lora-alpha", low=1, high=65536, default_help="twice the rank")
+    dropout: float = _setting(0.05, help="dropout on the LoRA adapter's input", label="Dropout", flag="--lora-dropout", low=0, high=1, high_open=True)
 
     def __post_init__(self) -> None:
-        _check(self.r >= 1, "lora.r", self.r, "at least 1")
-        _check(self.r <= 4096, "lora.r", self.r, "at most 4,096")
-        _check(self.alpha >= 1, "lora.alpha", self.alpha, "at least 1")
-        _check(self.alpha <= 65536, "lora.alpha", self.alpha, "at most 65,536")
-        _check(0.0 <= self.dropout < 1.0, "lora.dropout", self.dropout, "in [0, 1)")
+        _check_section(self, "lora")
 
 
 #: Bounds past which a number can only be a typo, and would overflow the Trainer's step counts.
@@ -77,32 +188,80 @@ MAX_STEPS = 100_000_000
 class TrainConfig:
     """Optimisation settings. ``max_steps`` wins over ``epochs`` when set."""
 
-    epochs: float = field(default=3.0, metadata={"help": "passes over the training split"})
-    max_steps: int | None = field(default=None, metadata={"help": "stop after this many optimizer steps"})
-    lr: float = field(default=2e-4, metadata={"help": "peak learning rate (cosine decay, 3% warmup)"})
-    batch_size: int = field(default=4, metadata={"help": "packed sequences per step and device"})
-    grad_accum: int = field(default=1, metadata={"help": "steps whose gradients are summed before an update"})
-    seq_len: int = field(default=512, metadata={"help": "tokens per packed sequence; longer examples are truncated"})
-    seed: int = field(default=0, metadata={"help": "seed for the split, the adapter init and the data order"})
-    save_steps: int = field(default=20, metadata={"help": "write a checkpoint every this many steps"})
-    logging_steps: int = field(default=1, metadata={"help": "log train metrics every this many steps"})
-    packing: bool = field(default=True, metadata={"help": "pack examples into full sequences instead of padding"})
+    epochs: float = _setting(
+        3.0, help="passes over the train split", label="Epochs", flag="--epochs", low=0, high=MAX_EPOCHS, low_open=True,
+        default_help="chosen from the data's size", exclusive="length",
+    )  # fmt: skip
+    max_steps: int | None = _setting(
+        None, help="stop after N optimizer steps instead", label="Max steps", flag="--max-steps", metavar="N", low=1, high=MAX_STEPS,
+        default_help="none; without a GPU, a ~4-minute cap", exclusive="length",
+    )  # fmt: skip
+    lr: float = _setting(2e-4, help="peak learning rate (cosine decay, 3% warmup)", label="Learn rate", flag="--lr", low=0, high=1, low_open=True, high_open=True, default_help="chosen from the model's size")
+    batch_size: int = _setting(4, help="packed sequences per step and device", label="Batch", flag="--batch-size", low=1, high=65536)
+    grad_accum: int = _setting(1, help="steps whose gradients are summed before an update", label="Grad acc", flag="--grad-accum", low=1, high=65536)
+    seq_len: int = _setting(512, help="tokens per packed sequence; longer examples are cut (at most the model's context)", label="Seq len", flag="--seq-len", low=8, high=1_048_576)
+    seed: int = _setting(0, help="seed for the split, the adapter init and the data order", label="Seed", flag="--seed", low=0, high=2**32 - 1)
+    save_steps: int = _setting(20, help="write a checkpoint every N steps", label="Save every", flag="--save-steps", metavar="N", low=1, high=MAX_STEPS)
+    logging_steps: int = _setting(1, help="log train metrics every N steps", label="Log every", flag="--logging-steps", metavar="N", low=1, high=MAX_STEPS)
+    packing: bool = _setting(True, help="pack examples into full sequences instead of one example per sequence", label="Packing", flag="--packing")
 
     def __post_init__(self) -> None:
-        _check(self.epochs > 0, "train.epochs", self.epochs, "positive")
-        _check(self.epochs <= MAX_EPOCHS, "train.epochs", self.epochs, f"at most {MAX_EPOCHS:,}")
-        _check(self.max_steps is None or self.max_steps >= 1, "train.max_steps", self.max_steps, "at least 1")
-        _check(self.max_steps is None or self.max_steps <= MAX_STEPS, "train.max_steps", self.max_steps, f"at most {MAX_STEPS:,}")
-        _check(0 <= self.seed < 2**32, "train.seed", self.seed, "between 0 and 2**32 - 1")
-        _check(0 < self.lr < 1, "train.lr", self.lr, "between 0 and 1")
-        _check(self.batch_size >= 1, "train.batch_size", self.batch_size, "at least 1")
-        _check(self.batch_size <= 65536, "train.batch_size", self.batch_size, "at most 65,536")
-        _check(self.grad_accum >= 1, "train.grad_accum", self.grad_accum, "at least 1")
-        _check(self.grad_accum <= 65536, "train.grad_accum", self.grad_accum, "at most 65,536")
-        _check(self.seq_len >= 8, "train.seq_len", self.seq_len, "at least 8")
-        _check(self.seq_len <= 1_048_576, "train.seq_len", self.seq_len, "at most 1,048,576")
-        _check(1 <= self.save_steps <= MAX_STEPS, "train.save_steps", self.save_steps, f"between 1 and {MAX_STEPS:,}")
-        _check(1 <= self.logging_steps <= MAX_STEPS, "train.logging_steps", self.logging_steps, f"between 1 and {MAX_STEPS:,}")
+        _check_section(self, "train")
+
+
+#: The sections of ``RunConfig``, in order: each a key of ``config.json``.
+SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "lora": LoraConfig, "train": TrainConfig}
+
+
+@dataclass(frozen=True)
+class SettingField:
+    """One setting as the front ends see it: where it lives, its type, its default and its ``Setting``."""
+
+    section: str
+    name: str
+    kind: type
+    """int, float, bool or str."""
+    optional: bool
+    """None is a value: "not set" (no step cap, a detected format)."""
+    default: Any
+    """The field's default; ``dataclasses.MISSING`` when it has none (the data file)."""
+    meta: Setting
+
+    @property
+    def path(self) -> str:
+        return f"{self.section}.{self.name}"
+
+    def accepts(self, value: object) -> bool:
+        """Whether ``value`` has this setting's type (an int is a float; a bool is not a number)."""
+        if self.kind is bool:
+            return isinstance(value, bool)
+        if isinstance(value, bool):
+            return False
+        if self.kind is float:
+            return isinstance(value, (int, float))
+        return isinstance(value, self.kind)
+
+
+@functools.cache
+def settings_of(kind: type, section: str) -> tuple[SettingField, ...]:
+    """The settings of one section class, in declaration order."""
+    hints = typing.get_type_hints(kind)
+    found = []
+    for f in dataclasses.fields(kind):
+        args = typing.get_args(hints[f.name]) or (hints[f.name],)
+        base = next(a for a in args if a is not type(None))
+        found.append(SettingField(section, f.name, base, type(None) in args, f.default, f.metadata["setting"]))
+    return tuple(found)
+
+
+def settings() -> tuple[SettingField, ...]:
+    """Every setting of a run, section by section, in declaration order."""
+    return tuple(f for section, kind in SECTIONS.items() for f in settings_of(kind, section))
+
+
+def setting(path: str) -> SettingField | None:
+    """The setting at ``path`` (``train.lr``), or None."""
+    return next((f for f in settings() if f.path == path), None)
 
 
 @dataclass
@@ -118,31 +277,36 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def value(self, path: str) -> Any:
+        """The value of the setting at ``path``."""
+        section, name = path.split(".")
+        return getattr(getattr(self, section), name)
+
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
         """Rebuild and validate a config; unknown or mistyped keys raise ``ConfigError``."""
-        sections = {"data": DataConfig, "model": ModelConfig, "lora": LoraConfig, "train": TrainConfig}
         kwargs: dict[str, Any] = {}
         for key, value in raw.items():
             if key == "name":
                 kwargs[key] = str(value)
-            elif key in sections:
-                kwargs[key] = _section(sections[key], key, value)
+            elif key in SECTIONS:
+                kwargs[key] = _section(SECTIONS[key], key, value)
             else:
-                raise ConfigError(f"unknown config key {key!r}")
+                raise ConfigError(key, f"unknown config key {key!r}", "unknown_key")
         if "data" not in kwargs or "name" not in kwargs:
-            raise ConfigError("config needs 'name' and 'data'")
+            raise ConfigError("data" if "name" in kwargs else "name", "config needs 'name' and 'data'", "missing")
         return cls(**kwargs)
 
 
 def _section(kind: type, name: str, value: Any) -> Any:
     if not isinstance(value, dict):
-        raise ConfigError(f"{name} must be an object, not {type(value).__name__}")
+        raise ConfigError(name, f"{name} must be an object, not {type(value).__name__}", "wrong_type")
     known = {f.name for f in dataclasses.fields(kind)}
     unknown = set(value) - known
     if unknown:
-        raise ConfigError(f"unknown key {name}.{sorted(unknown)[0]}")
+        path = f"{name}.{sorted(unknown)[0]}"
+        raise ConfigError(path, f"unknown key {path}", "unknown_key")
     try:
         return kind(**value)
     except TypeError as exc:
-        raise ConfigError(f"{name}: {exc}") from None
+        raise ConfigError(name, f"{name}: {exc}", "missing") from None

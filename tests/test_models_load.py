@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from engine.errors import Hint
 from engine.models import ModelError, load_model, remote_code_files
 from engine.models import load as load_mod
+from tui.commands.flags import worded
 
 CONFIG_CODE = """
 from transformers import LlamaConfig
@@ -82,9 +84,11 @@ def test_bundled_model_loads_in_4bit_on_cpu() -> None:
 def test_remote_code_is_refused_without_opt_in(custom_code_model: Path, tmp_path: Path) -> None:
     with pytest.raises(ModelError) as info:
         load_model(str(custom_code_model), quant="none", device="cpu")
-    message = str(info.value)
-    assert message == "'custom' ships its own code (configuration_tiny.TinyCustomConfig, modeling_tiny.TinyCustomForCausalLM); pass --trust-remote-code if you trust it"
-    assert info.value.code == "remote_code"
+    assert info.value.message == "'custom' ships its own code (configuration_tiny.TinyCustomConfig, modeling_tiny.TinyCustomForCausalLM)"
+    assert (info.value.code, info.value.hint) == ("remote_code", Hint("model.trust_remote_code", True, "if you trust it"))
+    # The engine names the setting; the CLI words it as its flag, and text read outside a front end in config terms.
+    assert worded(info.value) == info.value.message + "; pass --trust-remote-code if you trust it"
+    assert str(info.value) == info.value.message + "; set model.trust_remote_code to True if you trust it"
     assert not (tmp_path / "marker").exists()  # its code never ran
 
 
@@ -102,17 +106,19 @@ def test_remote_code_in_tokenizer_config_counts(tmp_path: Path) -> None:
 
 def test_missing_bitsandbytes_suggests_quant_none(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # import fails
-    with pytest.raises(ModelError, match=r"4bit loading needs bitsandbytes.*choose --quant none") as info:
+    with pytest.raises(ModelError, match=r"4bit loading needs bitsandbytes") as info:
         load_mod.check_bitsandbytes("4bit", "cpu")
-    assert info.value.code == "quantization"
+    assert (info.value.code, info.value.hint) == ("quantization", Hint("model.quant", "none", "to load the model unquantized"))
+    assert worded(info.value).endswith("; pass --quant none to load the model unquantized")
 
 
 def test_bitsandbytes_without_a_backend_for_the_device_suggests_quant_none(monkeypatch: pytest.MonkeyPatch) -> None:
     import bitsandbytes as bnb
 
     monkeypatch.setattr(bnb, "supported_torch_devices", {"cuda"}, raising=False)
-    with pytest.raises(ModelError, match=r"no backend for cpu.*choose --quant none"):
+    with pytest.raises(ModelError, match=r"no backend for cpu") as info:
         load_mod.check_bitsandbytes("8bit", "cpu")
+    assert info.value.hint is not None and info.value.hint.setting == "model.quant" and info.value.hint.value == "none"
 
 
 def test_unknown_quant() -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from engine.errors import Hint
 from engine.models.errors import ModelError
 from engine.models.resolve import ResolvedModel, resolve_model
 
@@ -56,6 +57,12 @@ def remote_code_files(folder: Path) -> list[str]:
     return found
 
 
+#: The fix for a model that ships code: trusting it, which runs that code.
+TRUST_HINT = Hint("model.trust_remote_code", True, "if you trust it")
+#: The fix when bitsandbytes cannot quantize here.
+UNQUANTIZED_HINT = Hint("model.quant", "none", "to load the model unquantized")
+
+
 def check_remote_code(resolved: ResolvedModel, trust_remote_code: bool) -> None:
     """Refuse a model that ships its own code unless the user said they trust it.
 
@@ -66,8 +73,9 @@ def check_remote_code(resolved: ResolvedModel, trust_remote_code: bool) -> None:
     if refs and not trust_remote_code:
         shown = ", ".join(refs[:3]) + (", ..." if len(refs) > 3 else "")
         raise ModelError(
-            f"'{resolved.name}' ships its own code ({shown}); pass --trust-remote-code if you trust it",
+            f"'{resolved.name}' ships its own code ({shown})",
             code="remote_code",
+            hint=TRUST_HINT,
         )
 
 
@@ -102,16 +110,15 @@ def compute_dtype(device: str, name: str | None = None) -> torch.dtype:
 
 
 def check_bitsandbytes(quant: Quant, device: str) -> None:
-    """Raise a ``ModelError`` that suggests ``--quant none`` when bitsandbytes cannot serve ``device``."""
-    hint = "choose --quant none to load the model unquantized"
+    """Raise a ``ModelError`` that hints at ``model.quant`` none when bitsandbytes cannot serve ``device``."""
     try:
         import bitsandbytes as bnb
     except Exception as exc:  # a broken install raises more than ImportError
-        raise ModelError(f"{quant} loading needs bitsandbytes, which cannot be imported ({type(exc).__name__}: {exc}); {hint}", code="quantization") from None
+        raise ModelError(f"{quant} loading needs bitsandbytes, which cannot be imported ({type(exc).__name__}: {exc})", code="quantization", hint=UNQUANTIZED_HINT) from None
     supported = set(getattr(bnb, "supported_torch_devices", ()) or ())
     kind = device.split(":")[0]
     if supported and kind not in supported:
-        raise ModelError(f"bitsandbytes {bnb.__version__} has no backend for {kind} (it supports {', '.join(sorted(supported))}); {hint}", code="quantization")
+        raise ModelError(f"bitsandbytes {bnb.__version__} has no backend for {kind} (it supports {', '.join(sorted(supported))})", code="quantization", hint=UNQUANTIZED_HINT)
 
 
 def quantization_config(quant: Quant, dtype: torch.dtype):

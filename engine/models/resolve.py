@@ -19,7 +19,7 @@ BUNDLED_DIR = SAMPLE_DATA / "models"
 #: The model used when none is given: tiny, trained from scratch on public-domain books.
 DEFAULT_MODEL = "finetui-tiny"
 #: What is fetched from the Hub: configs, safetensors weights, tokenizer files and
-#: code files (fetched, never run unless the user passes --trust-remote-code).
+#: code files (fetched, never run unless the run's config trusts it: model.trust_remote_code).
 #: Pickled ``*.bin`` weights are left out: finetui loads safetensors only.
 DOWNLOAD_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "*.jinja", "*.py"]
 #: ``name`` or ``owner/name``: letters, digits, ``-``, ``_`` and ``.``.
