@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.config import RunConfig
-from engine.data import Cancelled, DataSpec, Example, iter_examples
+from engine.config import DataConfig, RunConfig
+from engine.data import Cancelled, DataSpec, Example, Report, iter_examples
+from engine.data.scan import CHARS_PER_TOKEN
 from engine.models import ModelError, resolve_model
 from engine.models.check import check_config, check_weights, safetensors_header
 from engine.models.resolve import is_hub_id
@@ -26,8 +27,6 @@ from engine.runs import RunStore
 
 #: Examples tokenized per batch (the Rust tokenizer spreads a batch over the cores).
 BATCH = 256
-#: Characters per token assumed when the model's tokenizer isn't on disk yet.
-CHARS_PER_TOKEN = 4.0
 #: A 2-core CPU's LoRA training speed times the model's parameter count, from
 #: ``bench/train_throughput.py`` (finetui-tiny, 5.87M parameters, 2,288 tokens/s).
 #: Only used until a run of the model has finished on this machine.
@@ -202,6 +201,11 @@ def count_tokens(
     return summarize(lengths, effective_seq_len(seq_len, facts), exact=facts.tokenizer_file is not None)
 
 
+def train_share(report: Report) -> float:
+    """The share of examples in the train split; the configured split's when the data has no example."""
+    return report.train / report.examples if report.examples else 1.0 - DataConfig().eval_fraction
+
+
 def effective_seq_len(seq_len: int, facts: ModelFacts) -> int:
     """Training never packs past the model's context."""
     return min(seq_len, facts.context) if facts.context else seq_len
@@ -228,13 +232,12 @@ def measured_speed(model: str, quant: str, store: RunStore | None = None) -> Mea
             continue
         if metrics is None or config.model.name != model or config.model.quant != quant:
             continue
-        train = metrics.get("train", {})
-        rate, train_time = train.get("tokens_per_s"), train.get("train_time_s") or 0
-        if not isinstance(rate, (int, float)) or not isinstance(train_time, (int, float)) or not 0 < rate < math.inf:
+        rate, train_time = metrics.train.tokens_per_s, metrics.train.train_time_s or 0.0
+        if rate is None or rate <= 0:
             continue
         wall = (status.ended_at or 0) - (status.started_at or 0)
-        overhead = max(0.0, wall - float(train_time))
-        return MeasuredSpeed(float(rate), overhead, run.id)
+        overhead = max(0.0, wall - train_time)
+        return MeasuredSpeed(rate, overhead, run.id)
     return None
 
 

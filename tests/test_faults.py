@@ -29,6 +29,7 @@ import pytest
 
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.runs import Run, RunStore
+from engine.runs.events import EvalEvent, PhaseEvent, StatusEvent, event_from_json
 from engine.runs.process import refresh
 from engine.runs.status import Status
 from tui.cli import main as cli_main
@@ -57,7 +58,7 @@ def ready_run(store: RunStore, name: str) -> Run:
         ("checkpoint", {"step": 2, "path": "checkpoints/checkpoint-2"}),
         ("eval", {"which": "custom", "loss": 2.0, "accuracy": 0.4, "tokens": 100}),
     ):
-        run.event(kind, **data)
+        run.append(event_from_json({"time": time.time(), "kind": kind, **data}))
     metrics = {
         "baseline": {"loss": 2.5, "accuracy": 0.25, "tokens": 100},
         "custom": {"loss": 2.0, "accuracy": 0.4, "tokens": 100},
@@ -75,7 +76,7 @@ def ready_run(store: RunStore, name: str) -> Run:
     (run.adapter_dir / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 4}))
     _safetensors(run.adapter_dir / "adapter_model.safetensors")
     run.write_status(run.status().moved("ready", reason=None))
-    run.event("status", state="ready")
+    run.append(StatusEvent(state="ready"))
     return run
 
 
@@ -194,7 +195,7 @@ def test_a_bad_event_line_is_skipped_or_flagged_and_the_log_goes_on(store, capsy
     with run.events_path.open("ab") as fh:
         fh.write(line)
     if line.endswith(b"\n"):
-        run.event("log", level="info", message="after the bad line")
+        run.log("after the bad line")
     code, out, _ = cli(capsys, "logs", run.id)
     assert code == 0 and "status: ready" in out
     if line.endswith(b"\n"):
@@ -415,7 +416,7 @@ def _the_run(home: Path) -> Run:
 
 
 def _phase_reached(run: Run, phase: str) -> bool:
-    return any(e.get("kind") == "phase" and e.get("phase") == phase for _, e in run.events())
+    return any(isinstance(e, PhaseEvent) and e.phase == phase for _, e in run.events())
 
 
 def _final(run: Run) -> str:
@@ -438,9 +439,9 @@ def _check_scorecard(run: Run, steps: int) -> dict:
     """The ready run's scorecard is whole, finite, and agrees with its own events."""
     metrics = strict_json(run.metrics_path.read_text())
     assert isinstance(metrics, dict)
-    evals = {e["which"]: e for _, e in run.events() if e.get("kind") == "eval"}
+    evals = {e.which: e for _, e in run.events() if isinstance(e, EvalEvent)}
     for which in ("baseline", "custom"):
-        assert metrics[which]["tokens"] > 0 and metrics[which]["loss"] == evals[which]["loss"]
+        assert metrics[which]["tokens"] > 0 and metrics[which]["loss"] == evals[which].figures.loss
     assert metrics["change"]["loss"] == pytest.approx(metrics["custom"]["loss"] - metrics["baseline"]["loss"])
     # A run resumed from its last checkpoint gets one more step from transformers 5's resume (at lr 0: no change).
     assert metrics["train"]["steps"] in (steps, steps + 1)

@@ -8,7 +8,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
@@ -18,7 +17,17 @@ from textual.widgets import Static
 
 from engine.config import DataConfig, RunConfig, TrainConfig
 from engine.runs import Run, RunStore, Status
-from engine.runs.files import append_jsonl, write_json_atomic
+from engine.runs.events import (
+    CheckpointEvent,
+    EvalEvent,
+    EvalFigures,
+    LogEvent,
+    Scorecard as RunScorecard,
+    StatusEvent,
+    StepEvent,
+    TrainFigures,
+)
+from engine.runs.files import write_json_atomic
 from engine.runs.process import cancel
 from tui.app import FinetuiApp
 from tui.screens.dialogs import ErrorScreen
@@ -50,43 +59,43 @@ def loss_at(step: int) -> float:
     return round(0.9 + 1.8 * math.exp(-step / 12) + 0.06 * math.sin(step * 1.7), 4)
 
 
-def step_event(step: int, max_steps: int, start: float) -> dict[str, Any]:
+def step_event(step: int, max_steps: int, start: float) -> StepEvent:
     """A ``step`` event as ``EventsCallback.on_log`` writes it, two seconds a step."""
     elapsed = 2.0 * step
-    return {
-        "time": start + elapsed,
-        "kind": "step",
-        "step": step,
-        "max_steps": max_steps,
-        "epoch": step / 20,
-        "loss": loss_at(step),
-        "lr": 2e-4 * (1 - step / max_steps),
-        "grad_norm": 0.8,
-        "tokens_per_s": 1024.0,
-        "tokens_seen": 2048 * step,
-        "progress": step / max_steps,
-        "elapsed_s": elapsed,
-        "eta_s": 2.0 * (max_steps - step),
-    }
+    return StepEvent(
+        time=start + elapsed,
+        step=step,
+        max_steps=max_steps,
+        epoch=step / 20,
+        loss=loss_at(step),
+        lr=2e-4 * (1 - step / max_steps),
+        grad_norm=0.8,
+        tokens_per_s=1024.0,
+        tokens_seen=2048 * step,
+        progress=step / max_steps,
+        elapsed_s=elapsed,
+        eta_s=2.0 * (max_steps - step),
+    )
 
 
-METRICS = {
-    "baseline": {"loss": 2.413, "accuracy": 0.312, "tokens": 1234},
-    "custom": {"loss": 1.021, "accuracy": 0.635, "tokens": 1234},
-    "change": {"loss": 1.021 - 2.413, "accuracy_points": 100 * (0.635 - 0.312)},
-    "train": {
-        "loss_curve": [[s, loss_at(s)] for s in range(1, 61)],
-        "steps": 60,
-        "tokens": 122880,
-        "wall_time_s": 150.0,
-        "train_time_s": 120.0,
-        "tokens_per_s": 1024.0,
-        "peak_memory_bytes": 412 * 2**20,
-        "device": "cpu",
-        "train_examples": 13,
-        "eval_examples": 1,
-    },
-}
+BASELINE = EvalFigures(loss=2.413, accuracy=0.312, tokens=1234)
+CUSTOM = EvalFigures(loss=1.021, accuracy=0.635, tokens=1234)
+METRICS = RunScorecard(
+    baseline=BASELINE,
+    custom=CUSTOM,
+    train=TrainFigures(
+        loss_curve=tuple((s, loss_at(s)) for s in range(1, 61)),
+        steps=60,
+        tokens=122880,
+        wall_time_s=150.0,
+        train_time_s=120.0,
+        tokens_per_s=1024.0,
+        peak_memory_bytes=412 * 2**20,
+        device="cpu",
+        train_examples=13,
+        eval_examples=1,
+    ),
+)
 
 
 def write_run(
@@ -126,27 +135,23 @@ def write_run(
             reason=reason,
         )
     )
-    event(run, created, "status", state="queued")
+    run.append(StatusEvent(time=created, state="queued"))
     if started is not None:
-        event(run, started, "status", state="training")
-        event(run, started, "log", level="info", message="LoRA r=16: 294,912 trainable of 6,194,432 parameters")
-        event(run, started + 1, "eval", which="baseline", loss=2.413, accuracy=0.312, tokens=1234)
-        event(run, started + 2, "log", level="info", message=f"training: {max_steps} steps, from step 0")
+        run.append(StatusEvent(time=started, state="training"))
+        run.append(LogEvent(time=started, message="LoRA r=16: 294,912 trainable of 6,194,432 parameters"))
+        run.append(EvalEvent(time=started + 1, which="baseline", figures=BASELINE))
+        run.append(LogEvent(time=started + 2, message=f"training: {max_steps} steps, from step 0"))
         for step in range(1, steps + 1):
-            append_jsonl(run.events_path, step_event(step, max_steps, started + 2))
+            run.append(step_event(step, max_steps, started + 2))
             if step % 20 == 0:
-                event(run, started + 2 + 2 * step, "checkpoint", step=step, path=f"checkpoints/checkpoint-{step}")
+                run.append(CheckpointEvent(time=started + 2 + 2 * step, step=step, path=f"checkpoints/checkpoint-{step}"))
     if state == "ready":
-        event(run, ended - 5, "eval", which="custom", loss=1.021, accuracy=0.635, tokens=1234)
-        write_json_atomic(run.metrics_path, METRICS)
+        assert ended is not None
+        run.append(EvalEvent(time=ended - 5, which="custom", figures=CUSTOM))
+        write_json_atomic(run.metrics_path, METRICS.to_json())
     if state in ("ready", "failed", "cancelled"):
-        event(run, ended, "status", state=state, **({"reason": reason} if reason else {}))
+        run.append(StatusEvent(time=ended, state=state, reason=reason))
     return run
-
-
-def event(run: Run, at: float, kind: str, **data: Any) -> None:
-    """Append an event as ``Run.event`` does, at a fixed time."""
-    append_jsonl(run.events_path, {"time": at, "kind": kind, **data})
 
 
 async def runs_listed(pilot: Pilot, count: int) -> RunsScreen:
@@ -257,7 +262,7 @@ async def test_new_events_show_live_in_the_log_and_the_chart() -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = await run_page(pilot, run.id, events_in(run))
         for step in range(11, 16):
-            append_jsonl(run.events_path, step_event(step, 60, T0 + 7))
+            run.append(step_event(step, 60, T0 + 7))
         await until(pilot, lambda: len(screen.query_one(LossChart).points) == 15)
         assert log_lines(screen)[-1].startswith("09:00:37  step 15/60  loss ")
         assert len(log_lines(screen)) == events_in(run)
@@ -265,7 +270,8 @@ async def test_new_events_show_live_in_the_log_and_the_chart() -> None:
         before = len(log_lines(screen))
         with run.events_path.open("ab") as fh:  # a line still being written is left for the next read
             fh.write(b'{"time": 1767258100.0, "kind": "log", "mess')
-        await pilot.pause(1.2)
+        written = time.monotonic()
+        await until(pilot, lambda: screen.read_at > written)  # the page shows a read begun after the write
         assert len(log_lines(screen)) == before
         with run.events_path.open("ab") as fh:
             fh.write(b'age": "half a line, then the rest"}\n')
@@ -395,7 +401,7 @@ async def test_resume_starts_the_training_process_again(tmp_path: Path) -> None:
             await pilot.press("r")
             await until(pilot, lambda: run.status().pid is not None, timeout=30)
             pid = run.status().pid
-            assert any(e.get("kind") == "status" and e.get("state") == "queued" and "resumed_from" in e for _, e in run.events())
+            assert any(isinstance(e, StatusEvent) and e.state == "queued" and e.resumed for _, e in run.events())
     finally:
         if pid is not None:
             cancel(run)
@@ -412,13 +418,13 @@ async def test_quitting_and_reopening_replays_the_log_and_goes_on() -> None:
         screen = await run_page(pilot, run.id, events_in(run))
         assert len(screen.query_one(LossChart).points) == 10
     for step in range(11, 21):  # the run trains on while the TUI is closed
-        append_jsonl(run.events_path, step_event(step, 60, T0 + 7))
+        run.append(step_event(step, 60, T0 + 7))
     async with FinetuiApp().run_test(size=SIZE) as pilot:
         screen = await run_page(pilot, run.id, events_in(run))
         lines = log_lines(screen)
         assert lines[0] == "09:00:00  status: queued"
         assert sum(line[10:].startswith("step ") for line in lines) == 20
-        append_jsonl(run.events_path, step_event(21, 60, T0 + 7))
+        run.append(step_event(21, 60, T0 + 7))
         await until(pilot, lambda: len(screen.query_one(LossChart).points) == 21)
         assert log_lines(screen)[-1].startswith("09:00:49  step 21/60")
 
@@ -435,9 +441,8 @@ async def test_the_bell_rings_when_a_run_becomes_ready_or_failed(end: str, rings
         run.write_status(run.status().moved(end))
         if rings:
             await until(pilot, lambda: bells == ["DataScreen"])  # whatever screen is up
-        else:
+        else:  # the bell is decided in the same step that records the new state: no wait can change it
             await until(pilot, lambda: app.run_states == {run.id: end})
-            await pilot.pause(0.2)
             assert bells == []
 
 
@@ -484,13 +489,16 @@ async def test_bad_event_lines_are_skipped_and_the_page_goes_on() -> None:
     run = write_run("20260101-0900-haiku", "ready", steps=3)
     with run.events_path.open("ab") as fh:
         fh.write(b"[1, 2]\n\xff\xfe\n{\"kind\": \"step\"}\n{\"kind\": \"eval\"}\n")
-    event(run, T0 + 500, "log", level="info", message="after the bad lines")
+    run.append(LogEvent(time=T0 + 500, message="after the bad lines"))
     run.metrics_path.write_text('{"baseline": ')
     app = FinetuiApp()
     async with app.run_test(size=SIZE) as pilot:
         page = await run_page(pilot, run.id)
         await until(pilot, lambda: any("after the bad lines" in line for line in log_lines(page)))
         assert page.state == "ready" and not isinstance(app.screen, ErrorScreen)
+        flagged = [line[10:] for line in log_lines(page) if "unreadable event" in line]
+        assert flagged[:2] == ["(unreadable event: [1, 2])", "(unreadable event: \ufffd\ufffd)"]
+        assert len(flagged) == 4  # the step and the eval without their figures too
 
 
 async def test_the_app_starts_over_a_runs_folder_full_of_broken_runs() -> None:

@@ -16,20 +16,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.signal import Signal
 
 from engine.runs import RunStore
-from engine.runs.process import refresh
 from engine.runs.status import ACTIVE
-from tui.messages import RunStateChanged
+from tui.run_feed import RunsSnapshot
+from tui.run_watch import RunWatcher
 from tui.screens.data import DataScreen
 
-#: Seconds between two looks at the runs' states, for the bell and the notices.
-MONITOR_EVERY = 1.0
 #: States worth a bell: the run needs the user's eyes.
 BELL_STATES = ("ready", "failed")
 
@@ -74,14 +70,14 @@ class FinetuiApp(App[None]):
         self.add_mode("data", lambda: DataScreen(self.start_path))
         self.add_mode("runs", _runs_screen)
         self.add_mode("playground", _playground_screen)
-        self.run_state_signal: Signal[RunStateChanged] = Signal(self, "run-state")
-        """Every run state change; screens subscribe to refresh what they show."""
+        self.run_watcher = RunWatcher(self)
+        """Reads the run store once per tick; every view of runs renders its snapshots."""
         self.run_states: dict[str, str] | None = None
-        """The state of every run at the last look; None until the first look."""
+        """The state of every run at the last snapshot; None until the first."""
 
     def on_mount(self) -> None:
-        self.set_interval(MONITOR_EVERY, self.watch_runs)
-        self.watch_runs()
+        self.run_watcher.signal.subscribe(self, self._runs_watched)
+        self.run_watcher.start()
 
     def on_ready(self) -> None:
         """Reopened while a run trains: its progress is what the user came back for."""
@@ -92,30 +88,18 @@ class FinetuiApp(App[None]):
         if self.open_on_runs and active:
             self.switch_mode("runs")
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="monitor")
-    def watch_runs(self) -> None:
-        """Read every run's state (spotting dead processes) and post the changes; touches no widget."""
-        states = {}
-        for run in RunStore().list():
-            try:
-                states[run.id] = refresh(run).state
-            except FileNotFoundError:
-                continue  # removed while we looked
-        previous = self.run_states
-        self.run_states = states
+    def _runs_watched(self, snapshot: RunsSnapshot) -> None:
+        """Ring the bell when a run becomes ready or failed, whatever screen is up."""
+        if snapshot.error is not None:
+            return  # an unreadable runs folder is not every run gone; the runs screen says why
+        previous, self.run_states = self.run_states, snapshot.states
         if previous is None:
             return
-        for run_id, state in states.items():
-            if previous.get(run_id) != state:
-                self.post_message(RunStateChanged(run_id, previous.get(run_id), state))
-
-    def on_run_state_changed(self, message: RunStateChanged) -> None:
-        """Ring the bell when a run is done, whatever screen is up."""
-        if message.state in BELL_STATES:
-            self.bell()
-            severity = "information" if message.state == "ready" else "error"
-            self.notify(f"Run {message.run_id} is {message.state}.", title="Training", severity=severity, timeout=8)
-        self.run_state_signal.publish(message)
+        for run_id, state in self.run_states.items():
+            if previous.get(run_id) != state and state in BELL_STATES:
+                self.bell()
+                severity = "information" if state == "ready" else "error"
+                self.notify(f"Run {run_id} is {state}.", title="Training", severity=severity, timeout=8)
 
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen

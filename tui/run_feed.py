@@ -1,25 +1,28 @@
-"""What the runs dashboard reads from disk, as plain data: run rows and new events.
+"""What the TUI reads from the run store, as one immutable snapshot: every run's row, and the followed runs' events.
 
-These functions run in the screens' thread workers. They only read run
-files, never write them (a dead process reads as failed, a run folder with
-a bad file as broken) and return frozen dataclasses, so a screen never blocks its event
-loop on disk and never shares mutable state with a thread. The files stay
-the source of truth: a reopened TUI reads the same history and goes on.
+``read_snapshot`` runs in the run watcher's thread worker (``tui.run_watch``),
+once per tick. It only reads run files, never writes them (a dead process
+reads as failed, a run folder with a bad file as broken) and returns frozen
+dataclasses, so no screen blocks its event loop on disk or shares mutable
+state with a thread. The files stay the source of truth: a reopened TUI
+reads the same history and goes on.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import PurePath
-from typing import Any
+from types import MappingProxyType
 
 from engine.runs import Run, RunStore, Status
+from engine.runs.events import RunEvent, Scorecard
 from engine.runs.process import refresh
 from engine.runs.store import BrokenRun
-from tui.commands.runview import progress_cells
+from tui.format import progress_cells, short_model
 
-#: Events read in one go; a longer history arrives over several reads.
+#: Events read for one run in one go; a longer history arrives over several reads.
 EVENTS_PER_READ = 2000
 #: Widest model name in the runs table; longer ones keep their end.
 MODEL_CHARS = 12
@@ -27,7 +30,7 @@ MODEL_CHARS = 12
 
 @dataclass(frozen=True)
 class RunRow:
-    """One line of the runs table, already formatted (the same cells as ``finetui runs``)."""
+    """One run as the lists show it, the cells already worded (the same as ``finetui runs``)."""
 
     id: str
     state: str
@@ -35,27 +38,52 @@ class RunRow:
     eta: str
     model: str
     created: str
+    name: str | None = None
+    """The run's name; None when its ``config.json`` can't be read."""
+    model_name: str | None = None
+    """The base model as configured (``model`` is its short form)."""
 
 
 @dataclass(frozen=True)
-class RunUpdate:
-    """What changed in one run since byte ``offset`` of its event log was last read."""
+class RunDetail:
+    """A followed run: its status, where it came from, every event read so far, and its scorecard."""
 
     run_id: str
-    status: Status
+    status: Status | None
     name: str
     model: str
     data: str
-    offset: int
-    """Where the next read starts: pass it back to ``read_update``."""
-    events: tuple[dict[str, Any], ...]
-    metrics: dict[str, Any] | None
-    more: bool
-    """True when the read stopped at ``EVENTS_PER_READ``: read again at once."""
-
-
-class RunGone(LookupError):
+    offset: int = 0
+    """Bytes of ``events.jsonl`` read so far: the next read starts there."""
+    events: tuple[RunEvent, ...] = ()
+    """Every event from the start of the log, in order; readers show the ones they have not shown yet."""
+    metrics: Scorecard | None = None
+    more: bool = False
+    """True when the last read stopped at ``EVENTS_PER_READ``: read again at once."""
+    gone: bool = False
     """The run folder was deleted (``finetui rm`` elsewhere, or ``d`` on the list)."""
+    error: str | None = None
+    """Why the run's files could not be read."""
+
+
+@dataclass(frozen=True)
+class RunsSnapshot:
+    """The run store as one read saw it: every run, newest first, and the details of the followed runs."""
+
+    rows: tuple[RunRow, ...] = ()
+    error: str | None = None
+    """Why the runs folder could not be listed (the rows are then empty)."""
+    details: Mapping[str, RunDetail] = field(default_factory=lambda: MappingProxyType({}))
+    read_at: float = 0.0
+    """``time.monotonic()`` when the read began: whatever was on disk before then is in it."""
+
+    @property
+    def states(self) -> dict[str, str]:
+        return {row.id: row.state for row in self.rows}
+
+    @property
+    def more(self) -> bool:
+        return any(detail.more for detail in self.details.values())
 
 
 def run_by_id(run_id: str) -> Run:
@@ -63,13 +91,7 @@ def run_by_id(run_id: str) -> Run:
     return Run(RunStore().root / run_id)
 
 
-def short_model(name: str) -> str:
-    """A model as the table shows it: a folder or hub id by its last part, at most ``MODEL_CHARS``."""
-    short = PurePath(name).name or name
-    return short if len(short) <= MODEL_CHARS else "…" + short[-(MODEL_CHARS - 1) :]
-
-
-def read_rows(store: RunStore) -> list[RunRow]:
+def read_rows(store: RunStore) -> tuple[RunRow, ...]:
     """Every run, newest first, with dead processes and broken folders spotted."""
     rows = []
     for run in reversed(store.list()):
@@ -77,53 +99,77 @@ def read_rows(store: RunStore) -> list[RunRow]:
             status = refresh(run)
         except FileNotFoundError:
             continue  # deleted while we read
-        progress, eta = progress_cells(run, status.state)
         try:
-            model = short_model(run.config().model.name)
+            step = run.last_step() if status.state not in ("ready", "broken") else None
+        except OSError:
+            step = None
+        progress, eta = progress_cells(status.state, step)
+        try:
+            config = run.config()
+            name, model_name = config.name, config.model.name
         except (OSError, ValueError):  # a bad config.json must not hide the other runs
-            model = "?"
+            name = model_name = None
         created = datetime.fromtimestamp(status.created_at).strftime("%m-%d %H:%M")
-        rows.append(RunRow(run.id, status.state, progress, eta, model, created))
-    return rows
+        model = short_model(model_name, MODEL_CHARS) if model_name is not None else "?"
+        rows.append(RunRow(run.id, status.state, progress, eta, model, created, name, model_name))
+    return tuple(rows)
 
 
-def read_update(run: Run, offset: int, want_metrics: bool) -> RunUpdate:
-    """The events after ``offset`` (at most ``EVENTS_PER_READ``), then the status and config.
+def read_detail(run: Run, before: RunDetail | None) -> RunDetail:
+    """``before`` with the events written since, then the status, config and (once ready) the scorecard.
 
     Events are read before the status, so a run seen as ended has its last
     events in this read or the next; metrics are written before the status
-    says ready, so a ready status always finds them. Raises ``RunGone`` if
-    the folder has been deleted.
+    says ready, so a ready status always finds them.
     """
     if not run.dir.is_dir():
-        raise RunGone(f"run {run.id} no longer exists")
-    events: list[dict[str, Any]] = []
-    end = offset
-    for end, event in run.events(offset):
+        return RunDetail(run.id, None, run.id, "?", "?", gone=True)
+    start = offset = before.offset if before else 0
+    events: list[RunEvent] = []
+    for offset, event in run.events(start):  # noqa: B007  (the last offset is where the next read starts)
         events.append(event)
         if len(events) >= EVENTS_PER_READ:
             break
     try:
         status = refresh(run)
     except FileNotFoundError:
-        raise RunGone(f"run {run.id} no longer exists") from None
+        return RunDetail(run.id, None, run.id, "?", "?", gone=True)
     try:
         config = run.config()
         name, model, data = config.name, config.model.name, config.data.path
     except BrokenRun:  # the status says what is wrong; the page still shows the log
         name, model, data = run.id, "?", "?"
-    try:
-        metrics = run.metrics() if want_metrics and status.state == "ready" else None
-    except BrokenRun:
-        metrics = None
-    return RunUpdate(
+    metrics = before.metrics if before else None
+    if metrics is None and status.state == "ready":
+        try:
+            metrics = run.metrics()
+        except BrokenRun:
+            metrics = None
+    return RunDetail(
         run_id=run.id,
         status=status,
         name=name,
         model=model,
         data=data,
-        offset=end,
-        events=tuple(events),
+        offset=offset,
+        events=(before.events if before else ()) + tuple(events),
         metrics=metrics,
         more=len(events) >= EVENTS_PER_READ,
     )
+
+
+def read_snapshot(store: RunStore, followed: Mapping[str, RunDetail | None]) -> RunsSnapshot:
+    """One look at the store: every run's row, and each followed run's details since its last read."""
+    read_at = time.monotonic()
+    try:
+        rows, error = read_rows(store), None
+    except (OSError, ValueError) as exc:
+        rows, error = (), f"Can't read the runs: {exc}"
+    details = {}
+    for run_id, before in followed.items():
+        run = Run(store.root / run_id)
+        try:
+            details[run_id] = read_detail(run, before)
+        except (OSError, ValueError) as exc:
+            details[run_id] = RunDetail(run_id, None, run_id, "?", "?", error=f"{type(exc).__name__}: {exc}")
+    return RunsSnapshot(rows, error, MappingProxyType(details), read_at)

@@ -52,17 +52,16 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
         os.close(fd)
 
 
-def iter_jsonl(path: Path, start: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(offset_after, record)`` for each whole line from byte ``start`` on.
+def iter_lines(path: Path, start: int = 0) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(offset_after, line)`` for each whole line from byte ``start`` on.
 
     A trailing line without its newline is being written: it is left for the
-    next call, which resumes at the last offset yielded. A whole line that is
-    not a JSON object (torn by a crash, edited by hand, not UTF-8) is skipped:
-    one bad line must not hide the rest of the log.
+    next call, which resumes at the last offset yielded. A missing file (or
+    one that is not a file) has no lines.
     """
     try:
         fh = path.open("rb")
-    except OSError:  # missing, or not a file: no events to read
+    except OSError:
         return
     with fh:
         fh.seek(start)
@@ -71,12 +70,7 @@ def iter_jsonl(path: Path, start: int = 0) -> Iterator[tuple[int, dict[str, Any]
             if not raw.endswith(b"\n"):
                 return
             offset += len(raw)
-            try:
-                record = json.loads(raw)
-            except ValueError:  # JSONDecodeError and UnicodeDecodeError
-                continue
-            if isinstance(record, dict):
-                yield offset, record
+            yield offset, raw
 
 
 def last_jsonl(path: Path, kinds: set[str], window: int = 64 * 1024) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from engine.config import RunConfig
 from engine.data import DataSpec, Report, scan
+from engine.runs.events import StatusEvent
 from engine.runs.process import is_alive, launch, refresh, status_lock
 from engine.runs.status import ACTIVE, BROKEN, RESUMABLE
 from engine.runs.store import Run, RunStore, RunStoreError
@@ -88,7 +89,7 @@ def resume_run(run: Run) -> Run:
                 raise RunStateError(f"run {run.id}'s last process is still ending; try again in a moment")
             run.write_status(status.moved("queued", reason=None, pid=None))
             checkpoint = run.last_checkpoint()
-            run.event("status", state="queued", resumed_from=checkpoint.name if checkpoint else None)
+            run.append(StatusEvent(state="queued", resumed_from=checkpoint.name if checkpoint else None, resumed=True))
             launch(run, resume=True)
     except FileNotFoundError:
         raise RunStateError(f"run {run.id} no longer exists") from None

@@ -36,6 +36,7 @@ from typing import IO
 
 from engine.cpu_share import TRAIN_LOCK
 from engine.paths import home
+from engine.runs.events import StatusEvent
 from engine.runs.files import held_by_someone, locked_folder
 from engine.runs.status import ACTIVE, BROKEN, Status
 from engine.runs.store import Run, RunStore
@@ -139,7 +140,7 @@ def cancel(run: Run) -> Status:
                 pass  # it died just now: mark it below
         status = status.moved("cancelled", reason="cancelled before it started")
         run.write_status(status)
-        run.event("status", state="cancelled")
+        run.append(StatusEvent(state="cancelled"))
         return status
 
 

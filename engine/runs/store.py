@@ -16,7 +16,8 @@ from typing import Any
 
 from engine.config import RunConfig
 from engine.paths import home
-from engine.runs.files import append_jsonl, iter_jsonl, last_jsonl, read_json, write_json_atomic
+from engine.runs.events import LogEvent, RunEvent, Scorecard, StatusEvent, StepEvent, event_from_json, event_from_line
+from engine.runs.files import append_jsonl, iter_lines, last_jsonl, read_json, write_json_atomic
 from engine.runs.status import BROKEN, Status
 
 #: Folders under ``runs/`` starting with this are not runs: one being created
@@ -128,32 +129,43 @@ class Run:
     def write_status(self, status: Status) -> None:
         write_json_atomic(self.status_path, status.to_dict())
 
-    def event(self, kind: str, **data: Any) -> None:
-        """Append one event: ``log``, ``step``, ``eval``, ``checkpoint``, ``status`` or ``scorecard``."""
-        append_jsonl(self.events_path, {"time": time.time(), "kind": kind, **data})
+    def append(self, event: RunEvent) -> None:
+        """Append one typed event to ``events.jsonl`` (see ``engine.runs.events``)."""
+        append_jsonl(self.events_path, event.to_json())
 
     def log(self, message: str, level: str = "info") -> None:
-        self.event("log", level=level, message=message)
+        self.append(LogEvent(message=message, level=level))
 
-    def events(self, start: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
-        """``(offset_after, event)`` pairs from byte ``start``: pass the last offset to follow."""
-        return iter_jsonl(self.events_path, start)
+    def events(self, start: int = 0) -> Iterator[tuple[int, RunEvent]]:
+        """``(offset_after, event)`` pairs from byte ``start``: pass the last offset to follow.
 
-    def last_step(self) -> dict[str, Any] | None:
-        """The latest step metrics (progress, ETA), read from the tail of the event log."""
-        return last_jsonl(self.events_path, {"step"})
+        Every whole line yields one event; a line that can't be read yields an
+        ``UnreadableEvent`` (readers after figures skip it, the log shows it).
+        A trailing line without its newline is still being written: it is
+        left for the next call.
+        """
+        for offset, line in iter_lines(self.events_path, start):
+            if line.strip():  # a blank line says nothing, not even that it is damaged
+                yield offset, event_from_line(line)
 
-    def metrics(self) -> dict[str, Any] | None:
+    def last_step(self) -> StepEvent | None:
+        """The latest step (progress, ETA), read from the tail of the event log."""
+        found = last_jsonl(self.events_path, {"step"})
+        event = event_from_json(found) if found is not None else None
+        return event if isinstance(event, StepEvent) else None
+
+    def metrics(self) -> Scorecard | None:
         """The scorecard, once the run is ready; ``BrokenRun`` when ``metrics.json`` is unreadable."""
         try:
-            metrics = read_json(self.metrics_path)
+            raw = read_json(self.metrics_path)
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
             raise BrokenRun(f"run {self.id}: {_file_problem('metrics.json', exc)}") from None
-        if not isinstance(metrics, dict) or not all(isinstance(part, dict) for part in metrics.values()):
-            raise BrokenRun(f"run {self.id}: metrics.json is not a scorecard (an object of sections)")
-        return metrics
+        try:
+            return Scorecard.from_json(raw)
+        except ValueError as exc:
+            raise BrokenRun(f"run {self.id}: metrics.json is {exc}") from None
 
     def last_checkpoint(self) -> Path | None:
         """The newest complete ``checkpoint-N`` folder, the one ``resume`` starts from."""
@@ -201,7 +213,7 @@ class RunStore:
             write_json_atomic(draft.config_path, config.to_dict())
             now = time.time()
             draft.write_status(Status(state="queued", created_at=now, updated_at=now))
-            draft.event("status", state="queued")
+            draft.append(StatusEvent(state="queued"))
             for n in range(1, 1000):
                 path = self.root / (stem if n == 1 else f"{stem}-{n}")
                 if path.exists():

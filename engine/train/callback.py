@@ -17,6 +17,7 @@ from transformers import TrainerCallback
 
 from engine.cpu_share import PLAYGROUND_LOCK, ThreadShare
 from engine.runs import Run
+from engine.runs.events import CheckpointEvent, StepEvent, finite
 
 
 class TrainingFailed(Exception):
@@ -57,27 +58,28 @@ class EventsCallback(TrainerCallback):
         step = state.global_step
         if not math.isfinite(loss):
             raise TrainingFailed(
-                f"the loss became {loss} at step {step}: training diverged; try a lower learning rate (--lr)"
+                f"the loss became {loss} at step {step}: training diverged; try a lower learning rate (train.lr)"
             )
         elapsed = time.time() - self.start_time
         done = step - self.start_step
         tokens = state.num_input_tokens_seen - self.start_tokens
         eta = elapsed / done * (state.max_steps - step) if done > 0 else None
         self.loss_curve.append((step, loss))
-        self.run.event(
-            "step",
-            step=step,
-            max_steps=state.max_steps,
-            epoch=state.epoch,
-            loss=loss,
-            lr=logs.get("learning_rate"),
-            grad_norm=logs.get("grad_norm"),
-            tokens_per_s=tokens / elapsed if elapsed > 0 else None,
-            tokens_seen=state.num_input_tokens_seen,
-            progress=step / state.max_steps if state.max_steps else None,
-            elapsed_s=elapsed,
-            eta_s=eta,
+        self.run.append(
+            StepEvent(
+                step=step,
+                max_steps=state.max_steps,
+                epoch=finite({"v": state.epoch}, "v"),
+                loss=loss,
+                lr=finite(logs, "learning_rate"),
+                grad_norm=finite(logs, "grad_norm"),
+                tokens_per_s=tokens / elapsed if elapsed > 0 else None,
+                tokens_seen=state.num_input_tokens_seen,
+                progress=step / state.max_steps if state.max_steps else None,
+                elapsed_s=elapsed,
+                eta_s=eta,
+            )
         )
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.run.event("checkpoint", step=state.global_step, path=f"checkpoints/checkpoint-{state.global_step}")
+        self.run.append(CheckpointEvent(step=state.global_step, path=f"checkpoints/checkpoint-{state.global_step}"))

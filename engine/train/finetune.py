@@ -7,7 +7,6 @@ scorecard. Everything it learns goes to the run folder as it happens.
 
 from __future__ import annotations
 
-import math
 import os
 import resource
 import threading
@@ -17,9 +16,10 @@ from typing import Any
 
 from engine.data import DataSpec, split_examples
 from engine.runs import Run
+from engine.runs.events import EvalEvent, EvalFigures, PhaseEvent, Scorecard, StepEvent, TrainFigures
 from engine.runs.files import write_json_atomic
 from engine.train.packing import PackedCollator, one_per_row, pack
-from engine.train.scorecard import EvalResult, evaluate, scorecard
+from engine.train.scorecard import EvalResult, evaluate
 from engine.train.tokenize import Encoded, encode_windows
 
 #: Above this many parameters on a GPU, recomputing activations saves more memory than it costs.
@@ -33,7 +33,7 @@ PAUSE_ENV = "FINETUI_TEST_PAUSE_AT"
 
 def _phase(run: Run, name: str) -> None:
     """Record that the run entered ``name``; wait there forever when a test asked to (``PAUSE_ENV``)."""
-    run.event("phase", phase=name)
+    run.append(PhaseEvent(phase=name))
     if os.environ.get(PAUSE_ENV) == name:
         while True:
             time.sleep(3600)
@@ -42,12 +42,17 @@ def _phase(run: Run, name: str) -> None:
 def _baseline_from_events(run: Run) -> EvalResult | None:
     """The baseline scored before an interrupted attempt: the base model has not changed since."""
     for _, event in run.events():
-        if event.get("kind") == "eval" and event.get("which") == "baseline":
-            try:
-                return EvalResult.from_dict(event)
-            except ValueError:
-                return None  # a damaged record: score the baseline again
-    return None
+        if isinstance(event, EvalEvent) and event.which == "baseline":
+            return _result(event.figures)
+    return None  # none, or a damaged record (an UnreadableEvent): score the baseline again
+
+
+def _figures(result: EvalResult) -> EvalFigures:
+    return EvalFigures(result.loss, result.accuracy, result.tokens)
+
+
+def _result(figures: EvalFigures) -> EvalResult:
+    return EvalResult(figures.loss, figures.accuracy, figures.tokens or 0)
 
 
 def _peak_memory_bytes(torch: Any) -> int:
@@ -136,7 +141,7 @@ def prepare(run: Run, resume: bool = False) -> Session:
         run.log("scoring the baseline (adapter off) on the eval split")
         with model.disable_adapter():
             baseline = evaluate(model, encoded_eval, pad_id)
-        run.event("eval", which="baseline", **baseline.to_dict())
+        run.append(EvalEvent(which="baseline", figures=_figures(baseline)))
     return Session(run, model, tokenizer, rows, encoded_eval, pad_id, baseline, checkpointing, len(train_examples), started)
 
 
@@ -196,24 +201,25 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
     _phase(run, "custom")
     run.log("scoring the custom model (adapter on) on the eval split")
     custom = evaluate(session.model, session.encoded_eval, session.pad_id)
-    run.event("eval", which="custom", **custom.to_dict())
+    run.append(EvalEvent(which="custom", figures=_figures(custom)))
     _phase(run, "saving")
     _save_adapter(session.model, run)
     tokens = trainer.state.num_input_tokens_seen
-    train_time = sum(e["elapsed_s"] for e in _last_step_per_attempt(run))
-    train_figures = {
-        "loss_curve": [[step, loss] for step, loss in _loss_curve(run)],
-        "steps": trainer.state.global_step,
-        "tokens": tokens,
-        "wall_time_s": time.time() - session.started,
-        "train_time_s": train_time,
-        "tokens_per_s": tokens / train_time if train_time > 0 else None,
-        "peak_memory_bytes": _peak_memory_bytes(torch),
-        "device": torch.cuda.get_device_name(0) if on_gpu else "cpu",
-        "train_examples": session.train_examples,
-        "eval_examples": len(session.encoded_eval),
-    }
-    write_json_atomic(run.metrics_path, scorecard(session.baseline, custom, train_figures))
+    train_time = sum(e.elapsed_s or 0.0 for e in _last_step_per_attempt(run))
+    train_figures = TrainFigures(
+        loss_curve=tuple(_loss_curve(run)),
+        steps=trainer.state.global_step,
+        tokens=tokens,
+        wall_time_s=time.time() - session.started,
+        train_time_s=train_time,
+        tokens_per_s=tokens / train_time if train_time > 0 else None,
+        peak_memory_bytes=_peak_memory_bytes(torch),
+        device=torch.cuda.get_device_name(0) if on_gpu else "cpu",
+        train_examples=session.train_examples,
+        eval_examples=len(session.encoded_eval),
+    )
+    card = Scorecard(_figures(session.baseline), _figures(custom), train_figures)
+    write_json_atomic(run.metrics_path, card.to_json())
     return "ready"
 
 
@@ -244,20 +250,19 @@ def _loss_curve(run: Run) -> list[tuple[int, float]]:
     """Step and loss of every logged step, over all attempts (a resumed run keeps its history)."""
     by_step: dict[int, float] = {}
     for _, e in run.events():
-        step, loss = e.get("step"), e.get("loss")
-        if e.get("kind") == "step" and isinstance(step, int) and isinstance(loss, (int, float)) and math.isfinite(loss):
-            by_step[step] = float(loss)
+        if isinstance(e, StepEvent):
+            by_step[e.step] = e.loss
     return sorted(by_step.items())
 
 
-def _last_step_per_attempt(run: Run) -> list[dict[str, Any]]:
+def _last_step_per_attempt(run: Run) -> list[StepEvent]:
     """The last step event of each attempt: an attempt's elapsed time restarts at 0."""
-    attempts: list[dict[str, Any]] = []
-    previous = None
+    attempts: list[StepEvent] = []
+    previous: StepEvent | None = None
     for _, e in run.events():
-        if e.get("kind") != "step" or not isinstance(e.get("elapsed_s"), (int, float)):
+        if not isinstance(e, StepEvent) or e.elapsed_s is None:
             continue
-        if previous is not None and e["elapsed_s"] < previous["elapsed_s"]:
+        if previous is not None and previous.elapsed_s is not None and e.elapsed_s < previous.elapsed_s:
             attempts.append(previous)
         previous = e
     if previous is not None:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from engine.data import DataError
 from engine.runs import Run, RunStore
+from engine.runs.events import StatusEvent
 from engine.runs.files import holding
 from engine.runs.process import claim, wait_for_turn
 
@@ -81,11 +82,11 @@ def _work(run: Run, stop: threading.Event, resume: bool) -> int:
     lock = wait_for_turn(run, RunStore(run.dir.parent), stop.is_set)
     if lock is None:
         run.write_status(run.status().moved("cancelled", reason="cancelled while queued"))
-        run.event("status", state="cancelled")
+        run.append(StatusEvent(state="cancelled"))
         return 0
     with lock:
         run.write_status(run.status().moved("training", started_at=time.time()))
-        run.event("status", state="training")
+        run.append(StatusEvent(state="training"))
         try:
             from engine.train.finetune import fine_tune
 
@@ -94,10 +95,10 @@ def _work(run: Run, stop: threading.Event, resume: bool) -> int:
             traceback.print_exc()
             reason = _reason(exc)
             run.write_status(run.status().moved("failed", reason=reason))
-            run.event("status", state="failed", reason=reason)
+            run.append(StatusEvent(state="failed", reason=reason))
             return 1
         run.write_status(run.status().moved(final, reason=None))
-        run.event("status", state=final)
+        run.append(StatusEvent(state=final))
     return 0
 
 

@@ -10,7 +10,8 @@ from engine.runs import Run, RunNotFound, RunStore
 from engine.runs.lifecycle import RunStateError, remove_run, resume_run
 from engine.runs.process import cancel, refresh
 from engine.runs.store import BrokenRun
-from tui.commands.runview import duration, error, follow, format_event, format_scorecard, json_safe, os_problem, progress_cells, tail
+from tui.commands.runview import error, follow, os_problem, tail
+from tui.format import duration, format_event, format_scorecard, progress_cells
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -56,7 +57,7 @@ def _summary(run: Run) -> dict | None:
         name, model, data = config.name, config.model.name, config.data.path
     except BrokenRun:
         name = model = data = "?"
-    progress, eta = progress_cells(run, status.state)
+    progress, eta = _progress(run, status.state)
     return {
         "id": run.id,
         "name": name,
@@ -69,6 +70,15 @@ def _summary(run: Run) -> dict | None:
         "reason": status.reason,
         "dir": str(run.dir),
     }
+
+
+def _progress(run: Run, state: str) -> tuple[str, str]:
+    """Progress and ETA cells from the run's latest step (``-`` when its log can't be read)."""
+    try:
+        step = run.last_step() if state not in ("ready", "broken") else None
+    except OSError:
+        step = None
+    return progress_cells(state, step)
 
 
 def list_runs(args: argparse.Namespace) -> int:
@@ -112,7 +122,7 @@ def show(args: argparse.Namespace) -> int:
             "dir": str(run.dir),
             "config": config.to_dict() if config else None,
             "status": status.to_dict(),
-            "metrics": json_safe(metrics),
+            "metrics": metrics.to_json() if metrics else None,
             "problems": [p for p in (None if config else config_problem, metrics_problem) if p],
         }
         print(json.dumps(document, indent=2, allow_nan=False))
@@ -131,7 +141,7 @@ def show(args: argparse.Namespace) -> int:
     if status.started_at:
         end = status.ended_at or status.updated_at
         print(f"  time     started {datetime.fromtimestamp(status.started_at):%Y-%m-%d %H:%M:%S}, ran {duration(end - status.started_at)}")
-    progress, eta = progress_cells(run, status.state)
+    progress, eta = _progress(run, status.state)
     if status.state in ("queued", "training"):
         print(f"  progress {progress}, eta {eta}")
     if metrics:
@@ -140,7 +150,7 @@ def show(args: argparse.Namespace) -> int:
     elif metrics_problem:
         print(f"\n  scorecard unreadable: {metrics_problem}")
     if status.state == "ready" and not (run.adapter_dir / "adapter_config.json").is_file():
-        print(f"\n  its adapter folder is missing, so it can't be used in the playground; train again to get one")
+        print("\n  its adapter folder is missing, so it can't be used in the playground; train again to get one")
     if status.state == "failed":
         print("\nlast lines of the training process's output:")
         for line in tail(run.log_path):

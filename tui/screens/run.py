@@ -1,18 +1,18 @@
 """One run's page: status and progress, the loss chart, the scorecard and the live log.
 
-The page keeps no state of its own that the files don't have: it replays
-``events.jsonl`` from the start, then follows it by byte offset. Quitting
-the TUI while a run trains and opening the run again shows the same
-history and goes on streaming.
+The page keeps no state of its own that the files don't have: it asks the
+app's run watcher to follow the run, which replays ``events.jsonl`` from
+the start and then follows it by byte offset; the page renders each
+snapshot's new events. Quitting the TUI while a run trains and opening the
+run again shows the same history and goes on streaming.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import cast
 
 from rich.text import Text
 from textual import work
@@ -23,39 +23,20 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Header, Label, Log, ProgressBar, Static
 
+from engine.runs.events import EvalEvent, RunEvent, StepEvent
 from engine.runs.lifecycle import RunStateError, remove_run, resume_run
 from engine.runs.process import cancel
 from engine.runs.status import ACTIVE, RESUMABLE
-from tui.commands.runview import duration, format_event
-from tui.messages import RunStateChanged
-from tui.run_feed import RunGone, RunUpdate, read_update, run_by_id
+from tui.format import format_event, step_summary
+from tui.run_feed import RunDetail, RunsSnapshot, run_by_id
+from tui.run_watch import RunsApp, RunWatcher
 from tui.screens.base import FinetuiScreen, display_path
 from tui.screens.dialogs import ErrorScreen
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.scorecard import Scorecard
 
-if TYPE_CHECKING:
-    from tui.app import FinetuiApp
-
-#: Seconds between two looks at a run's event log.
-FOLLOW_EVERY = 0.5
 #: Log lines kept on the page; the file keeps them all.
 LOG_LINES = 20_000
-
-
-@dataclass
-class RunRead(Message):
-    """New events and the current status of the run a page shows."""
-
-    update: RunUpdate
-
-
-@dataclass
-class RunUnreadable(Message):
-    """The run's files can't be read; ``gone`` when its folder was deleted."""
-
-    error: str
-    gone: bool
 
 
 @dataclass
@@ -71,35 +52,6 @@ class RunActionFailed(Message):
 
     title: str
     error: str
-
-
-class Reader:
-    """Starts one read of the files at a time, on the screen's thread.
-
-    A tick or a request that comes while a read is running asks for one
-    more read after it, so reads never overlap and none is lost. A read
-    that fails unexpectedly never calls ``done``: reading stops there
-    instead of raising the same error every tick.
-    """
-
-    def __init__(self, start: Callable[[], object]) -> None:
-        self.start = start
-        self.busy = False
-        self.again = False
-
-    def request(self) -> None:
-        if self.busy:
-            self.again = True
-            return
-        self.busy = True
-        self.start()
-
-    def done(self, more: bool = False) -> None:
-        """The read's result is shown; read again at once if asked to, or if it stopped early."""
-        self.busy = False
-        if self.again or more:
-            self.again = False
-            self.request()
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -139,14 +91,16 @@ class RunActionsScreen(FinetuiScreen):
     Each action first checks the state the screen last read and explains a
     refusal in a dialog; the engine checks again in a thread worker (the
     state may have moved), and its answer comes back as a message. After
-    an action the screen reads the files again through ``reader``.
+    an action the app's run watcher reads the files again at once.
     """
 
-    reader: Reader
+    @property
+    def finetui(self) -> RunsApp:
+        return cast(RunsApp, self.app)
 
     @property
-    def finetui(self) -> FinetuiApp:
-        return cast("FinetuiApp", self.app)
+    def watcher(self) -> RunWatcher:
+        return self.finetui.run_watcher
 
     def ask_cancel(self, run_id: str, state: str) -> None:
         if state not in ACTIVE:
@@ -235,11 +189,11 @@ class RunActionsScreen(FinetuiScreen):
 
     def on_run_action_done(self, message: RunActionDone) -> None:
         self.notify(message.text, title="Runs")
-        self.reader.request()
+        self.watcher.poke()
 
     def on_run_action_failed(self, message: RunActionFailed) -> None:
         self.app.push_screen(ErrorScreen(message.title, message.error))
-        self.reader.request()
+        self.watcher.poke()
 
 
 class RunLog(Log):
@@ -253,35 +207,20 @@ class RunLog(Log):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, max_lines=LOG_LINES)
 
-    def write_events(self, events: Iterable[dict[str, Any]]) -> None:
+    def write_events(self, events: Iterable[RunEvent]) -> None:
         """Add lines; a log that was showing its end keeps showing it once the page is laid out again.
 
         The page's head can grow (a failure reason appears) in the same
         update, so the end is scrolled to after the refresh, not now.
         """
         following = self.is_vertical_scroll_end or not self.line_count
-        self.write_lines((_line(event) for event in events), scroll_end=False)
+        self.write_lines((format_event(event) for event in events), scroll_end=False)
         if following:
             self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
 
 
-def _line(event: dict[str, Any]) -> str:
-    try:
-        return format_event(event)
-    except (KeyError, TypeError, ValueError):  # a malformed event is still worth seeing
-        return str(event)
-
-
-def _number(event: dict[str, Any], key: str) -> float | None:
-    """A finite number from an event, or None: a chart can't place a NaN or a string."""
-    value = event.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
 class RunScreen(RunActionsScreen):
-    """A run's page, read from its folder every ``FOLLOW_EVERY`` seconds while it is on screen."""
+    """A run's page, rendered from the run watcher's snapshots while it is open."""
 
     CSS_PATH = "runs.tcss"
     BINDINGS = [
@@ -296,18 +235,23 @@ class RunScreen(RunActionsScreen):
         super().__init__()
         self.run_id = run_id
         self.sub_title = run_id
-        self.reader = Reader(self._read)
+        self.following = False
+        """Whether the watcher reads this run for the page (until the page closes or the run can't be read)."""
+        self.shown = 0
+        """Events of the run's detail already on the page."""
         self.log_offset = 0
         """Byte offset in ``events.jsonl`` up to which the page has shown events."""
+        self.read_at = 0.0
+        """When the read behind the last snapshot shown began (``time.monotonic()``)."""
         self.state: str | None = None
         """The run's state at the last read; None before the first."""
         self.losses: dict[int, float] = {}
         """Train loss by step; a resumed run logs some steps again, the newest value wins."""
         self.evals: dict[str, float] = {}
         """Eval loss by ``which`` (baseline, custom)."""
-        self.last_step: dict[str, Any] | None = None
+        self.last_step: StepEvent | None = None
         self.has_metrics = False
-        """Whether the scorecard is shown; until then each read looks for ``metrics.json``."""
+        """Whether the scorecard is shown."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -333,73 +277,62 @@ class RunScreen(RunActionsScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.set_interval(FOLLOW_EVERY, self._tick)
-        self.finetui.run_state_signal.subscribe(self, self._state_changed)
-        self.reader.request()
+        self.watcher.signal.subscribe(self, self._show)
+        self.following = True
+        self.watcher.follow(self.run_id)
 
-    def _tick(self) -> None:
-        if self.is_current:
-            self.reader.request()
+    def on_unmount(self) -> None:
+        self._stop_following()
 
     def on_screen_resume(self) -> None:
-        self.reader.request()
+        self.watcher.poke()
 
-    def _state_changed(self, message: RunStateChanged) -> None:
-        if message.run_id == self.run_id:
-            self.reader.request()
+    def _stop_following(self) -> None:
+        if self.following:
+            self.following = False
+            self.watcher.unfollow(self.run_id)
 
-    def _read(self) -> None:
-        self.read_run(self.log_offset, not self.has_metrics)
-
-    @work(thread=True, exit_on_error=False, group="follow")
-    def read_run(self, offset: int, want_metrics: bool) -> None:
-        """Read the events after ``offset`` and the status; touches no widget."""
-        try:
-            update = read_update(run_by_id(self.run_id), offset, want_metrics)
-        except RunGone as error:
-            self.post_message(RunUnreadable(str(error), gone=True))
-        except (OSError, ValueError) as error:
-            self.post_message(RunUnreadable(f"{type(error).__name__}: {error}", gone=False))
-        else:
-            self.post_message(RunRead(update))
-
-    def on_run_read(self, message: RunRead) -> None:
-        update = message.update
-        self.log_offset = update.offset
-        self.state = update.status.state
-        self._add_events(update.events)
-        if update.metrics is not None:
-            self.query_one(Scorecard).metrics = update.metrics
-            self.has_metrics = True
-        self._show_head(update)
-        self.reader.done(more=update.more)
-
-    def on_run_unreadable(self, message: RunUnreadable) -> None:
-        """Stop following (``reader.done`` is not called): say why once, not every tick."""
-        if message.gone:
-            self.notify(message.error, severity="warning", title="Runs")
+    def _show(self, snapshot: RunsSnapshot) -> None:
+        """Render the run as the snapshot has it: new log lines and chart points, the head, the scorecard."""
+        detail = snapshot.details.get(self.run_id)
+        if detail is None or not self.following:
+            return
+        if detail.gone:
+            self._stop_following()
+            self.notify(f"run {self.run_id} no longer exists", severity="warning", title="Runs")
             if self.is_active:
                 self.app.pop_screen()
             return
-        self.app.push_screen(
-            ErrorScreen("Can't read this run", f"{message.error}\n\nThe page stopped following it; Esc, then Enter, reads it again.")
-        )
+        if detail.error is not None or detail.status is None:
+            self._stop_following()  # say why once, not every tick
+            self.app.push_screen(
+                ErrorScreen("Can't read this run", f"{detail.error}\n\nThe page stopped following it; Esc, then Enter, reads it again.")
+            )
+            return
+        self.read_at = snapshot.read_at
+        self.log_offset = detail.offset
+        self.state = detail.status.state
+        self._add_events(detail.events[self.shown :])
+        self.shown = len(detail.events)
+        if detail.metrics is not None and not self.has_metrics:
+            self.query_one(Scorecard).metrics = detail.metrics
+            self.has_metrics = True
+        self._show_head(detail)
 
-    def _add_events(self, events: tuple[dict[str, Any], ...]) -> None:
+    def _add_events(self, events: tuple[RunEvent, ...]) -> None:
+        if not events:
+            return
         self.query_one(RunLog).write_events(events)
         for event in events:
-            kind = event.get("kind")
-            loss = _number(event, "loss")
-            if kind == "step" and loss is not None and isinstance(event.get("step"), int):
-                self.losses[event["step"]] = loss
+            if isinstance(event, StepEvent):
+                self.losses[event.step] = event.loss
                 self.last_step = event
-            elif kind == "eval" and loss is not None:
-                self.evals[str(event.get("which"))] = loss
-        if events:
-            chart = self.query_one(LossChart)
-            chart.points = tuple(sorted(self.losses.items()))
-            chart.evals = self._eval_points()
-            self.query_one("#run-chart-panel").border_subtitle = "● eval loss" if chart.evals and chart.points else ""
+            elif isinstance(event, EvalEvent) and event.figures.loss is not None:
+                self.evals[event.which] = event.figures.loss
+        chart = self.query_one(LossChart)
+        chart.points = tuple(sorted(self.losses.items()))
+        chart.evals = self._eval_points()
+        self.query_one("#run-chart-panel").border_subtitle = "● eval loss" if chart.evals and chart.points else ""
 
     def _eval_points(self) -> tuple[tuple[int, float], ...]:
         """The baseline before the first step, the custom model after the last."""
@@ -408,36 +341,24 @@ class RunScreen(RunActionsScreen):
         where = {"baseline": 0, "custom": max(self.losses)}
         return tuple((where[which], loss) for which, loss in self.evals.items() if which in where)
 
-    def _show_head(self, update: RunUpdate) -> None:
-        status = update.status
-        self.query_one("#run-name", Label).update(Text(update.name, style="bold"))
+    def _show_head(self, detail: RunDetail) -> None:
+        status = detail.status
+        assert status is not None
+        self.query_one("#run-name", Label).update(Text(detail.name, style="bold"))
         badge = self.query_one("#run-state", Label)
         badge.update(status.state.capitalize())
         badge.set_classes(f"-{status.state}")
-        self.query_one("#run-source", Static).update(f"model {update.model} · data {display_path(Path(update.data))}")
-        step = self.last_step or {}
-        progress = 1.0 if status.state == "ready" else _number(step, "progress") or 0.0
+        self.query_one("#run-source", Static).update(f"model {detail.model} · data {display_path(Path(detail.data))}")
+        step = self.last_step
+        progress = 1.0 if status.state == "ready" else (step.progress if step and step.progress is not None else 0.0)
         self.query_one(ProgressBar).update(total=100, progress=100 * progress)
-        self.query_one("#run-step", Static).update(self._step_text(status.state, step))
+        self.query_one("#run-step", Static).update(step_summary(status.state, step))
         reason = self.query_one("#run-reason", Static)
         reason.display = status.state in ("failed", "broken")
         if status.state == "failed":
             reason.update(f"Failed: {status.reason or 'no reason recorded'}. r resumes it from its last checkpoint.")
         elif status.state == "broken":
             reason.update(f"Broken: {status.reason}. It can't be resumed; d on the runs list deletes it.")
-
-    @staticmethod
-    def _step_text(state: str, step: dict[str, Any]) -> str:
-        """Where the run stands, in a few words next to the bar."""
-        if not step:
-            return {"queued": "waiting for its turn", "training": "getting ready"}.get(state, "no steps logged")
-        where = f"step {step.get('step')}/{step.get('max_steps') or '?'}"
-        loss = _number(step, "loss")
-        if state == "training":
-            return f"{where} · loss {loss:.4f} · ETA {duration(_number(step, 'eta_s'))}"
-        if state == "ready":
-            return f"{where} · done"
-        return f"{where} · {state}"
 
     def action_cancel_run(self) -> None:
         if self.state is not None:

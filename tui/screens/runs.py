@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 
-from engine.runs import STATES, RunStore
-from tui.messages import RunStateChanged
-from tui.run_feed import RunRow, read_rows
-from tui.screens.run import Reader, RunActionsScreen, RunScreen
+from engine.runs import STATES
+from tui.run_feed import RunRow, RunsSnapshot
+from tui.screens.run import RunActionsScreen, RunScreen
 
-#: Seconds between two reads of every run's status.
-REFRESH_EVERY = 1.0
 EMPTY = "No runs yet: F2 picks a data file, then t sets up training."
 #: Table columns: the ``RunRow`` field each shows, and its heading.
 COLUMNS = (("id", "Run"), ("state", "Status"), ("progress", "Done"), ("eta", "ETA"), ("model", "Model"), ("created", "Created"))
@@ -30,20 +25,6 @@ WIDTHS = {"id": 24, "state": 9, "progress": 4, "eta": 6, "model": 13, "created":
 ID_CHARS = 24
 #: Right-aligned columns: numbers read better that way.
 RIGHT = {"progress", "eta"}
-
-
-@dataclass
-class RunsRead(Message):
-    """Every run as the table shows it, newest first."""
-
-    rows: tuple[RunRow, ...]
-
-
-@dataclass
-class RunsUnreadable(Message):
-    """The runs folder could not be listed; ``error`` says why."""
-
-    error: str
 
 
 class RunTable(DataTable[Text]):
@@ -101,7 +82,7 @@ class RunTable(DataTable[Text]):
 
 
 class RunsScreen(RunActionsScreen):
-    """Every run, newest first, read from disk every ``REFRESH_EVERY`` seconds while on screen."""
+    """Every run, newest first, as each of the run watcher's snapshots has them."""
 
     CSS_PATH = "runs.tcss"
     SUB_TITLE = "runs"
@@ -115,7 +96,6 @@ class RunsScreen(RunActionsScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.reader = Reader(self.read_runs)
         self.pick: str | None = None
         """A run to put the cursor on once it is listed (the one just opened)."""
 
@@ -126,48 +106,30 @@ class RunsScreen(RunActionsScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.set_interval(REFRESH_EVERY, self._tick)
-        self.finetui.run_state_signal.subscribe(self, self._state_changed)
-        self.reader.request()
-
-    def _tick(self) -> None:
-        if self.is_current:
-            self.reader.request()
+        self.watcher.signal.subscribe(self, self._show)
+        if self.watcher.snapshot is not None:
+            self._show(self.watcher.snapshot)
 
     def on_screen_resume(self) -> None:
-        self.reader.request()
+        self.watcher.poke()
 
-    def _state_changed(self, _: RunStateChanged) -> None:
-        self.reader.request()
-
-    @work(thread=True, exit_on_error=False, group="runs")
-    def read_runs(self) -> None:
-        """Every run's status and progress, dead processes spotted; touches no widget."""
-        try:
-            rows = read_rows(RunStore())
-        except (OSError, ValueError) as error:
-            self.post_message(RunsUnreadable(f"Can't read the runs: {error}"))
+    def _show(self, snapshot: RunsSnapshot) -> None:
+        """Every run of the snapshot in the table, or why the runs can't be read."""
+        note = self.query_one("#runs-note", Static)
+        if snapshot.error is not None:
+            note.add_class("-error")
+            note.update(snapshot.error)
             return
-        self.post_message(RunsRead(tuple(rows)))
-
-    def on_runs_read(self, message: RunsRead) -> None:
+        rows = snapshot.rows
         table = self.query_one(RunTable)
-        table.show(message.rows, self.pick)
+        table.show(rows, self.pick)
         if self.pick in table.shown:
             self.pick = None
-        table.display = bool(message.rows)
-        if message.rows and self.focused is None:
+        table.display = bool(rows)
+        if rows and self.focused is None:
             table.focus()
-        note = self.query_one("#runs-note", Static)
         note.remove_class("-error")
-        note.update(self._summary(message.rows) if message.rows else EMPTY)
-        self.reader.done()
-
-    def on_runs_unreadable(self, message: RunsUnreadable) -> None:
-        note = self.query_one("#runs-note", Static)
-        note.add_class("-error")
-        note.update(message.error)
-        self.reader.done()
+        note.update(self._summary(rows) if rows else EMPTY)
 
     @staticmethod
     def _summary(rows: Sequence[RunRow]) -> str:

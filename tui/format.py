@@ -1,0 +1,176 @@
+"""How finetui words its figures, the same in the CLI and the TUI: durations, sizes, models, run events.
+
+Plain strings only (no Textual, no Rich): ``tui.commands`` prints them and
+the widgets lay them out, so a figure reads the same in ``finetui show``
+and on a run's page.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import PurePath
+
+from engine.runs.events import (
+    CheckpointEvent,
+    EvalEvent,
+    LogEvent,
+    PhaseEvent,
+    RunEvent,
+    Scorecard,
+    StatusEvent,
+    StepEvent,
+    TrainFigures,
+    UnreadableEvent,
+)
+
+#: Characters of a damaged event line shown in the log.
+UNREADABLE_CHARS = 120
+
+
+def duration(seconds: float | None) -> str:
+    """``42s``, ``3m05s``, ``2h07m``; ``-`` when unknown."""
+    if seconds is None:
+        return "-"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def human_bytes(n: int) -> str:
+    """``512 B``, ``1.5 KB`` ... ``2.0 TB``: binary units, one decimal."""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+def short_model(name: str, width: int | None = None) -> str:
+    """A model as people call it: a local folder by its last part, a hub id or bundled name as it is.
+
+    With ``width``, a name that does not fit drops a hub id's owner first,
+    then keeps its end (the size and variant are at the end of a model's name).
+    """
+    path = PurePath(name)
+    short = (path.name or name) if path.is_absolute() or name.startswith((".", "~")) else name
+    if width is None or len(short) <= width:
+        return short
+    short = PurePath(short).name or short
+    return short if len(short) <= width else "…" + short[-(width - 1) :]
+
+
+def _stamp(when: float | None) -> str:
+    return datetime.fromtimestamp(when).strftime("%H:%M:%S") if when is not None and 0 <= when < 1e11 else "--:--:--"
+
+
+def event_text(event: RunEvent) -> str:
+    """One event in a few words, without its time."""
+    match event:
+        case StepEvent():
+            parts = [f"step {event.step}/{event.max_steps or '?'}", f"loss {event.loss:.4f}"]
+            if event.lr is not None:
+                parts.append(f"lr {event.lr:.2e}")
+            if event.grad_norm is not None:
+                parts.append(f"grad {event.grad_norm:.3f}")
+            if event.tokens_per_s is not None:
+                parts.append(f"{event.tokens_per_s:,.0f} tok/s")
+            if event.progress is not None:
+                parts.append(f"{100 * event.progress:.0f}%")
+            parts.append(f"eta {duration(event.eta_s)}")
+            return "  ".join(parts)
+        case EvalEvent(figures=f):
+            if f.loss is None or f.accuracy is None:
+                return f"eval {event.which}: no tokens to score"
+            return f"eval {event.which}: loss {f.loss:.4f}  accuracy {100 * f.accuracy:.1f}%  ({f.tokens:,} tokens)"
+        case CheckpointEvent():
+            return f"checkpoint saved: {event.path}"
+        case StatusEvent():
+            return f"status: {event.state}" + (f" ({event.reason})" if event.reason else "")
+        case PhaseEvent():
+            return f"phase: {event.phase}"
+        case LogEvent():
+            return event.message
+        case UnreadableEvent(message=str() as message):
+            return message
+        case UnreadableEvent():
+            return f"(unreadable event: {event.raw[:UNREADABLE_CHARS]})"
+    return f"(unreadable event: {json.dumps(event.to_json(), default=str)[:UNREADABLE_CHARS]})"
+
+
+def format_event(event: RunEvent) -> str:
+    """One event as one line, stamped with its local time (``finetui logs`` and the run page's log)."""
+    return f"{_stamp(event.time)}  {event_text(event)}"
+
+
+def progress_cells(state: str, step: StepEvent | None) -> tuple[str, str]:
+    """Progress and ETA of a run in ``state`` whose latest step is ``step``, as the runs tables show them."""
+    if state == "ready":
+        return "100%", "-"
+    if state == "broken" or step is None or step.progress is None:
+        return "-", "-"
+    eta = duration(step.eta_s) if state == "training" else "-"
+    return f"{100 * step.progress:.0f}%", eta
+
+
+def step_summary(state: str, step: StepEvent | None) -> str:
+    """Where a run stands, in a few words next to its progress bar."""
+    if step is None:
+        return {"queued": "waiting for its turn", "training": "getting ready"}.get(state, "no steps logged")
+    where = f"step {step.step}/{step.max_steps or '?'}"
+    if state == "training":
+        return f"{where} · loss {step.loss:.4f} · ETA {duration(step.eta_s)}"
+    if state == "ready":
+        return f"{where} · done"
+    return f"{where} · {state}"
+
+
+def verdict(baseline: float | None, custom: float | None, higher_is_better: bool) -> str:
+    """``better``, ``worse`` or ``same``: how the custom model did on one figure."""
+    if baseline is None or custom is None or custom == baseline:
+        return "same"
+    return "better" if (custom > baseline) == higher_is_better else "worse"
+
+
+def training_lines(train: TrainFigures) -> tuple[str, str]:
+    """Steps, tokens and time; then speed, peak memory and device (either may be empty)."""
+    first = [f"{train.steps:,} steps" if train.steps is not None else "", f"{train.tokens:,} tokens" if train.tokens is not None else ""]
+    line = ", ".join(part for part in first if part)
+    if train.train_time_s is not None:
+        line += f" in {duration(train.train_time_s)}"
+    second = [
+        f"{train.tokens_per_s:,.0f} tok/s" if train.tokens_per_s is not None else "",
+        f"peak {train.peak_memory_bytes / 2**20:,.0f} MiB" if train.peak_memory_bytes is not None else "",
+        train.device or "",
+    ]
+    return line, " · ".join(part for part in second if part)
+
+
+def format_scorecard(card: Scorecard) -> str:
+    """Baseline → custom for loss and token accuracy, with the change, then the training figures (``finetui show``).
+
+    A scorecard without eval tokens (no figures to compare) says so instead of showing NaN.
+    """
+    b, c, t = card.baseline, card.custom, card.train
+    lines = ["scorecard (held-out eval split)      baseline →   custom   change"]
+    if card.scored:
+        lines.append(f"  token accuracy                     {100 * b.accuracy:7.1f}% → {100 * c.accuracy:7.1f}%  {card.accuracy_points:+.1f} points")  # type: ignore[operator]
+        lines.append(f"  loss                               {b.loss:8.4f} → {c.loss:8.4f}  {card.loss_change:+.4f}")
+    else:
+        lines.append("  no eval tokens were scored: the eval split had nothing to compare the models on")
+    lines.append(f"  eval tokens                        {c.tokens:,}" if c.tokens is not None else "  eval tokens                        ?")
+    line = f"training: {t.steps if t.steps is not None else '?'} steps, " + (f"{t.tokens:,} tokens" if t.tokens is not None else "? tokens")
+    line += f" in {duration(t.train_time_s)}"
+    if t.tokens_per_s is not None:
+        line += f" ({t.tokens_per_s:,.0f} tokens/s)"
+    if t.peak_memory_bytes is not None:
+        line += f", peak memory {t.peak_memory_bytes / 2**20:,.0f} MiB on {t.device or '?'}"
+    lines.append(line)
+    if t.loss_curve:
+        (first_step, first_loss), (last_step, last_loss) = t.loss_curve[0], t.loss_curve[-1]
+        lines.append(f"train loss: {first_loss:.4f} at step {first_step} → {last_loss:.4f} at step {last_step}")
+    return "\n".join(lines)
