@@ -12,6 +12,7 @@ from engine.data import FORMATS, DataError, DataSpec, Example, Message, Report, 
 from engine.data.display import escape_controls
 from engine.data.scan import DEFAULT_MAX_SEQ_LEN
 from engine.data.split import DEFAULT_EVAL_FRACTION
+from tui.format import human_bytes
 
 HELP = "check a data file: formats, counts, length distribution and warnings"
 #: Longest example text printed in full; the rest is summarised.
@@ -141,15 +142,6 @@ class _Progress:
     def clear(self) -> None:
         if self.last >= 0:
             print("\r\033[K", end="", file=sys.stderr, flush=True)
-
-
-def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def _clip(text: str) -> str:

@@ -7,6 +7,7 @@ import json
 import sys
 
 from engine.models import ModelInfo, list_models
+from tui.format import human_bytes
 
 HELP = "list the bundled model and the models in the local Hugging Face cache"
 
@@ -36,15 +37,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_table(models))
     return 0
-
-
-def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
 
 
 def format_table(models: list[ModelInfo]) -> str:

@@ -17,7 +17,8 @@ from engine.runs.process import refresh
 from engine.runs.status import ACTIVE
 from engine.train import defaults
 from tui.commands.inspect import format_report
-from tui.commands.runview import duration, error, follow, os_problem
+from tui.commands.runview import error, follow, os_problem
+from tui.format import duration
 
 T = TrainConfig
 L = LoraConfig

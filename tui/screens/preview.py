@@ -17,7 +17,7 @@ from engine import recent
 from engine.config import DEFAULT_MODEL, TrainConfig
 from engine.data import Cancelled, DataError, DataSpec, Example, Report, scan
 from engine.estimate import count_tokens, model_facts
-from tui.commands.inspect import human_bytes
+from tui.format import human_bytes
 from tui.messages import ExamplesParsed, ScanDone, ScanFailed, ScanProgress, TokensCounted, TokensProgress
 from tui.pacing import Pace
 from tui.screens.base import FinetuiScreen, display_path

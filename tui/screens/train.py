@@ -22,7 +22,7 @@ from engine.estimate import Estimate, ModelFacts, TokenStats, count_tokens, esti
 from engine.models import ModelError, list_models
 from engine.runs.lifecycle import start_run
 from engine.train import defaults
-from tui.commands.runview import duration
+from tui.format import duration
 from tui.messages import TokensCounted, TokensProgress
 from tui.pacing import Pace
 from tui.screens.base import FinetuiScreen, display_path
