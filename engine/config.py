@@ -133,14 +133,23 @@ class DataConfig:
     path: str = _setting(help="the data file: text, JSON, JSON Lines, CSV, TSV or Parquet, any extension", form="data")
     format: str | None = _setting(
         None,
-        help="force the file format (txt, json, jsonl, csv, tsv, parquet) or the record layout (text, prompt_completion, messages, sharegpt, alpaca, qa, preference)",
-        flag="--format", short="-f", metavar="F", default_help="detected from the content", form="data",
-    )  # fmt: skip
+        help=(
+            "force the file format (txt, json, jsonl, csv, tsv, parquet)"
+            " or the record layout (text, prompt_completion, messages, sharegpt, alpaca, qa, preference)"
+        ),
+        flag="--format",
+        short="-f",
+        metavar="F",
+        default_help="detected from the content",
+        form="data",
+    )
     separator: str | None = _setting(None, help="string between examples in a .txt", flag="--separator", short="-s", metavar="S", form="data")
     mapping: str | None = _setting(
         None, help="the columns holding the fields, e.g. prompt=question,completion=answer", flag="--map", metavar="FIELD=COLUMN,...", form="data"
     )
-    eval_fraction: float = _setting(0.1, help="share of examples held out for the scorecard", label="Eval frac", flag="--eval-fraction", low=0, high=1, low_open=True, high_open=True)
+    eval_fraction: float = _setting(
+        0.1, help="share of examples held out for the scorecard", label="Eval frac", flag="--eval-fraction", low=0, high=1, low_open=True, high_open=True
+    )
 
     def __post_init__(self) -> None:
         _check_section(self, "data")
@@ -150,14 +159,21 @@ class DataConfig:
 class ModelConfig:
     """The base model and how it is loaded."""
 
-    name: str = _setting(DEFAULT_MODEL, help="bundled model name, local folder, hub id or cached model", label="Model", flag="--model", short="-m", metavar="M", form="model")
-    quant: str = _setting("4bit", help="load the base model in 4bit (NF4, double quantization), 8bit or none", label="Quant", flag="--quant", choices=QUANTS, form="model")
+    name: str = _setting(
+        DEFAULT_MODEL, help="bundled model name, local folder, hub id or cached model", label="Model", flag="--model", short="-m", metavar="M", form="model"
+    )
+    quant: str = _setting(
+        "4bit", help="load the base model in 4bit (NF4, double quantization), 8bit or none", label="Quant", flag="--quant", choices=QUANTS, form="model"
+    )
     trust_remote_code: bool = _setting(
         False,
         help="allow a model that ships its own Python code (it runs on this machine)",
         label="Trust code",
         flag="--trust-remote-code",
-        confirm="The model ships its own Python code, and training runs it on this machine with your permissions. Start only if you trust where the model came from.",
+        confirm=(
+            "A model that ships its own Python code runs it on this machine, with your permissions, when the run loads it."
+            " Start only if you trust where the model came from."
+        ),
         form="model",
     )
 
@@ -171,8 +187,12 @@ class ModelConfig:
 class LoraConfig:
     """The LoRA adapter: rank, scaling and dropout, on all linear layers."""
 
-    r: int = _setting(16, help="LoRA rank of the update matrices", label="LoRA r", flag="--lora-r", low=1, high=4096, default_help="chosen from the data's size")
-    alpha: int = _setting(32, help="LoRA scaling: the update is multiplied by alpha / r", label="LoRA α", flag="--lora-alpha", low=1, high=65536, default_help="twice the rank")
+    r: int = _setting(
+        16, help="LoRA rank of the update matrices", label="LoRA r", flag="--lora-r", low=1, high=4096, default_help="chosen from the data's size"
+    )
+    alpha: int = _setting(
+        32, help="LoRA scaling: the update is multiplied by alpha / r", label="LoRA α", flag="--lora-alpha", low=1, high=65536, default_help="twice the rank"
+    )
     dropout: float = _setting(0.05, help="dropout on the LoRA adapter's input", label="Dropout", flag="--lora-dropout", low=0, high=1, high_open=True)
 
     def __post_init__(self) -> None:
@@ -189,17 +209,43 @@ class TrainConfig:
     """Optimisation settings. ``max_steps`` wins over ``epochs`` when set."""
 
     epochs: float = _setting(
-        3.0, help="passes over the train split", label="Epochs", flag="--epochs", low=0, high=MAX_EPOCHS, low_open=True,
-        default_help="chosen from the data's size", exclusive="length",
-    )  # fmt: skip
+        3.0,
+        help="passes over the train split",
+        label="Epochs",
+        flag="--epochs",
+        low=0,
+        high=MAX_EPOCHS,
+        low_open=True,
+        default_help="chosen from the data's size",
+        exclusive="length",
+    )
     max_steps: int | None = _setting(
-        None, help="stop after N optimizer steps instead", label="Max steps", flag="--max-steps", metavar="N", low=1, high=MAX_STEPS,
-        default_help="none; without a GPU, a ~4-minute cap", exclusive="length",
-    )  # fmt: skip
-    lr: float = _setting(2e-4, help="peak learning rate (cosine decay, 3% warmup)", label="Learn rate", flag="--lr", low=0, high=1, low_open=True, high_open=True, default_help="chosen from the model's size")
+        None,
+        help="stop after N optimizer steps instead",
+        label="Max steps",
+        flag="--max-steps",
+        metavar="N",
+        low=1,
+        high=MAX_STEPS,
+        default_help="none; without a GPU, a ~4-minute cap",
+        exclusive="length",
+    )
+    lr: float = _setting(
+        2e-4,
+        help="peak learning rate (cosine decay, 3% warmup)",
+        label="Learn rate",
+        flag="--lr",
+        low=0,
+        high=1,
+        low_open=True,
+        high_open=True,
+        default_help="chosen from the model's size",
+    )
     batch_size: int = _setting(4, help="packed sequences per step and device", label="Batch", flag="--batch-size", low=1, high=65536)
     grad_accum: int = _setting(1, help="steps whose gradients are summed before an update", label="Grad acc", flag="--grad-accum", low=1, high=65536)
-    seq_len: int = _setting(512, help="tokens per packed sequence; longer examples are cut (at most the model's context)", label="Seq len", flag="--seq-len", low=8, high=1_048_576)
+    seq_len: int = _setting(
+        512, help="tokens per packed sequence; longer examples are cut (at most the model's context)", label="Seq len", flag="--seq-len", low=8, high=1_048_576
+    )
     seed: int = _setting(0, help="seed for the split, the adapter init and the data order", label="Seed", flag="--seed", low=0, high=2**32 - 1)
     save_steps: int = _setting(20, help="write a checkpoint every N steps", label="Save every", flag="--save-steps", metavar="N", low=1, high=MAX_STEPS)
     logging_steps: int = _setting(1, help="log train metrics every N steps", label="Log every", flag="--logging-steps", metavar="N", low=1, high=MAX_STEPS)

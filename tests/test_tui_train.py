@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from time import monotonic
 
 import pytest
-from tests.pilot_helpers import until
 from textual.pilot import Pilot
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Checkbox, Input, Static
 
+from engine.config import settings
 from engine.runs import RunStore
 from engine.runs.process import cancel, is_alive
+from tests.pilot_helpers import until
 from tui.app import FinetuiApp
+from tui.screens.dialogs import ConfirmScreen
 from tui.screens.preview import PreviewScreen
-from tui.screens.train import TrainScreen
+from tui.screens.train import TrainScreen, field_id
 
 REPO = Path(__file__).resolve().parent.parent
 HAIKU = Path("sample_data/haiku.txt")
@@ -83,7 +86,7 @@ async def test_train_screen_defaults_and_estimate() -> None:
         assert "Max steps ← yours" in text(screen, "#defaults")
 
 
-async def test_a_bad_value_marks_its_field_and_blocks_the_launch(tui_env: Path) -> None:
+async def test_a_bad_value_marks_its_field_and_blocks_the_launch(tui_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
         screen = await open_train(pilot)
         batch = screen.query_one("#batch-size", Input)
@@ -91,11 +94,15 @@ async def test_a_bad_value_marks_its_field_and_blocks_the_launch(tui_env: Path) 
         await pilot.pause()
         await pilot.press("0")
         await until(pilot, lambda: batch.has_class("-invalid"))
-        assert text(screen, "#train-status") == "train.batch_size must be at least 1, not 0"
+        # The field is found from the error's path (train.batch_size), and the message uses the form's label.
+        assert text(screen, "#train-status") == "Batch must be at least 1, not 0"
         assert screen.query_one("#launch", Button).disabled
         assert "Fix the setting" in text(screen, "#estimate")
+        told: list[str] = []
+        monkeypatch.setattr(screen, "notify", lambda message, **_: told.append(message))
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: bool(told))  # the launch action ran, and refused: it says why instead of starting
+        assert told == ["Batch must be at least 1, not 0"]
         assert RunStore().list() == [] and isinstance(pilot.app.screen, TrainScreen)
         await pilot.press("backspace", "8")
         await until(pilot, lambda: not batch.has_class("-invalid"))
@@ -118,13 +125,18 @@ async def test_launch_saves_the_form_as_the_runs_config_and_opens_the_run() -> N
             assert config.data.path == str((REPO / HAIKU).resolve())
             await until(pilot, lambda: pilot.app.current_mode == "runs")
         finally:
-            deadline = monotonic() + 30
-            while run.status().pid is None and monotonic() < deadline:
-                await pilot.pause(0.1)
-            cancel(run)
-            deadline = monotonic() + 60
-            while is_alive(run) and monotonic() < deadline:
-                await pilot.pause(0.2)
+            await stop(pilot, run)
+
+
+async def stop(pilot: Pilot, run) -> None:
+    """Cancel a run the test launched, once its worker has started, and wait for the worker to end."""
+    deadline = monotonic() + 30
+    while run.status().pid is None and monotonic() < deadline:
+        await pilot.pause(0.1)
+    cancel(run)
+    deadline = monotonic() + 60
+    while is_alive(run) and monotonic() < deadline:
+        await pilot.pause(0.2)
 
 
 async def test_a_model_that_cannot_be_found_blocks_the_launch_and_a_hub_id_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,6 +151,77 @@ async def test_a_model_that_cannot_be_found_blocks_the_launch_and_a_hub_id_does_
         model.value = "some-org/some-model"  # not on disk: the run downloads it
         await until(pilot, lambda: "downloads it from the Hugging Face Hub" in text(screen, "#model-facts"))
         assert not model.has_class("-invalid") and not screen.query_one("#launch", Button).disabled
+
+
+async def test_every_setting_reaches_the_form_from_its_one_declaration() -> None:
+    """Each setting the train screen takes has its field, labelled and explained by its declaration in engine.config."""
+    async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        on_screen = [s for s in settings() if s.meta.form != "data"]
+        assert {s.path for s in on_screen} >= {"model.trust_remote_code", "train.logging_steps", "train.packing", "train.lr"}
+        for s in on_screen:
+            widget = screen.query_one(f"#{field_id(s)}")
+            assert widget.tooltip == s.meta.help, s.path
+        # the others come from the data screen's spec
+        assert screen.config.data.separator == "--SEPARATOR--" and Path(screen.config.data.path).resolve() == (REPO / HAIKU).resolve()
+        # a checkbox reaches the config as typed values do
+        screen.query_one("#packing", Checkbox).value = False
+        screen.query_one("#logging-steps", Input).value = "5"
+        await until(pilot, lambda: screen.config is not None and not screen.config.train.packing and screen.config.train.logging_steps == 5)
+
+
+async def test_trusting_a_models_code_asks_before_the_run_starts() -> None:
+    async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        screen.query_one("#trust-remote-code", Checkbox).value = True
+        screen.query_one("#max-steps", Input).value = "1"
+        await until(pilot, lambda: screen.config is not None and screen.config.model.trust_remote_code)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+        assert "runs it on this machine" in str(pilot.app.screen.query_one("#dialog-message", Static).render())
+        assert pilot.app.screen.focused is pilot.app.screen.query_one("#dialog-cancel", Button)
+        await pilot.press("escape")  # no: back to the form, nothing started (the start sets its status at once)
+        await until(pilot, lambda: pilot.app.screen is screen)
+        assert RunStore().list() == [] and "Starting" not in text(screen, "#train-status")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+        await pilot.click("#dialog-yes")
+        await until(pilot, lambda: len(RunStore().list()) == 1)
+        run = RunStore().list()[0]
+        try:
+            assert run.config().model.trust_remote_code is True
+        finally:
+            await stop(pilot, run)
+
+
+@pytest.fixture
+def code_model(tmp_path: Path) -> Path:
+    """The bundled model with an ``auto_map``: a model that ships code (the code is never imported here)."""
+    bundled = REPO / "sample_data/models/finetui-tiny"
+    folder = tmp_path / "coded"
+    folder.mkdir()
+    for file in bundled.iterdir():
+        (folder / file.name).symlink_to(file)
+    config = json.loads((bundled / "config.json").read_text())
+    (folder / "config.json").unlink()
+    (folder / "config.json").write_text(json.dumps({**config, "auto_map": {"AutoModelForCausalLM": "modeling_x.XForCausalLM"}}))
+    return folder
+
+
+async def test_a_model_that_ships_code_marks_the_trust_field(code_model: Path) -> None:
+    """The engine refuses with a hint at model.trust_remote_code; the form marks that field and words the fix as it."""
+    async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        screen.query_one("#model", Input).value = str(code_model)
+        await until(pilot, lambda: screen.facts is not None and screen.facts.path == code_model)
+        await pilot.press("ctrl+s")
+        trust = screen.query_one("#trust-remote-code", Checkbox)
+        await until(pilot, lambda: trust.has_class("-invalid"))
+        assert text(screen, "#train-status") == "'coded' ships its own code (modeling_x.XForCausalLM); tick Trust code if you trust it"
+        assert screen.query_one("#launch", Button).disabled and RunStore().list() == [] and screen.focused is trust
+        trust.value = True
+        await until(pilot, lambda: not trust.has_class("-invalid"))
+        assert not screen.query_one("#launch", Button).disabled
 
 
 async def test_the_command_palette_and_f_keys_reach_every_place() -> None:

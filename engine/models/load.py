@@ -114,11 +114,13 @@ def check_bitsandbytes(quant: Quant, device: str) -> None:
     try:
         import bitsandbytes as bnb
     except Exception as exc:  # a broken install raises more than ImportError
-        raise ModelError(f"{quant} loading needs bitsandbytes, which cannot be imported ({type(exc).__name__}: {exc})", code="quantization", hint=UNQUANTIZED_HINT) from None
+        message = f"{quant} loading needs bitsandbytes, which cannot be imported ({type(exc).__name__}: {exc})"
+        raise ModelError(message, code="quantization", hint=UNQUANTIZED_HINT) from None
     supported = set(getattr(bnb, "supported_torch_devices", ()) or ())
     kind = device.split(":")[0]
     if supported and kind not in supported:
-        raise ModelError(f"bitsandbytes {bnb.__version__} has no backend for {kind} (it supports {', '.join(sorted(supported))})", code="quantization", hint=UNQUANTIZED_HINT)
+        message = f"bitsandbytes {bnb.__version__} has no backend for {kind} (it supports {', '.join(sorted(supported))})"
+        raise ModelError(message, code="quantization", hint=UNQUANTIZED_HINT)
 
 
 def quantization_config(quant: Quant, dtype: torch.dtype):

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.config import QUANTS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, TrainConfig
-from engine.data import FORMATS, DataError, DataSpec, Report
+from engine.config import SECTIONS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, TrainConfig, setting
+from engine.data import DataError, DataSpec, Report
 from engine.estimate import count_tokens, estimate_run, model_facts
 from engine.models import ModelError
 from engine.runs import RunStore
@@ -16,12 +16,10 @@ from engine.runs.lifecycle import NoEvalSplit, start_run, validate_data, validat
 from engine.runs.process import refresh
 from engine.runs.status import ACTIVE
 from engine.train import defaults
+from tui.commands.flags import add_setting_flags, given, worded
 from tui.commands.inspect import format_report
 from tui.commands.runview import error, follow, os_problem
 from tui.format import duration
-
-T = TrainConfig
-L = LoraConfig
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -35,65 +33,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "One run trains at a time; later runs wait, queued."
         ),
     )
-    p.add_argument("data", type=Path, help="the data file: text, JSON, JSON Lines, CSV, TSV or Parquet, any extension")
-    p.add_argument("--separator", "-s", metavar="S", help="string between examples in a .txt")
-    p.add_argument("--format", "-f", metavar="F", help=f"force the file format or the record layout: {', '.join(FORMATS)}")
-    p.add_argument("--map", metavar="FIELD=COLUMN,...", dest="mapping", help="the columns holding the fields, e.g. prompt=question,completion=answer")
-    p.add_argument("--model", "-m", metavar="M", default=ModelConfig().name, help="bundled model name, local folder, hub id or cached model (default: %(default)s)")
+    p.add_argument("data", type=Path, help=setting("data.path").meta.help)  # type: ignore[union-attr]
     p.add_argument("--name", metavar="N", help="a name for the run (default: the data file's name)")
-    steps = p.add_mutually_exclusive_group()
-    steps.add_argument("--epochs", type=float, help="passes over the train split (default: chosen from the data's size)")
-    steps.add_argument("--max-steps", type=int, help="stop after N optimizer steps instead (default: none; without a GPU, a ~4-minute cap)")
-    p.add_argument("--lr", type=float, help="peak learning rate (default: chosen from the model's size)")
-    p.add_argument("--lora-r", type=int, help="LoRA rank (default: chosen from the data's size)")
-    p.add_argument("--lora-alpha", type=int, help="LoRA alpha (default: twice the rank)")
-    p.add_argument("--lora-dropout", type=float, default=L.dropout, help="LoRA dropout (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=T.batch_size, help="packed sequences per step (default: %(default)s)")
-    p.add_argument("--grad-accum", type=int, default=T.grad_accum, help="gradient accumulation steps (default: %(default)s)")
-    p.add_argument("--seq-len", type=int, default=T.seq_len, help="tokens per sequence (default: %(default)s)")
-    p.add_argument("--eval-fraction", type=float, default=DataConfig.__dataclass_fields__["eval_fraction"].default, help="share held out for the scorecard (default: %(default)s)")
-    p.add_argument("--quant", choices=QUANTS, default=ModelConfig().quant, help="load the base model in 4bit (NF4), 8bit or none (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=T.seed, help="seed for split, init and order (default: %(default)s)")
-    p.add_argument("--save-steps", type=int, default=T.save_steps, help="checkpoint every N steps (default: %(default)s)")
-    p.add_argument("--trust-remote-code", action="store_true", help="allow a model that ships its own Python code")
+    add_setting_flags(p)
     p.add_argument("--detach", "-d", action="store_true", help="return at once; watch with `finetui logs RUN -f`")
     p.set_defaults(func=run)
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
+    """The config the flags describe: each setting given, or its default until ``engine.train.defaults`` chooses one."""
+    sections: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    for path, value in given(args).items():
+        section, name = path.split(".")
+        sections[section][name] = value
     return RunConfig(
         name=args.name or args.data.stem,
-        data=DataConfig(str(args.data), format=args.format, separator=args.separator, mapping=args.mapping, eval_fraction=args.eval_fraction),
-        model=ModelConfig(args.model, quant=args.quant, trust_remote_code=args.trust_remote_code),
-        lora=LoraConfig(r=_given(args.lora_r, L.r), alpha=_given(args.lora_alpha, L.alpha), dropout=args.lora_dropout),
-        train=TrainConfig(
-            epochs=_given(args.epochs, T.epochs),
-            max_steps=args.max_steps,
-            lr=_given(args.lr, T.lr),
-            batch_size=args.batch_size,
-            grad_accum=args.grad_accum,
-            seq_len=args.seq_len,
-            seed=args.seed,
-            save_steps=args.save_steps,
-        ),
+        data=DataConfig(str(args.data), **sections["data"]),
+        model=ModelConfig(**sections["model"]),
+        lora=LoraConfig(**sections["lora"]),
+        train=TrainConfig(**sections["train"]),
     )
-
-
-def _given(value: float | int | None, fallback: float | int) -> Any:
-    """A flag's value, or the config's own default until the rule in ``engine.train.defaults`` chooses one."""
-    return fallback if value is None else value
 
 
 def user_settings(args: argparse.Namespace) -> set[str]:
     """The settings the rule must leave alone: those given on the command line."""
-    given = {
-        "train.epochs": args.epochs,
-        "train.max_steps": args.max_steps,
-        "train.lr": args.lr,
-        "lora.r": args.lora_r,
-        "lora.alpha": args.lora_alpha,
-    }
-    return {path for path, value in given.items() if value is not None}
+    return set(given(args))
 
 
 def choose_defaults(config: RunConfig, report: Report, user_set: set[str]) -> tuple[RunConfig, list[str]]:
@@ -144,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         validate_model(config)
         report = validate_data(config)
     except (ConfigError, ModelError, NoEvalSplit) as exc:
-        return error("train", str(exc))
+        return error("train", worded(exc))
     except DataError as exc:
         print(f"finetui: error: {exc}", file=sys.stderr)
         return 2
@@ -156,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         ahead = [run.id for run in RunStore().list() if refresh(run).state in ACTIVE]
         created = start_run(config)
     except (ModelError, OSError) as exc:
-        return error("train", os_problem(exc))
+        return error("train", worded(exc) if isinstance(exc, ModelError) else os_problem(exc))
     if ahead:
         print(f"run {created.id} is queued: it starts when {', '.join(ahead)} {'ends' if len(ahead) == 1 else 'end'} (one run trains at a time)")
     else:

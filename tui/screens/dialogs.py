@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -32,3 +32,37 @@ class ErrorScreen(ModalScreen[None]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         self.dismiss()
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes-or-no question before something that can't be taken back; dismisses with the answer.
+
+    "Cancel" has the focus, so Enter alone never says yes; Escape says no.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, message: str, yes: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.message = message
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog") as dialog:
+            dialog.border_title = self.title_text
+            with VerticalScroll(id="dialog-body"):
+                yield Static(self.message, markup=False, id="dialog-message")
+            with Horizontal(id="dialog-buttons"):
+                yield Button("Cancel", id="dialog-cancel", compact=True)
+                yield Button(self.yes, variant="warning", id="dialog-yes", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#dialog-cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "dialog-yes")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

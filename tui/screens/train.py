@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from textual import on, work
@@ -13,11 +13,13 @@ from textual.content import Content
 from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
-from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
+from textual.widget import Widget
+from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
-from engine.config import QUANTS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, TrainConfig
+from engine.config import SECTIONS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, SettingField, TrainConfig, setting, settings
 from engine.data import Cancelled, DataSpec, Report
+from engine.errors import FinetuiError, Hint
 from engine.estimate import Estimate, ModelFacts, TokenStats, count_tokens, estimate_run, model_facts
 from engine.models import ModelError, list_models
 from engine.runs.lifecycle import start_run
@@ -26,7 +28,7 @@ from tui.format import duration
 from tui.messages import TokensCounted, TokensProgress
 from tui.pacing import Pace
 from tui.screens.base import FinetuiScreen, display_path
-from tui.screens.dialogs import ErrorScreen
+from tui.screens.dialogs import ConfirmScreen, ErrorScreen
 
 #: Seconds of quiet typing in the model field before its tokenizer is loaded.
 MODEL_SETTLE_S = 0.4
@@ -34,41 +36,20 @@ MODEL_SETTLE_S = 0.4
 PROGRESS_EVERY = 0.1
 
 
-@dataclass(frozen=True)
-class Field:
-    """One setting on the form: where it goes in ``RunConfig`` and how its text becomes a value."""
-
-    id: str
-    label: str
-    section: str
-    name: str
-    kind: type
-    optional: bool = False
-
-
-FIELDS = (
-    Field("epochs", "Epochs", "train", "epochs", float),
-    Field("max-steps", "Max steps", "train", "max_steps", int, optional=True),
-    Field("lr", "Learn rate", "train", "lr", float),
-    Field("batch-size", "Batch", "train", "batch_size", int),
-    Field("seq-len", "Seq len", "train", "seq_len", int),
-    Field("grad-accum", "Grad acc", "train", "grad_accum", int),
-    Field("lora-r", "LoRA r", "lora", "r", int),
-    Field("lora-alpha", "LoRA α", "lora", "alpha", int),
-    Field("lora-dropout", "Dropout", "lora", "dropout", float),
-    Field("eval-fraction", "Eval frac", "data", "eval_fraction", float),
-    Field("save-steps", "Save every", "train", "save_steps", int),
-    Field("seed", "Seed", "train", "seed", int),
-)
-DEFAULTS: dict[str, Any] = {
-    **{f"train.{f.name}": f.default for f in fields(TrainConfig) if f.name != "max_steps"},
-    **{f"lora.{f.name}": f.default for f in fields(LoraConfig)},
-    "data.eval_fraction": DataConfig.__dataclass_fields__["eval_fraction"].default,
-}
-
-
+#: The settings grid's sections, in this order; the model panel and the data screen take the rest.
+GRID_SECTIONS = ("train", "lora", "data")
+#: The settings on this screen, from ``engine.config``'s declarations: the model panel's, then the grid's.
+MODEL_ROW = tuple(s for s in settings() if s.meta.form == "model")
+GRID = tuple(sorted((s for s in settings() if s.meta.form == "settings"), key=lambda s: GRID_SECTIONS.index(s.section)))
+FORM = MODEL_ROW + GRID
 #: The fields whose defaults ``engine.train.defaults`` chooses from the model and the data, by setting path.
-RULED = {f"{f.section}.{f.name}": f for f in FIELDS if f"{f.section}.{f.name}" in defaults.SETTINGS}
+RULED = {s.path: s for s in GRID if s.path in defaults.SETTINGS}
+_KIND_WORDS = {int: "a whole number", float: "a number"}
+
+
+def field_id(s: SettingField) -> str:
+    """A setting's widget id: its flag's name (``--max-steps``: ``max-steps``), so both front ends say the same."""
+    return s.meta.flag.removeprefix("--")
 
 
 def _as_text(value: float | int | None) -> str:
@@ -78,12 +59,38 @@ def _as_text(value: float | int | None) -> str:
     return format(value, "g") if isinstance(value, float) else str(value)
 
 
-def _field_for(message: str) -> Field | None:
-    """The form field a ``ConfigError`` message names (it starts with ``section.name``)."""
-    for f in FIELDS:
-        if message.startswith(f"{f.section}.{f.name} "):
-            return f
-    return None
+def worded(error: BaseException) -> str:
+    """An error in the form's terms: a bad value names its field's label; a hint says what to tick or set."""
+    if isinstance(error, ConfigError):
+        s = setting(error.path)
+        return error.worded(s.meta.label) if s is not None and s.meta.label else str(error)
+    if isinstance(error, FinetuiError) and error.hint is not None:
+        return f"{error.message}; {hint_text(error.hint)}"
+    return str(error)
+
+
+def hint_text(hint: Hint) -> str:
+    """``tick Trust code if you trust it``, ``set Quant to none ...``: the fix as this form's fields."""
+    s = setting(hint.setting)
+    if s is None or not s.meta.label or s not in FORM:
+        return hint.plain()
+    if hint.value is None:
+        what = f"change {s.meta.label}"
+    elif s.kind is bool:
+        what = f"{'tick' if hint.value else 'untick'} {s.meta.label}"
+    else:
+        what = f"set {s.meta.label} to {hint.value}"
+    return f"{what} {hint.when}".strip()
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """The engine refused to start a run, hinting at a setting: shown on that field while it and the model stay as they were."""
+
+    path: str
+    value: object
+    model: str
+    text: str
 
 
 @dataclass
@@ -96,6 +103,18 @@ class ModelsListed(Message):
 @dataclass
 class RunLaunched(Message):
     run_id: str
+
+
+@dataclass
+class LaunchRefused(Message):
+    """The engine would not start ``config``'s run."""
+
+    config: RunConfig
+    error: ModelError
+
+
+#: An optional field left empty: the setting keeps its default (None: off).
+_UNSET = object()
 
 
 class TrainScreen(FinetuiScreen):
@@ -128,6 +147,8 @@ class TrainScreen(FinetuiScreen):
         """Chosen settings the user has typed over: theirs from then on."""
         self._shown: dict[str, str] = {}
         """Field id -> the text this screen last put in it: a change to anything else is the user's."""
+        self.refusal: _Refusal | None = None
+        """The engine's last refusal to start, hinting at a setting, until that setting or the model changes."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -135,26 +156,17 @@ class TrainScreen(FinetuiScreen):
         with Vertical(id="model-panel", classes="panel") as panel:
             panel.border_title = "Model"
             with Horizontal(classes="form-row"):
-                yield Input(ModelConfig().name, placeholder="bundled name, folder, hub id", id="model", compact=True)
-                yield Select([(q, q) for q in QUANTS], value=ModelConfig().quant, allow_blank=False, id="quant", compact=True)
+                for s in MODEL_ROW:
+                    yield self._widget(s)
             yield Static("…", id="model-facts")
         with Horizontal(id="train-body"):
             with Grid(id="settings", classes="panel") as settings:
                 settings.border_title = "Settings"
                 yield Label("Name", classes="field-label")
                 yield Input(self.spec.path.stem, id="name", compact=True, classes="wide")
-                for f in FIELDS:
-                    default = "" if f.optional else DEFAULTS[f"{f.section}.{f.name}"]
-                    self._shown[f.id] = format(default, "g") if isinstance(default, float) else str(default)
-                    yield Label(f.label, classes="field-label")
-                    yield Input(
-                        self._shown[f.id],
-                        placeholder="off" if f.optional else "",
-                        id=f.id,
-                        compact=True,
-                        type="integer" if f.kind is int else "number",
-                        select_on_focus=True,
-                    )
+                for s in GRID:
+                    yield Label(s.meta.label, classes="field-label")
+                    yield self._widget(s)
             with Vertical(id="estimate-panel", classes="panel") as estimate:
                 estimate.border_title = "Estimate"
                 yield Static("Counting tokens…", id="estimate")
@@ -163,6 +175,24 @@ class TrainScreen(FinetuiScreen):
             yield Static("", id="train-status")
             yield Button("Launch", id="launch", variant="primary", compact=True)
         yield Footer()
+
+    def _widget(self, s: SettingField) -> Widget:
+        """The field for a setting, made from its declaration: a checkbox, a choice, or text; its help as the tooltip."""
+        if s.kind is bool:
+            return Checkbox(s.meta.label if s.meta.form == "model" else "", value=bool(s.default), id=field_id(s), compact=True, tooltip=s.meta.help)
+        if s.meta.choices:
+            return Select([(c, c) for c in s.meta.choices], value=s.default, allow_blank=False, id=field_id(s), compact=True, tooltip=s.meta.help)
+        self._shown[field_id(s)] = _as_text(s.default)
+        number = s.kind in (int, float)
+        return Input(
+            self._shown[field_id(s)],
+            placeholder="off" if s.optional else s.meta.help,
+            id=field_id(s),
+            compact=True,
+            type=("integer" if s.kind is int else "number") if number else "text",
+            select_on_focus=number,
+            tooltip=s.meta.help,
+        )
 
     def _data_line(self) -> Content:
         r = self.report
@@ -242,28 +272,32 @@ class TrainScreen(FinetuiScreen):
 
     @on(Input.Changed)
     @on(Select.Changed)
+    @on(Checkbox.Changed)
     def revalidate(self) -> None:
-        """Rebuild the config from the form; mark the field a bad value is in."""
-        for f in FIELDS:
-            self.query_one(f"#{f.id}", Input).remove_class("-invalid")
+        """Rebuild the config from the form; mark the field a bad value is in, found by the error's setting path."""
+        for s in FORM:
+            self.query_one(f"#{field_id(s)}").remove_class("-invalid")
         self.config, self.problem = None, ""
-        bad: Field | None = None
+        bad: str | None = None
         try:
             self.config = self._build()
-        except _BadField as error:
-            bad, self.problem = error.field, str(error)
         except ConfigError as error:
-            bad, self.problem = _field_for(str(error)), str(error)
+            bad, self.problem = error.path, worded(error)
         except (ArithmeticError, ValueError) as error:  # a number past what the estimate can hold: shown, never raised
             self.problem = f"a setting is out of range ({error})"
-        if bad is not None:
-            self.query_one(f"#{bad.id}", Input).add_class("-invalid")
-        model = self.query_one("#model", Input)
+        refusal = self.refusal
+        if refusal is not None and self.config is not None:
+            if self.config.value(refusal.path) == refusal.value and self.config.model.name == refusal.model:
+                bad, self.config, self.problem = refusal.path, None, refusal.text
+            else:
+                self.refusal = None
         facts = self.facts
         unusable = facts is not None and facts.path is None and not facts.downloadable
-        model.set_class(bool(unusable and self.config and facts.spec == self.config.model.name), "-invalid")
-        if model.has_class("-invalid") and facts is not None:
-            self.config, self.problem = None, facts.note
+        if unusable and self.config and facts is not None and facts.spec == self.config.model.name:
+            bad, self.config, self.problem = "model.name", None, facts.note
+        marked = setting(bad) if bad else None
+        if marked is not None and marked in FORM:
+            self.query_one(f"#{field_id(marked)}").add_class("-invalid")
         status = self.query_one("#train-status", Static)
         status.update(self.problem or "Ctrl+S launches; it trains in the background, even if you quit.")
         status.set_class(bool(self.problem), "-error")
@@ -276,16 +310,16 @@ class TrainScreen(FinetuiScreen):
         The run's length is one choice: epochs typed over also drops the
         chosen step cap, which would otherwise end the run first.
         """
-        for path, field in RULED.items():
-            if path not in self.overridden and self.query_one(f"#{field.id}", Input).value != self._shown[field.id]:
+        for path, s in RULED.items():
+            if path not in self.overridden and self.query_one(f"#{field_id(s)}", Input).value != self._shown[field_id(s)]:
                 self.overridden.add(path)
                 if path == "train.epochs" and "train.max_steps" not in self.overridden:
                     self.overridden.add("train.max_steps")
                     self._fill(RULED["train.max_steps"], "")
 
-    def _fill(self, field: Field, text: str) -> None:
-        widget = self.query_one(f"#{field.id}", Input)
-        self._shown[field.id] = text
+    def _fill(self, s: SettingField, text: str) -> None:
+        widget = self.query_one(f"#{field_id(s)}", Input)
+        self._shown[field_id(s)] = text
         if widget.value != text:
             widget.value = text
 
@@ -297,10 +331,9 @@ class TrainScreen(FinetuiScreen):
         self.chosen = defaults.choose(self.facts.params, defaults.data_size(config, self.tokens, share), gpu=defaults.has_gpu())
         resolved = defaults.apply(config, self.chosen, self.overridden)
         why: dict[str, str] = {}
-        for path, field in RULED.items():
+        for path, s in RULED.items():
             if path not in self.overridden:
-                section, name = path.split(".")
-                self._fill(field, _as_text(getattr(getattr(resolved, section), name)))
+                self._fill(s, _as_text(resolved.value(path)))
             why[path] = "yours" if path in self.overridden else self.chosen[path].why
         lines = [
             f"Learn rate ← {why['train.lr']}",
@@ -310,25 +343,38 @@ class TrainScreen(FinetuiScreen):
         self.query_one("#defaults", Static).update("\n".join(lines))
         return resolved
 
+    def _value(self, s: SettingField) -> Any:
+        """A field's value as its setting's type; ``_UNSET`` for an optional one left empty; ``ConfigError`` for text that isn't one."""
+        widget = self.query_one(f"#{field_id(s)}")
+        if isinstance(widget, Checkbox):
+            return widget.value
+        if isinstance(widget, Select):
+            return str(widget.value)
+        assert isinstance(widget, Input)
+        raw = widget.value.strip()
+        if not raw and s.optional:
+            return _UNSET
+        if s.kind is str:
+            return raw
+        try:
+            return s.kind(raw)
+        except ValueError:
+            need = _KIND_WORDS[s.kind]
+            raise ConfigError(s.path, f"{s.path} must be {need}, not {raw!r}", "wrong_type", need, raw) from None
+
     def _build(self) -> RunConfig:
         self._note_overrides()
-        values: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "lora": {}, "train": {}}
-        for f in FIELDS:
-            raw = self.query_one(f"#{f.id}", Input).value.strip()
-            if not raw and f.optional:
-                continue
-            try:
-                values[f.section][f.name] = f.kind(raw)
-            except ValueError:
-                what = "a whole number" if f.kind is int else "a number"
-                raise _BadField(f, f"{f.section}.{f.name} must be {what}, not {raw!r}") from None
-        name = self.query_one("#name", Input).value.strip() or self.spec.path.stem
-        model = self.query_one("#model", Input).value.strip()
-        quant = str(self.query_one("#quant", Select).value)
+        values: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+        for s in FORM:
+            value = self._value(s)
+            if value is not _UNSET:
+                values[s.section][s.name] = value
+        spec = self.spec
+        name = self.query_one("#name", Input).value.strip() or spec.path.stem
         config = RunConfig(
             name=name,
-            data=DataConfig(str(self.spec.path), format=self.spec.format, separator=self.spec.separator, mapping=self.spec.mapping, **values["data"]),
-            model=ModelConfig(model, quant=quant),
+            data=DataConfig(str(spec.path), format=spec.format, separator=spec.separator, mapping=spec.mapping, **values["data"]),
+            model=ModelConfig(**values["model"]),
             lora=LoraConfig(**values["lora"]),
             train=TrainConfig(**values["train"]),
         )
@@ -366,38 +412,54 @@ class TrainScreen(FinetuiScreen):
 
     @on(Button.Pressed, "#launch")
     def action_launch(self) -> None:
-        """Start the run, then show it on the runs dashboard."""
+        """Start the run, then show it on the runs dashboard; a setting declared to need it is confirmed first."""
         if self.config is None:
             self.notify(self.problem or "Fix the settings first.", severity="error")
             return
         if not self.chosen:
             self.notify("Wait a moment: the defaults are chosen once the data's tokens are counted.", severity="warning")
             return
+        config = self.config
+        risky = [s for s in FORM if s.meta.confirm and config.value(s.path)]
+        if not risky:
+            self._start(config)
+            return
+        message = "\n\n".join([*(s.meta.confirm for s in risky), f"Model: {config.model.name}"])
+        title = "Start with " + ", ".join(s.meta.label for s in risky) + " on?"
+        self.app.push_screen(ConfirmScreen(title, message, "Start the run"), lambda yes: self._start(config) if yes else None)
+
+    def _start(self, config: RunConfig) -> None:
         self.query_one("#launch", Button).disabled = True
         self.query_one("#train-status", Static).update("Starting the run…")
-        self.launch(self.config)
+        self.launch(config)
 
     @work(thread=True, exit_on_error=False, group="launch")
     def launch(self, config: RunConfig) -> None:
         """Create the run folder and its detached process (a fork and an exec: quick, but not UI work)."""
         try:
             run = start_run(config)
-        except (OSError, ModelError) as error:  # the engine's model check, or a runs folder that can't be written
+        except ModelError as error:  # the engine's model check: a setting may fix it, shown on its field
+            self.post_message(LaunchRefused(config, error))
+            return
+        except OSError as error:  # a runs folder that can't be written
             self.app.call_from_thread(self.app.push_screen, ErrorScreen("Could not start the run", str(error)))
             self.app.call_from_thread(self.revalidate)
             return
         self.post_message(RunLaunched(run.id))
+
+    def on_launch_refused(self, message: LaunchRefused) -> None:
+        """A hinted refusal marks its setting's field until it changes; any other opens a dialog."""
+        hint, config = message.error.hint, message.config
+        if hint is not None and (s := setting(hint.setting)) is not None and s in FORM:
+            self.refusal = _Refusal(hint.setting, config.value(hint.setting), config.model.name, worded(message.error))
+            self.revalidate()
+            self.query_one(f"#{field_id(s)}").focus()
+            return
+        self.app.push_screen(ErrorScreen("Could not start the run", worded(message.error)))
+        self.revalidate()
 
     def on_run_launched(self, message: RunLaunched) -> None:
         self.notify(f"Run {message.run_id} started.", title="Training")
         self.revalidate()
         self.query_one("#train-status", Static).update(f"Run {message.run_id} started; F3 lists the runs.")
         self.app.open_run(message.run_id)  # type: ignore[attr-defined]
-
-
-class _BadField(ValueError):
-    """A field's text isn't a number at all; says which field."""
-
-    def __init__(self, field: Field, message: str) -> None:
-        super().__init__(message)
-        self.field = field
