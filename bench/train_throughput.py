@@ -57,8 +57,9 @@ def finetui_tokens_per_s(data: Path, args: argparse.Namespace) -> tuple[float, i
     )
     run = RunStore().create(config)
     assert fine_tune(run, threading.Event()) == "ready"
-    train = run.metrics()["train"]
-    return train["tokens_per_s"], train["tokens"]
+    card = run.metrics()
+    assert card is not None and card.train.tokens_per_s is not None and card.train.tokens is not None
+    return card.train.tokens_per_s, card.train.tokens
 
 
 def plain_tokens_per_s(data: Path, args: argparse.Namespace) -> tuple[float, int]:

@@ -11,6 +11,7 @@ import pytest
 
 from engine.config import ConfigError, DataConfig, RunConfig, TrainConfig
 from engine.runs import RunNotFound, RunStore
+from engine.runs.events import StatusEvent
 from engine.runs.lifecycle import RunStateError, remove_run, resume_run
 from engine.runs.process import INTERRUPTED, cancel, refresh
 from engine.runs.status import Status
@@ -31,7 +32,7 @@ def test_create_writes_config_status_and_event(store):
     status = run.status()
     assert status.state == "queued" and status.pid is None and status.created_at > 0
     events = [e for _, e in run.events()]
-    assert events[0]["kind"] == "status" and events[0]["state"] == "queued"
+    assert isinstance(events[0], StatusEvent) and events[0].state == "queued"
 
 
 def test_lookup_by_id_prefix_and_name(store):

@@ -36,7 +36,7 @@ def test_step_event_carries_progress_and_eta():
     state = SimpleNamespace(global_step=5, num_input_tokens_seen=500, max_steps=10, epoch=0.5)
     callback.on_log(None, state, None, logs={"loss": 1.5, "learning_rate": 1e-4, "grad_norm": 0.3})
     step = callback.run.last_step()
-    assert step["progress"] == 0.5 and step["loss"] == 1.5 and step["eta_s"] is not None and step["tokens_seen"] == 500
+    assert step is not None and step.progress == 0.5 and step.loss == 1.5 and step.eta_s is not None and step.tokens_seen == 500
 
 
 def test_cancel_asks_the_trainer_to_save_and_stop():
@@ -71,14 +71,14 @@ def test_a_full_disk_during_save_reads_as_a_full_disk_not_a_safetensors_error():
 def test_no_eval_tokens_gives_a_scorecard_without_nan(tmp_path):
     import json
 
+    from engine.runs.events import EvalFigures, Scorecard, TrainFigures
     from engine.runs.files import write_json_atomic
-    from engine.train.scorecard import EvalResult, scorecard
-    from tui.commands.runview import format_scorecard
+    from tui.format import format_scorecard
 
-    empty = EvalResult(None, None, 0)
-    card = scorecard(empty, empty, {"steps": 2, "tokens": 10, "train_time_s": 1.0, "peak_memory_bytes": 1, "device": "cpu"})
-    assert card["change"] == {"loss": None, "accuracy_points": None}
-    write_json_atomic(tmp_path / "metrics.json", card)
+    empty = EvalFigures(None, None, 0)
+    card = Scorecard(empty, empty, TrainFigures(steps=2, tokens=10, train_time_s=1.0, peak_memory_bytes=1, device="cpu"))
+    assert card.to_json()["change"] == {"loss": None, "accuracy_points": None}
+    write_json_atomic(tmp_path / "metrics.json", card.to_json())
     json.loads((tmp_path / "metrics.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
     assert "no eval tokens were scored" in format_scorecard(card) and "nan" not in format_scorecard(card)
     with pytest.raises(ValueError):

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
 import time
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.runs import Run, RunStore
+from engine.runs.events import CheckpointEvent, LogEvent, RunEvent, StatusEvent, StepEvent
+from engine.runs.files import held_by_someone
 from engine.runs.lifecycle import resume_run, start_run
 from engine.runs.process import INTERRUPTED, cancel, refresh
 from tests.tiny_model import make_model
@@ -48,8 +52,11 @@ def _wait(predicate, what: str, timeout: float = TIMEOUT_S):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _events(run: Run, kind: str) -> list[dict]:
-    return [e for _, e in run.events() if e["kind"] == kind]
+E = TypeVar("E", bound=RunEvent)
+
+
+def _events(run: Run, kind: type[E]) -> list[E]:
+    return [e for _, e in run.events() if isinstance(e, kind)]
 
 
 def _final(run: Run) -> str:
@@ -96,46 +103,48 @@ def test_lora_weights_change_and_base_weights_do_not(data, tiny_model):
     layers_after = _base_outputs(session.model)
     for name, y in layers_before.items():
         assert layers_after[name].equal(y), f"4-bit base layer {name} changed"
+    assert set(json.loads(run.metrics_path.read_text())) == {"schema", "baseline", "custom", "change", "train"}
     metrics = run.metrics()
-    assert set(metrics) == {"baseline", "custom", "change", "train"}
-    assert metrics["custom"]["loss"] < metrics["baseline"]["loss"]
-    assert metrics["change"]["loss"] == pytest.approx(metrics["custom"]["loss"] - metrics["baseline"]["loss"])
-    assert metrics["train"]["tokens"] > 0 and len(metrics["train"]["loss_curve"]) == 6
+    assert metrics is not None and metrics.custom.loss is not None and metrics.baseline.loss is not None
+    assert metrics.custom.loss < metrics.baseline.loss
+    assert metrics.loss_change == pytest.approx(metrics.custom.loss - metrics.baseline.loss)
+    assert metrics.train.tokens and len(metrics.train.loss_curve) == 6
     assert (run.adapter_dir / "adapter_model.safetensors").exists()
 
 
 def test_detached_run_cancel_then_resume_to_ready(data, tiny_model):
     run = start_run(_config(data, tiny_model, "cancel", max_steps=400, save_steps=1000))
-    _wait(lambda: _events(run, "step"), "the first step")
+    _wait(lambda: _events(run, StepEvent), "the first step")
     assert refresh(run).state == "training"
     cancel(run)
     assert _final(run) == "cancelled"
     checkpoint = run.last_checkpoint()
     assert checkpoint is not None, "cancel must save a checkpoint"
     saved_step = int(checkpoint.name.split("-")[1])
-    states = [e["state"] for e in _events(run, "status")]
+    states = [e.state for e in _events(run, StatusEvent)]
     assert states == ["queued", "training", "cancelled"]
 
     raw = run.config().to_dict()
     raw["train"]["max_steps"] = saved_step + 3  # keep the test short: finish soon after resuming
-    run.config_path.write_text(__import__("json").dumps(raw))
+    run.config_path.write_text(json.dumps(raw))
     resume_run(run)
     assert _final(run) == "ready", run.status().reason
-    steps_after = [e["step"] for e in _events(run, "step") if e["step"] > saved_step]
+    steps_after = [e.step for e in _events(run, StepEvent) if e.step > saved_step]
     assert steps_after and min(steps_after) == saved_step + 1
-    assert any("resuming from" in e["message"] for e in _events(run, "log"))
-    assert run.metrics()["train"]["steps"] == saved_step + 3
+    assert any("resuming from" in e.message for e in _events(run, LogEvent))
+    metrics = run.metrics()
+    assert metrics is not None and metrics.train.steps == saved_step + 3
 
 
 def test_killed_process_shows_failed_interrupted_then_resumes(data, tiny_model):
     run = start_run(_config(data, tiny_model, "killed", max_steps=300, save_steps=2))
-    _wait(lambda: _events(run, "checkpoint"), "a checkpoint")
+    _wait(lambda: _events(run, CheckpointEvent), "a checkpoint")
     os.kill(run.status().pid, signal.SIGKILL)
     status = _wait(lambda: (s := refresh(run)).state == "failed" and s, "the crash to be noticed", timeout=30)
     assert status.reason == INTERRUPTED
     raw = run.config().to_dict()
     raw["train"]["max_steps"] = int(run.last_checkpoint().name.split("-")[1]) + 2
-    run.config_path.write_text(__import__("json").dumps(raw))
+    run.config_path.write_text(json.dumps(raw))
     resume_run(run)
     assert _final(run) == "ready", run.status().reason
 
@@ -143,13 +152,19 @@ def test_killed_process_shows_failed_interrupted_then_resumes(data, tiny_model):
 def test_second_run_waits_queued_until_the_first_ends(data, tiny_model):
     first = start_run(_config(data, tiny_model, "first", max_steps=400, save_steps=1000))
     second = start_run(_config(data, tiny_model, "second", max_steps=3, save_steps=1000))
-    _wait(lambda: _events(first, "step"), "the first run to train")
-    time.sleep(2)
-    assert refresh(second).state == "queued"
+    _wait(lambda: _events(first, StepEvent), "the first run to train")
+    # The second run's worker is alive in the queue (it holds its worker lock and has claimed the run) ...
+    _wait(lambda: held_by_someone(second.worker_lock_path) and refresh(second).pid is not None, "the second worker to queue")
+    seen = len(_events(first, StepEvent))
+    # ... and stays queued while the first one goes on training: a step logged after that proves time passed.
+    _wait(lambda: len(_events(first, StepEvent)) > seen, "the first run to log another step")
+    assert refresh(second).state == "queued" and not _events(second, StepEvent)
+    assert [e.state for e in _events(second, StatusEvent)] == ["queued"]
     cancel(first)
     assert _final(first) == "cancelled"
     assert _final(second) == "ready", second.status().reason
-    second_trained_at = next(e["time"] for e in _events(second, "status") if e["state"] == "training")
+    second_trained_at = next(e.time for e in _events(second, StatusEvent) if e.state == "training")
+    assert second_trained_at is not None
     assert second_trained_at >= first.status().ended_at - 0.5
 
 
@@ -159,7 +174,7 @@ def test_cancel_while_queued(data, tiny_model):
     _wait(lambda: refresh(queued).pid is not None and refresh(first).state == "training", "both processes")
     cancel(queued)
     assert _final(queued) == "cancelled"
-    assert not _events(queued, "step")
+    assert not _events(queued, StepEvent)
     cancel(first)
     assert _final(first) == "cancelled"
 
@@ -192,4 +207,4 @@ def test_a_cancel_before_the_worker_starts_is_kept(data, tiny_model):
     worker = psutil.Process(launch(run))  # the worker starts late
     assert worker.wait(timeout=TIMEOUT_S) == 0
     assert run.status().state == "cancelled" and run.status().reason == "cancelled before it started"
-    assert [e["state"] for e in _events(run, "status")] == ["queued", "cancelled"]
+    assert [e.state for e in _events(run, StatusEvent)] == ["queued", "cancelled"]

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.pilot_helpers import until
 from textual.pilot import Pilot
 from textual.widgets import Static, Tabs
 
 from engine.runs import RunStore
 from engine.runs.process import cancel, is_alive
+from tests.pilot_helpers import until
 from tui.app import FinetuiApp
 from tui.screens.playground import PlaygroundScreen
 from tui.screens.preview import PreviewScreen
@@ -88,7 +88,7 @@ async def test_the_whole_flow_by_keyboard_on_the_bundled_model() -> None:
         metrics = run.metrics()
         assert metrics is not None
         scorecard = str(page.query_one("#run-scorecard").render())
-        assert f"{100 * metrics['baseline']['accuracy']:.1f}%" in scorecard and f"{100 * metrics['custom']['accuracy']:.1f}%" in scorecard
+        assert f"{100 * metrics.baseline.accuracy:.1f}%" in scorecard and f"{100 * metrics.custom.accuracy:.1f}%" in scorecard
 
         # playground: p opens it on this run; generate, then score a text
         await pilot.press("p")

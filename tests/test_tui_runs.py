@@ -11,7 +11,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-from tests.pilot_helpers import until
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -22,13 +21,16 @@ from engine.runs.events import (
     EvalEvent,
     EvalFigures,
     LogEvent,
-    Scorecard as RunScorecard,
     StatusEvent,
     StepEvent,
     TrainFigures,
 )
+from engine.runs.events import (
+    Scorecard as RunScorecard,
+)
 from engine.runs.files import write_json_atomic
 from engine.runs.process import cancel
+from tests.pilot_helpers import until
 from tui.app import FinetuiApp
 from tui.screens.dialogs import ErrorScreen
 from tui.screens.run import ConfirmScreen, RunLog, RunScreen

@@ -180,6 +180,8 @@ class EvalEvent(RunEvent):
         figures = EvalFigures.from_json(raw)
         if figures.tokens is None or figures.tokens < 0:
             raise EventError("an eval without its token count")
+        if figures.tokens > 0 and (figures.loss is None or figures.accuracy is None):
+            raise EventError("an eval of scored tokens without its loss and accuracy")
         return cls(time=when, which=text(raw, "which") or "?", figures=figures)
 
 

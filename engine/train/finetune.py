@@ -19,7 +19,7 @@ from engine.runs import Run
 from engine.runs.events import EvalEvent, EvalFigures, PhaseEvent, Scorecard, StepEvent, TrainFigures
 from engine.runs.files import write_json_atomic
 from engine.train.packing import PackedCollator, one_per_row, pack
-from engine.train.scorecard import EvalResult, evaluate
+from engine.train.scorecard import evaluate
 from engine.train.tokenize import Encoded, encode_windows
 
 #: Above this many parameters on a GPU, recomputing activations saves more memory than it costs.
@@ -39,20 +39,12 @@ def _phase(run: Run, name: str) -> None:
             time.sleep(3600)
 
 
-def _baseline_from_events(run: Run) -> EvalResult | None:
+def _baseline_from_events(run: Run) -> EvalFigures | None:
     """The baseline scored before an interrupted attempt: the base model has not changed since."""
     for _, event in run.events():
         if isinstance(event, EvalEvent) and event.which == "baseline":
-            return _result(event.figures)
+            return event.figures
     return None  # none, or a damaged record (an UnreadableEvent): score the baseline again
-
-
-def _figures(result: EvalResult) -> EvalFigures:
-    return EvalFigures(result.loss, result.accuracy, result.tokens)
-
-
-def _result(figures: EvalFigures) -> EvalResult:
-    return EvalResult(figures.loss, figures.accuracy, figures.tokens or 0)
 
 
 def _peak_memory_bytes(torch: Any) -> int:
@@ -71,7 +63,7 @@ class Session:
     rows: list[Any]
     encoded_eval: list[Encoded]
     pad_id: int
-    baseline: EvalResult
+    baseline: EvalFigures
     checkpointing: bool
     train_examples: int
     started: float
@@ -141,7 +133,7 @@ def prepare(run: Run, resume: bool = False) -> Session:
         run.log("scoring the baseline (adapter off) on the eval split")
         with model.disable_adapter():
             baseline = evaluate(model, encoded_eval, pad_id)
-        run.append(EvalEvent(which="baseline", figures=_figures(baseline)))
+        run.append(EvalEvent(which="baseline", figures=baseline))
     return Session(run, model, tokenizer, rows, encoded_eval, pad_id, baseline, checkpointing, len(train_examples), started)
 
 
@@ -201,7 +193,7 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
     _phase(run, "custom")
     run.log("scoring the custom model (adapter on) on the eval split")
     custom = evaluate(session.model, session.encoded_eval, session.pad_id)
-    run.append(EvalEvent(which="custom", figures=_figures(custom)))
+    run.append(EvalEvent(which="custom", figures=custom))
     _phase(run, "saving")
     _save_adapter(session.model, run)
     tokens = trainer.state.num_input_tokens_seen
@@ -218,7 +210,7 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
         train_examples=session.train_examples,
         eval_examples=len(session.encoded_eval),
     )
-    card = Scorecard(_figures(session.baseline), _figures(custom), train_figures)
+    card = Scorecard(session.baseline, custom, train_figures)
     write_json_atomic(run.metrics_path, card.to_json())
     return "ready"
 

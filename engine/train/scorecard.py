@@ -10,37 +10,13 @@ None, never NaN: the scorecard says so and stays valid JSON.
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
 from typing import Any
 
+from engine.runs.events import EvalFigures
 from engine.train.tokenize import IGNORE, Encoded
 
 
-@dataclass
-class EvalResult:
-    """Loss and token accuracy over ``tokens`` scored tokens; None for both when no token was scored."""
-
-    loss: float | None
-    accuracy: float | None
-    tokens: int
-
-    def to_dict(self) -> dict[str, float | int | None]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> EvalResult:
-        """An eval read back from the event log; ``ValueError`` if a figure is missing or not a number."""
-        loss, accuracy, tokens = raw.get("loss"), raw.get("accuracy"), raw.get("tokens")
-        if not isinstance(tokens, int) or tokens < 0:
-            raise ValueError(f"eval tokens must be a count, not {tokens!r}")
-        for value in (loss, accuracy):
-            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)):
-                raise ValueError(f"eval figure must be a finite number, not {value!r}")
-        return cls(loss, accuracy, tokens)
-
-
-def evaluate(model: Any, encoded: list[Encoded], pad_id: int, batch_size: int = 8) -> EvalResult:
+def evaluate(model: Any, encoded: list[Encoded], pad_id: int, batch_size: int = 8) -> EvalFigures:
     """Score every held-out example, batched with right padding and an attention mask."""
     import torch
 
@@ -73,19 +49,5 @@ def evaluate(model: Any, encoded: list[Encoded], pad_id: int, batch_size: int = 
     if was_training:
         model.train()
     if count == 0:
-        return EvalResult(None, None, 0)
-    return EvalResult(total_loss / count, correct / count, count)
-
-
-def scorecard(baseline: EvalResult, custom: EvalResult, train: dict[str, Any]) -> dict[str, Any]:
-    """The ``metrics.json`` content: both evals, the change in each (None without eval tokens), and the training figures."""
-    scored = baseline.tokens > 0 and custom.tokens > 0
-    return {
-        "baseline": baseline.to_dict(),
-        "custom": custom.to_dict(),
-        "change": {
-            "loss": custom.loss - baseline.loss if scored else None,
-            "accuracy_points": 100.0 * (custom.accuracy - baseline.accuracy) if scored else None,
-        },
-        "train": train,
-    }
+        return EvalFigures(None, None, 0)
+    return EvalFigures(total_loss / count, correct / count, count)
