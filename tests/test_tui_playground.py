@@ -19,13 +19,12 @@ import pytest
 from textual.app import App
 from textual.message import Message
 from textual.pilot import Pilot
-from textual.signal import Signal
 from textual.widgets import Input, Static, TabbedContent, TextArea
 
 from engine.config import DataConfig, ModelConfig, RunConfig
 from engine.runs import RunStore
 from tests.tiny_model import make_adapter, make_model
-from tui.messages import RunStateChanged
+from tui.run_watch import RunWatcher
 from tui.screens.dialogs import ErrorScreen
 from tui.screens.playground import PlaygroundScreen
 from tui.widgets.playground_messages import RequestSent, StreamDone, StreamStarted, StreamText
@@ -87,7 +86,10 @@ class PlaygroundApp(App[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.run_state_signal: Signal[RunStateChanged] = Signal(self, "run-state")
+        self.run_watcher = RunWatcher(self)
+
+    def on_mount(self) -> None:
+        self.run_watcher.start()
 
 
 async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = SLOW) -> None:
@@ -276,7 +278,7 @@ async def test_no_ready_run_explains_what_to_do_until_one_is_ready(tmp_path: Pat
 
         run = RunStore().create(RunConfig("fresh", DataConfig(str(tmp_path / "data.txt")), ModelConfig("finetui-tiny")))
         run.write_status(run.status().moved("ready"))
-        app.run_state_signal.publish(RunStateChanged(run.id, "training", "ready"))
+        app.run_watcher.poke()
         picker = screen.query_one(RunPicker)
         await until(pilot, lambda: [c.id for c in picker.choices] == [run.id], timeout=10)
         assert screen.query_one("#tabs").display and not screen.query_one("#no-runs").display

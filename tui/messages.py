@@ -51,15 +51,6 @@ class ScanFailed(Message):
 
 
 @dataclass
-class RunStateChanged(Message):
-    """A run moved from ``previous`` to ``state`` (``previous`` is None for a run that just appeared)."""
-
-    run_id: str
-    previous: str | None
-    state: str
-
-
-@dataclass
 class TokensProgress(Message):
     """How many examples have been counted in tokens so far; a burst collapses into the newest."""
 

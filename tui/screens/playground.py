@@ -24,10 +24,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Header, Label, Select, Static, TabbedContent, TabPane, TextArea
 
 from engine.infer import MODELS, InferenceClient, InferenceError
-from tui.messages import RunStateChanged
 from tui.screens.base import FinetuiScreen
 from tui.screens.dialogs import ErrorScreen
 from tui.playground_client import ClientKeeper
+from tui.run_feed import RunsSnapshot
 from tui.widgets.playground_messages import (
     ClientStarted,
     InferenceStatus,
@@ -119,7 +119,7 @@ class PlaygroundScreen(FinetuiScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.app.run_state_signal.subscribe(self, self._run_state_changed)
+        self.app.run_watcher.signal.subscribe(self, self._runs_watched)
         for panel in self.query(OutputPanel):
             panel.wait("Pick a run, write a prompt, press Ctrl+G.")
 
@@ -130,8 +130,8 @@ class PlaygroundScreen(FinetuiScreen):
     def on_screen_resume(self) -> None:
         self.refresh_runs()
 
-    def _run_state_changed(self, message: RunStateChanged) -> None:
-        self.refresh_runs()
+    def _runs_watched(self, snapshot: RunsSnapshot) -> None:
+        self.post_message(RunsListed(ready_runs(snapshot)))
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -141,10 +141,11 @@ class PlaygroundScreen(FinetuiScreen):
         if self.is_mounted:
             self.refresh_runs()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="runs")
     def refresh_runs(self) -> None:
-        """Read the ready runs from disk; touches no widget."""
-        self.post_message(RunsListed(ready_runs()))
+        """List the ready runs of the app's latest run snapshot (its run watcher reads the files)."""
+        snapshot = self.app.run_watcher.snapshot
+        if snapshot is not None:
+            self._runs_watched(snapshot)
 
     def on_runs_listed(self, message: RunsListed) -> None:
         picker = self.query_one(RunPicker)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePath
 
 from textual.widgets import Select
 
-from engine.runs import RunStore
-from engine.runs.process import refresh
+from tui.format import short_model
+from tui.run_feed import RunsSnapshot
 
 
 @dataclass(frozen=True)
@@ -25,27 +24,16 @@ class RunChoice:
         return f"{self.name} · {self.model} · {self.id}"
 
 
-def short_model(name: str) -> str:
-    """A model as people call it: a local folder by its last part, a hub id or bundled name as it is."""
-    path = PurePath(name)
-    return path.name if path.is_absolute() or name.startswith(".") else name
+def ready_runs(snapshot: RunsSnapshot) -> tuple[RunChoice, ...]:
+    """The runs of the app's run snapshot whose training finished, newest first.
 
-
-def ready_runs(store: RunStore | None = None) -> tuple[RunChoice, ...]:
-    """The runs whose training finished, newest first; reads the files (and spots dead processes), so call it in a worker.
-
-    A run folder that can't be read is left out: the runs screen reports it.
+    A run whose config can't be read is left out: the runs screen reports it.
     """
-    choices = []
-    for run in reversed((store or RunStore()).list()):
-        try:
-            if refresh(run).state != "ready":
-                continue
-            config = run.config()
-        except (OSError, ValueError, KeyError):
-            continue
-        choices.append(RunChoice(run.id, config.name, short_model(config.model.name)))
-    return tuple(choices)
+    return tuple(
+        RunChoice(row.id, row.name, short_model(row.model_name))
+        for row in snapshot.rows
+        if row.state == "ready" and row.name is not None and row.model_name is not None
+    )
 
 
 class RunPicker(Select[str]):
