@@ -9,7 +9,7 @@ from typing import Any
 
 from engine.config import SECTIONS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, TrainConfig, setting
 from engine.data import DataError, DataSpec, Report
-from engine.estimate import count_tokens, estimate_run, model_facts
+from engine.estimate import count_tokens, estimate_run, model_facts, train_share
 from engine.models import ModelError
 from engine.runs import RunStore
 from engine.runs.lifecycle import NoEvalSplit, start_run, validate_data, validate_model
@@ -63,7 +63,7 @@ def user_settings(args: argparse.Namespace) -> set[str]:
 def choose_defaults(config: RunConfig, report: Report, user_set: set[str]) -> tuple[RunConfig, list[str]]:
     """The config with the rule's defaults for what the user left unset, and a line per setting saying why."""
     facts = model_facts(config.model.name)
-    share = report.train / report.examples if report.examples else 0.9
+    share = train_share(report)
     tokens = count_tokens(_spec(config), facts, config.train.seq_len)
     chosen = defaults.choose(facts.params, defaults.data_size(config, tokens, share), gpu=defaults.has_gpu())
     resolved = defaults.apply(config, chosen, user_set)
@@ -88,7 +88,7 @@ def format_estimate(config: RunConfig, report: Report) -> str:
     """Tokens, steps and time before the run starts, as the TUI's train screen shows them."""
     facts = model_facts(config.model.name)
     tokens = count_tokens(_spec(config), facts, config.train.seq_len)
-    estimate = estimate_run(config, tokens, report.train / report.examples if report.examples else 0.9, facts)
+    estimate = estimate_run(config, tokens, train_share(report), facts)
     approx = "" if tokens.exact else "≈"
     lines = [f"tokens ({facts.spec}): {approx}{tokens.total:,}; per example median {tokens.p50:,}, max {tokens.max:,}; sequences of {tokens.seq_len:,}"]
     if tokens.cut:

@@ -20,7 +20,7 @@ from textual.worker import get_current_worker
 from engine.config import SECTIONS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, SettingField, TrainConfig, setting, settings
 from engine.data import Cancelled, DataSpec, Report
 from engine.errors import FinetuiError, Hint
-from engine.estimate import Estimate, ModelFacts, TokenStats, count_tokens, estimate_run, model_facts
+from engine.estimate import Estimate, ModelFacts, TokenStats, count_tokens, effective_seq_len, estimate_run, model_facts, train_share
 from engine.models import ModelError, list_models
 from engine.runs.lifecycle import start_run
 from engine.train import defaults
@@ -327,7 +327,7 @@ class TrainScreen(FinetuiScreen):
         """Choose the defaults for the form's model and data, show them where the user has not typed, and say why."""
         if self.tokens is None or self.facts is None:
             return config
-        share = self.report.train / self.report.examples if self.report.examples else 0.9
+        share = train_share(self.report)
         self.chosen = defaults.choose(self.facts.params, defaults.data_size(config, self.tokens, share), gpu=defaults.has_gpu())
         resolved = defaults.apply(config, self.chosen, self.overridden)
         why: dict[str, str] = {}
@@ -387,10 +387,10 @@ class TrainScreen(FinetuiScreen):
         if self.config is None:
             view.update("Fix the setting in red for an estimate.")
             return
-        if self.tokens.seq_len != min(self.config.train.seq_len, self.facts.context or self.config.train.seq_len):
+        if self.tokens.seq_len != effective_seq_len(self.config.train.seq_len, self.facts):
             self.load_model_facts(self.config.model.name)
             return
-        share = self.report.train / self.report.examples if self.report.examples else 0.9
+        share = train_share(self.report)
         view.update(self._estimate_text(self.tokens, estimate_run(self.config, self.tokens, share, self.facts)))
 
     def _estimate_text(self, tokens: TokenStats, estimate: Estimate) -> Content:
