@@ -20,7 +20,6 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from engine.runs import RunStore
 from engine.runs.status import ACTIVE
 from tui.run_feed import RunsSnapshot
 from tui.run_watch import RunWatcher
@@ -79,21 +78,18 @@ class FinetuiApp(App[None]):
         self.run_watcher.signal.subscribe(self, self._runs_watched)
         self.run_watcher.start()
 
-    def on_ready(self) -> None:
-        """Reopened while a run trains: its progress is what the user came back for."""
-        try:
-            active = any(run.status().state in ACTIVE for run in RunStore().list())
-        except OSError:  # an unreadable runs folder: the data screen stays, the runs screen says why
-            active = False
-        if self.open_on_runs and active:
-            self.switch_mode("runs")
-
     def _runs_watched(self, snapshot: RunsSnapshot) -> None:
-        """Ring the bell when a run becomes ready or failed, whatever screen is up."""
+        """Ring the bell when a run becomes ready or failed, whatever screen is up.
+
+        The first snapshot also decides the first screen: reopened while a run
+        trains, its progress is what the user came back for.
+        """
         if snapshot.error is not None:
             return  # an unreadable runs folder is not every run gone; the runs screen says why
         previous, self.run_states = self.run_states, snapshot.states
         if previous is None:
+            if self.open_on_runs and self.current_mode == "data" and any(s in ACTIVE for s in self.run_states.values()):
+                self.switch_mode("runs")
             return
         for run_id, state in self.run_states.items():
             if previous.get(run_id) != state and state in BELL_STATES:
