@@ -529,3 +529,27 @@ async def test_a_broken_run_can_be_deleted_from_the_list() -> None:
         await pilot.press("y")
         await until(pilot, lambda: list(table.shown) == [good.id])
     assert not bad.dir.exists() and good.dir.is_dir()
+
+
+async def test_the_list_the_page_and_the_bell_share_one_read_per_tick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One run watcher reads the store; the runs list, an open run page and the bell only render its snapshots."""
+    import tui.run_feed
+    from tui.run_watch import RunWatcher
+
+    run = write_run("20260101-0900-haiku", "training", steps=3)
+    reads: list[str] = []
+    real_refresh = tui.run_feed.refresh
+    monkeypatch.setattr("tui.run_feed.refresh", lambda r: reads.append(r.id) or real_refresh(r))
+    published: list[int] = []
+    real_publish = RunWatcher._publish
+    monkeypatch.setattr(RunWatcher, "_publish", lambda self, snap: published.append(len(reads)) or real_publish(self, snap))
+    app = FinetuiApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await runs_listed(pilot, 1)
+        page = await run_page(pilot, run.id)
+        start = len(published)
+        await until(pilot, lambda: len(published) >= start + 3)
+        # Each snapshot since the page opened: one status read for the list's row, one for the page's detail.
+        per_snapshot = [b - a for a, b in zip(published[start - 1 :], published[start:], strict=False)]
+        assert set(per_snapshot) == {2}, per_snapshot
+        assert page.state == "training" and app.run_states == {run.id: "training"}
