@@ -120,9 +120,12 @@ _UNSET = object()
 class TrainScreen(FinetuiScreen):
     """Set up a fine-tune of ``spec`` (already previewed: ``report``) and launch it detached.
 
+    The fields are made from ``engine.config``'s declarations (``FORM``).
     Every keystroke rebuilds the ``RunConfig`` the run would save; a value
-    the config refuses marks its field and blocks the launch, with the
-    config's own one-line reason. The estimate follows the settings.
+    the config refuses marks the field its ``ConfigError`` names by path and
+    blocks the launch, with the reason worded by the field's label. The
+    estimate follows the settings. A setting declared with ``confirm``
+    (trusting a model's code) is confirmed before the run starts.
     """
 
     BINDINGS = [
