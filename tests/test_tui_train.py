@@ -208,20 +208,41 @@ def code_model(tmp_path: Path) -> Path:
     return folder
 
 
-async def test_a_model_that_ships_code_marks_the_trust_field(code_model: Path) -> None:
-    """The engine refuses with a hint at model.trust_remote_code; the form marks that field and words the fix as it."""
+async def test_a_model_that_ships_code_marks_the_trust_field(code_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's model check hints at model.trust_remote_code; the form marks that field, words the fix as it, and keeps the run from starting."""
     async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
         screen = await open_train(pilot)
         screen.query_one("#model", Input).value = str(code_model)
-        await until(pilot, lambda: screen.facts is not None and screen.facts.path == code_model)
-        await pilot.press("ctrl+s")
         trust = screen.query_one("#trust-remote-code", Checkbox)
-        await until(pilot, lambda: trust.has_class("-invalid"))
+        await until(pilot, lambda: trust.has_class("-invalid"))  # offered as soon as the model is checked, before Ctrl+S
         assert text(screen, "#train-status") == "'coded' ships its own code (modeling_x.XForCausalLM); tick Trust code if you trust it"
-        assert screen.query_one("#launch", Button).disabled and RunStore().list() == [] and screen.focused is trust
+        assert screen.query_one("#launch", Button).disabled and screen.config is None
+        told: list[str] = []
+        monkeypatch.setattr(screen, "notify", lambda message, **_: told.append(message))
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: bool(told))
+        assert told[0].endswith("tick Trust code if you trust it") and RunStore().list() == []
         trust.value = True
         await until(pilot, lambda: not trust.has_class("-invalid"))
-        assert not screen.query_one("#launch", Button).disabled
+        assert not screen.query_one("#launch", Button).disabled and screen.config.model.trust_remote_code
+        trust.value = False  # the refusal stands again while the setting is not its fix
+        await until(pilot, lambda: trust.has_class("-invalid"))
+        screen.query_one("#model", Input).value = "finetui-tiny"  # another model: not refused
+        await until(pilot, lambda: not trust.has_class("-invalid") and screen.config is not None)
+
+
+async def test_a_launch_the_engine_refuses_marks_the_field_its_hint_names(code_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the form's own early check, the launch's refusal (engine.runs.lifecycle) marks the same field."""
+    monkeypatch.setattr("tui.screens.train.check_model", lambda *args, **kwargs: None)
+    async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        screen.query_one("#model", Input).value = str(code_model)
+        await until(pilot, lambda: screen.facts is not None and screen.facts.path == code_model and screen.config is not None)
+        trust = screen.query_one("#trust-remote-code", Checkbox)
+        assert not trust.has_class("-invalid")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: trust.has_class("-invalid"))
+        assert text(screen, "#train-status").endswith("; tick Trust code if you trust it") and RunStore().list() == []
 
 
 async def test_the_command_palette_and_f_keys_reach_every_place() -> None:

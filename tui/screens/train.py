@@ -22,6 +22,7 @@ from engine.data import Cancelled, DataSpec, Report
 from engine.errors import FinetuiError, Hint
 from engine.estimate import Estimate, ModelFacts, TokenStats, count_tokens, effective_seq_len, estimate_run, model_facts, train_share
 from engine.models import ModelError, list_models
+from engine.models.check import check_model
 from engine.runs.lifecycle import start_run
 from engine.train import defaults
 from tui.format import duration
@@ -85,12 +86,22 @@ def hint_text(hint: Hint) -> str:
 
 @dataclass(frozen=True)
 class _Refusal:
-    """The engine refused to start a run, hinting at a setting: shown on that field while it and the model stay as they were."""
+    """The engine refuses a model unless a setting changes: shown on that setting's field while it stands."""
 
+    model: str
     path: str
     value: object
-    model: str
+    """The setting's value when refused."""
+    fix: object
+    """The value that fixes it (the hint's), or None when any change might."""
     text: str
+
+    def stands(self, config: RunConfig) -> bool:
+        """Whether ``config`` would be refused again: the same model, the setting not (yet) the fix."""
+        if config.model.name != self.model:
+            return False
+        current = config.value(self.path)
+        return current != self.fix if self.fix is not None else current == self.value
 
 
 @dataclass
@@ -106,10 +117,11 @@ class RunLaunched(Message):
 
 
 @dataclass
-class LaunchRefused(Message):
-    """The engine would not start ``config``'s run."""
+class ModelRefused(Message):
+    """The engine's model check refuses ``model`` while the setting it hints at is ``value``; or the launch failed so."""
 
-    config: RunConfig
+    model: str
+    value: object
     error: ModelError
 
 
@@ -151,7 +163,7 @@ class TrainScreen(FinetuiScreen):
         self._shown: dict[str, str] = {}
         """Field id -> the text this screen last put in it: a change to anything else is the user's."""
         self.refusal: _Refusal | None = None
-        """The engine's last refusal to start, hinting at a setting, until that setting or the model changes."""
+        """The engine's last refusal of a model, hinting at a setting; shown while it stands."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -249,8 +261,14 @@ class TrainScreen(FinetuiScreen):
             tokens = count_tokens(self.spec, facts, seq_len, on_progress=progress, should_stop=lambda: worker.is_cancelled)
         except Cancelled:
             return
-        if not worker.is_cancelled:
-            self.post_message(TokensCounted(facts, tokens))
+        if worker.is_cancelled:
+            return
+        self.post_message(TokensCounted(facts, tokens))
+        try:  # the launch's own model check, untrusted, so that the fix is offered before Ctrl+S
+            check_model(facts.spec, trust_remote_code=False)
+        except ModelError as error:
+            if error.hint is not None:
+                self.post_message(ModelRefused(facts.spec, False, error))
 
     def on_tokens_progress(self, message: TokensProgress) -> None:
         self.query_one("#estimate", Static).update(f"Counting tokens… {message.done:,} of {self.report.examples:,} examples")
@@ -289,11 +307,8 @@ class TrainScreen(FinetuiScreen):
         except (ArithmeticError, ValueError) as error:  # a number past what the estimate can hold: shown, never raised
             self.problem = f"a setting is out of range ({error})"
         refusal = self.refusal
-        if refusal is not None and self.config is not None:
-            if self.config.value(refusal.path) == refusal.value and self.config.model.name == refusal.model:
-                bad, self.config, self.problem = refusal.path, None, refusal.text
-            else:
-                self.refusal = None
+        if refusal is not None and self.config is not None and refusal.stands(self.config):
+            bad, self.config, self.problem = refusal.path, None, refusal.text
         facts = self.facts
         unusable = facts is not None and facts.path is None and not facts.downloadable
         if unusable and self.config and facts is not None and facts.spec == self.config.model.name:
@@ -442,7 +457,8 @@ class TrainScreen(FinetuiScreen):
         try:
             run = start_run(config)
         except ModelError as error:  # the engine's model check: a setting may fix it, shown on its field
-            self.post_message(LaunchRefused(config, error))
+            path = error.hint.setting if error.hint is not None else "model.name"
+            self.post_message(ModelRefused(config.model.name, config.value(path), error))
             return
         except OSError as error:  # a runs folder that can't be written
             self.app.call_from_thread(self.app.push_screen, ErrorScreen("Could not start the run", str(error)))
@@ -450,13 +466,12 @@ class TrainScreen(FinetuiScreen):
             return
         self.post_message(RunLaunched(run.id))
 
-    def on_launch_refused(self, message: LaunchRefused) -> None:
-        """A hinted refusal marks its setting's field until it changes; any other opens a dialog."""
-        hint, config = message.error.hint, message.config
+    def on_model_refused(self, message: ModelRefused) -> None:
+        """A hinted refusal marks its setting's field while it stands; any other opens a dialog."""
+        hint = message.error.hint
         if hint is not None and (s := setting(hint.setting)) is not None and s in FORM:
-            self.refusal = _Refusal(hint.setting, config.value(hint.setting), config.model.name, worded(message.error))
+            self.refusal = _Refusal(message.model, hint.setting, message.value, hint.value, worded(message.error))
             self.revalidate()
-            self.query_one(f"#{field_id(s)}").focus()
             return
         self.app.push_screen(ErrorScreen("Could not start the run", worded(message.error)))
         self.revalidate()
