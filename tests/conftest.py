@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ import pytest
 from textual.pilot import Pilot
 
 from tests.pilot_helpers import steady_cursors
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +25,18 @@ def finetui_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     home = tmp_path_factory.mktemp("finetui-home") / "home"
     monkeypatch.setenv("FINETUI_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def tui_env(finetui_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The TUI tests' world: the repository root as the working folder (paths on screen are
+    relative), UTC (times on screen are local) and the empty home, which it returns."""
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield finetui_home
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture

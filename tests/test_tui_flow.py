@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.pilot_helpers import until
 from textual import work
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
 from engine import recent
 from engine.data import Cancelled, DataSpec, scan
+from tests.pilot_helpers import until
 from tui.app import FinetuiApp
 from tui.messages import ScanProgress
 from tui.screens.base import FinetuiScreen
@@ -27,12 +27,7 @@ FIXTURES = Path("tests/fixtures/tui")
 SIZE = (80, 24)
 
 
-@pytest.fixture(autouse=True)
-def tui_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run from the repository root (paths on screen are relative) with an empty finetui home."""
-    monkeypatch.chdir(REPO)
-    monkeypatch.setenv("FINETUI_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+pytestmark = pytest.mark.usefixtures("tui_env")
 
 
 async def tree_ready(pilot: Pilot) -> None:

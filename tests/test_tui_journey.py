@@ -29,10 +29,7 @@ SIZE = (80, 24)
 SLOW = 300.0
 
 
-@pytest.fixture(autouse=True)
-def tui_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(REPO)
-    monkeypatch.setenv("FINETUI_HOME", str(tmp_path / "home"))
+pytestmark = pytest.mark.usefixtures("tui_env")
 
 
 async def tab_to(pilot: Pilot, widget: str | type, limit: int = 30) -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.pilot_helpers import until
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from engine import recent
+from tests.pilot_helpers import until
 from tui.app import FinetuiApp
 from tui.screens.help import HelpScreen
 from tui.screens.preview import PreviewScreen
@@ -26,10 +26,7 @@ FIXTURES = Path("tests/fixtures/tui")
 SIZE = (80, 24)
 
 
-@pytest.fixture(autouse=True)
-def tui_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(REPO)
-    monkeypatch.setenv("FINETUI_HOME", str(tmp_path / "home"))
+pytestmark = pytest.mark.usefixtures("tui_env")
 
 
 async def tree_ready(pilot: Pilot, files: int = 3) -> None:

@@ -24,11 +24,7 @@ HAIKU = Path("sample_data/haiku.txt")
 SIZE = (80, 24)
 
 
-@pytest.fixture(autouse=True)
-def tui_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(REPO)
-    monkeypatch.setenv("FINETUI_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+pytestmark = pytest.mark.usefixtures("tui_env")
 
 
 def text(screen, selector: str) -> str:
