@@ -79,6 +79,7 @@ def main() -> int:
     try:
         import torch
 
+        from engine.infer.protocol import Done
         from engine.infer.server import Server, quiet_libraries
         from engine.infer.session import InferenceSession
 
@@ -99,7 +100,7 @@ def main() -> int:
         def shared() -> int:
             made: list[int] = []
             request = {"id": 1, "type": "generate", "prompt": PROMPT, "max_tokens": args.max_tokens, "temperature": 0}
-            server.handle(request, lambda e: made.append(e["tokens"]) if e["event"] == "done" else None)
+            server.handle(request, lambda reply: made.append(reply.tokens) if isinstance(reply, Done) else None)
             return made[0]
 
         def unshared() -> int:

@@ -54,6 +54,7 @@ def main() -> int:
 
     import torch
 
+    from engine.infer.protocol import Done, Reply
     from engine.infer.server import Server, line_writer, quiet_libraries
     from engine.infer.session import InferenceSession
 
@@ -79,10 +80,10 @@ def main() -> int:
     def side_by_side() -> Timed:
         done: dict[str, tuple[str, int]] = {}
 
-        def emit(event: dict) -> None:
-            sink(event)
-            if event["event"] == "done":
-                done[event["model"]] = (event["text"], event["tokens"])
+        def emit(reply: Reply) -> None:
+            sink(reply)
+            if isinstance(reply, Done):
+                done[reply.model] = (reply.text, reply.tokens)
 
         wall, cpu = time.perf_counter(), time.process_time()
         server.handle(request, emit)

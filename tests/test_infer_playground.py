@@ -16,6 +16,18 @@ import torch
 
 from engine.config import DataConfig, ModelConfig, RunConfig
 from engine.infer.client import InferenceClient
+from engine.infer.protocol import (
+    Done,
+    End,
+    Error,
+    GenerateRequest,
+    Info,
+    Ready,
+    Reply,
+    Scores,
+    Start,
+    Token,
+)
 from engine.infer.requests import parse_generate, parse_likelihood
 from engine.infer.server import Server
 from engine.infer.session import InferenceSession
@@ -68,20 +80,21 @@ def plain(world):
     return s
 
 
-def _generate(session: InferenceSession, **fields) -> list[dict]:
-    events: list[dict] = []
+def _generate(session: InferenceSession, **fields) -> list[Reply]:
+    events: list[Reply] = []
     session.generate(parse_generate({"prompt": PROMPT, "max_tokens": 16, **fields}), events.append)
     return events
 
 
-def _done(events: list[dict]) -> dict[str, dict]:
-    return {e["model"]: e for e in events if e["event"] == "done"}
+def _done(events: list[Reply]) -> dict[str, Done]:
+    return {e.model: e for e in events if isinstance(e, Done)}
 
 
-def _scores(session: InferenceSession, **fields) -> dict[str, dict]:
-    events: list[dict] = []
+def _scores(session: InferenceSession, **fields) -> dict[str, Scores]:
+    events: list[Reply] = []
     session.likelihood(parse_likelihood({"text": TEXT, **fields}), events.append)
-    return {e["model"]: e for e in events}
+    assert all(isinstance(e, Scores) for e in events)
+    return {e.model: e for e in events}  # type: ignore[attr-defined]
 
 
 def _plain_greedy(model, session: InferenceSession, max_new: int) -> str:
@@ -95,27 +108,27 @@ def _plain_greedy(model, session: InferenceSession, max_new: int) -> str:
 
 def test_greedy_is_plain_greedy_generate_for_baseline_and_custom(session, plain, world):
     done = _done(_generate(session, run=world["alpha"], temperature=0))
-    assert _plain_greedy(plain.model, plain, 16) == done["baseline"]["text"]
+    assert _plain_greedy(plain.model, plain, 16) == done["baseline"].text
     session.model.set_adapter(session.adapters[world["alpha"]])
-    assert _plain_greedy(session.model, session, 16) == done["custom"]["text"]
-    assert done["baseline"]["text"] != done["custom"]["text"], "a non-trivial adapter changes the output"
+    assert _plain_greedy(session.model, session, 16) == done["custom"].text
+    assert done["baseline"].text != done["custom"].text, "a non-trivial adapter changes the output"
     for event in done.values():
-        assert event["tokens"] > 0 and event["finish_reason"] in ("length", "eos")
+        assert event.tokens > 0 and event.finish_reason in ("length", "eos")
 
 
 def test_streamed_tokens_add_up_and_the_same_seed_gives_the_same_output(session, world):
     first = _generate(session, run=world["alpha"], temperature=1.0, top_k=0, seed=5)
     again = _generate(session, run=world["alpha"], temperature=1.0, top_k=0, seed=5)
     other = _generate(session, run=world["alpha"], temperature=1.0, top_k=0, seed=6)
-    assert [e for e in first if e["event"] != "done"] == [e for e in again if e["event"] != "done"]
-    assert [e["seed"] for e in first if e["event"] == "start"] == [5, 5], "both models get the request's seed"
+    assert [e for e in first if not isinstance(e, Done)] == [e for e in again if not isinstance(e, Done)]
+    assert [e.seed for e in first if isinstance(e, Start)] == [5, 5], "both models get the request's seed"
     for model, event in _done(first).items():
-        assert "".join(e["text"] for e in first if e["event"] == "token" and e["model"] == model) == event["text"]
-        assert event["text"] == _done(again)[model]["text"]
-    assert [d["text"] for d in _done(first).values()] != [d["text"] for d in _done(other).values()]
+        assert "".join(e.text for e in first if isinstance(e, Token) and e.model == model) == event.text
+        assert event.text == _done(again)[model].text
+    assert [d.text for d in _done(first).values()] != [d.text for d in _done(other).values()]
     # Without a seed, one is drawn and reported, so the output can be reproduced.
     drawn = _done(_generate(session, temperature=1.0))["baseline"]
-    assert _done(_generate(session, temperature=1.0, seed=drawn["seed"]))["baseline"]["text"] == drawn["text"]
+    assert _done(_generate(session, temperature=1.0, seed=drawn.seed))["baseline"].text == drawn.text
 
 
 def _plain_sampled(model, session: InferenceSession, seed: int, max_new: int, **settings) -> str:
@@ -127,10 +140,10 @@ def _plain_sampled(model, session: InferenceSession, seed: int, max_new: int, **
 
 def test_both_models_stream_together_in_one_batch(session, world):
     events = _generate(session, run=world["alpha"], temperature=0)
-    kinds = [(e["event"], e.get("model")) for e in events]
+    kinds = [(e.KIND, getattr(e, "model", None)) for e in events]
     assert kinds[:2] == [("start", "baseline"), ("start", "custom")]
     done = _done(events)
-    assert all(d["tokens"] >= 2 for d in done.values()), "the check below needs two tokens a side"
+    assert all(d.tokens >= 2 for d in done.values()), "the check below needs two tokens a side"
     first_done = min(kinds.index(("done", m)) for m in done)
     for model in done:
         assert kinds.index(("token", model)) < first_done, f"{model} streams before either side ends"
@@ -142,40 +155,40 @@ def test_sampled_rows_are_plain_seeded_sampling_whatever_shares_the_batch(sessio
     settings = {"temperature": 0.9, "top_k": 20, "top_p": 0.95}
     both = _done(_generate(session, run=world["alpha"], seed=11, **settings))
     alone = _done(_generate(session, run=world["alpha"], seed=11, models=["baseline"], **settings))
-    assert alone["baseline"]["text"] == both["baseline"]["text"]
+    assert alone["baseline"].text == both["baseline"].text
     with session.serving("baseline", None) as model:
-        assert _plain_sampled(model, session, 11, 16, **settings) == both["baseline"]["text"]
+        assert _plain_sampled(model, session, 11, 16, **settings) == both["baseline"].text
     with session.serving("custom", session.find_run(world["alpha"])) as model:
-        assert _plain_sampled(model, session, 11, 16, **settings) == both["custom"]["text"]
+        assert _plain_sampled(model, session, 11, 16, **settings) == both["custom"].text
 
 
 def test_stop_sequence_ends_the_generation_and_is_trimmed(session, world):
     full = _done(_generate(session, run=world["alpha"], temperature=0, max_tokens=24))
     for model, event in full.items():
-        text = event["text"]
+        text = event.text
         stop = text[len(text) // 2 : len(text) // 2 + 2]
         events = _generate(session, run=world["alpha"], temperature=0, max_tokens=24, stop=[stop], models=[model])
         done = _done(events)[model]
-        assert done["text"] == text[: text.find(stop)]
-        assert done["finish_reason"] == "stop" and done["stop"] == stop
-        assert "".join(e["text"] for e in events if e["event"] == "token") == done["text"]
+        assert done.text == text[: text.find(stop)]
+        assert done.finish_reason == "stop" and done.stop == stop
+        assert "".join(e.text for e in events if isinstance(e, Token)) == done.text
 
 
 def test_two_adapters_give_different_outputs(session, world):
     alpha = _done(_generate(session, run=world["alpha"], temperature=0, models=["custom"]))["custom"]
     beta = _done(_generate(session, run=world["beta"], temperature=0, models=["custom"]))["custom"]
-    assert alpha["text"] != beta["text"]
-    assert _scores(session, run=world["alpha"])["custom"]["avg_logprob"] != _scores(session, run=world["beta"])["custom"]["avg_logprob"]
+    assert alpha.text != beta.text
+    assert _scores(session, run=world["alpha"])["custom"].avg_logprob != _scores(session, run=world["beta"])["custom"].avg_logprob
 
 
 def test_baseline_is_identical_with_and_without_adapters_loaded(session, plain, world):
     with_adapters = _done(_generate(session, run=world["beta"], temperature=0))["baseline"]
     without = _done(_generate(plain, temperature=0))["baseline"]
-    assert with_adapters["text"] == without["text"]
+    assert with_adapters.text == without.text
     scored_with = _scores(session, run=world["beta"])["baseline"]
     scored_without = _scores(plain)["baseline"]
-    assert scored_with["texts"] == scored_without["texts"]
-    assert scored_with["avg_logprob"] == scored_without["avg_logprob"]
+    assert scored_with.texts == scored_without.texts
+    assert scored_with.avg_logprob == scored_without.avg_logprob
 
 
 def test_prompt_plus_max_tokens_past_the_context_stops_at_the_context(plain):
@@ -183,11 +196,12 @@ def test_prompt_plus_max_tokens_past_the_context_stops_at_the_context(plain):
     prompt = PROMPT
     while len(plain.encode_prompt(prompt)) < context - 6:
         prompt += " fox"
-    events: list[dict] = []
+    events: list[Reply] = []
     plain.generate(parse_generate({"prompt": prompt, "max_tokens": 100, "temperature": 0}), events.append)
-    start, done = [e for e in events if e["event"] in ("start", "done")]
-    assert start["max_tokens"] == context - len(plain.encode_prompt(prompt)) <= 6
-    assert done["finish_reason"] in ("context", "eos")
+    start, done = [e for e in events if isinstance(e, Start | Done)]
+    assert isinstance(start, Start) and isinstance(done, Done)
+    assert start.max_tokens == context - len(plain.encode_prompt(prompt)) <= 6
+    assert done.finish_reason in ("context", "eos")
 
 
 # -- likelihood -------------------------------------------------------------------------------
@@ -202,50 +216,52 @@ def test_likelihood_is_the_models_own_log_probabilities(plain):
     targets = torch.tensor(ids[1:])
     expected = logprobs.gather(1, targets[:, None])[:, 0]
     ranks = (logprobs > expected[:, None]).sum(-1) + 1
-    tokens = scores["texts"][0]["tokens"]
-    assert [t["id"] for t in tokens] == ids[1:]
-    assert [t["rank"] for t in tokens] == ranks.tolist()
-    assert [t["logprob"] for t in tokens] == pytest.approx(expected.tolist(), abs=1e-4)
-    assert scores["avg_logprob"] == pytest.approx(expected.mean().item(), abs=1e-4)
-    assert scores["perplexity"] == pytest.approx(math.exp(-scores["avg_logprob"]))
-    assert scores["scored_tokens"] == len(ids) - 1
-    assert "".join(t["text"] for t in tokens) == TEXT
+    tokens = scores.texts[0].tokens
+    assert [t.id for t in tokens] == ids[1:]
+    assert [t.rank for t in tokens] == ranks.tolist()
+    assert [t.logprob for t in tokens] == pytest.approx(expected.tolist(), abs=1e-4)
+    assert scores.avg_logprob == pytest.approx(expected.mean().item(), abs=1e-4)
+    assert scores.perplexity == pytest.approx(math.exp(-scores.avg_logprob))
+    assert scores.scored_tokens == len(ids) - 1
+    assert "".join(t.text for t in tokens) == TEXT
 
 
 def test_likelihood_with_a_prompt_scores_the_completion_only(plain):
     scored = _scores(plain, text=" that is the question.", prompt="to be or not to be,")["baseline"]
     completion = plain.tokenizer(" that is the question.", add_special_tokens=False)["input_ids"]
-    assert [t["id"] for t in scored["texts"][0]["tokens"]] == completion
+    assert [t.id for t in scored.texts[0].tokens] == completion
 
 
 def test_both_models_score_in_one_batch_as_each_does_alone(session, world):
     both = _scores(session, run=world["alpha"])
     for model in ("baseline", "custom"):
         alone = _scores(session, run=world["alpha"], models=[model])[model]
-        assert [t["id"] for t in alone["texts"][0]["tokens"]] == [t["id"] for t in both[model]["texts"][0]["tokens"]]
-        assert alone["avg_logprob"] == pytest.approx(both[model]["avg_logprob"], abs=1e-5)
-    assert both["baseline"]["avg_logprob"] != both["custom"]["avg_logprob"]
+        assert [t.id for t in alone.texts[0].tokens] == [t.id for t in both[model].texts[0].tokens]
+        assert alone.avg_logprob == pytest.approx(both[model].avg_logprob, abs=1e-5)
+    assert both["baseline"].avg_logprob != both["custom"].avg_logprob
 
 
 def test_several_texts_in_one_batch_score_as_they_do_alone(plain):
     texts = [TEXT, "a journey", "all that glitters is not gold. the quick brown fox jumps over the lazy dog."]
-    events: list[dict] = []
+    events: list[Reply] = []
     plain.likelihood(parse_likelihood({"texts": texts}), events.append)
-    together = events[0]["texts"]
-    for text, scored in zip(texts, together):
-        alone = _scores(plain, text=text)["baseline"]["texts"][0]
-        assert [t["id"] for t in scored["tokens"]] == [t["id"] for t in alone["tokens"]]
-        assert scored["avg_logprob"] == pytest.approx(alone["avg_logprob"], abs=1e-4)
-    total = sum(s["scored_tokens"] for s in together)
-    assert events[0]["scored_tokens"] == total
-    assert events[0]["avg_logprob"] == pytest.approx(sum(s["avg_logprob"] * s["scored_tokens"] for s in together) / total)
+    scores = events[0]
+    assert isinstance(scores, Scores)
+    together = scores.texts
+    for text, scored in zip(texts, together, strict=True):
+        alone = _scores(plain, text=text)["baseline"].texts[0]
+        assert [t.id for t in scored.tokens] == [t.id for t in alone.tokens]
+        assert scored.avg_logprob == pytest.approx(alone.avg_logprob, abs=1e-4)
+    total = sum(s.scored_tokens for s in together)
+    assert scores.scored_tokens == total
+    assert scores.avg_logprob == pytest.approx(sum(s.avg_logprob * s.scored_tokens for s in together) / total)
 
 
 # -- errors and cancel, through the server's handler ------------------------------------------
 
 
-def _handle(server: Server, request) -> list[dict]:
-    events: list[dict] = []
+def _handle(server: Server, request) -> list[Reply]:
+    events: list[Reply] = []
     server.handle(request, events.append)
     return events
 
@@ -271,49 +287,52 @@ def test_bad_requests_get_one_error_each_and_the_server_keeps_serving(session, w
     ]
     for request, code in cases:
         events = _handle(server, request)
-        assert len(events) == 1 and events[0]["event"] == "error", (request, events)
-        assert events[0]["code"] == code, (request, events[0])
-        assert events[0]["message"] and "\n" not in events[0]["message"]
-    assert "another-model" in _handle(server, {"type": "load", "run": world["other"]})[0]["message"]
+        assert len(events) == 1 and isinstance(events[0], Error), (request, events)
+        assert events[0].code == code, (request, events[0])
+        assert events[0].message and "\n" not in events[0].message
+    mismatch = _handle(server, {"type": "load", "run": world["other"]})[0]
+    assert isinstance(mismatch, Error) and "another-model" in mismatch.message
     ok = _handle(server, {"id": "ok", "type": "generate", "prompt": PROMPT, "run": world["alpha"], "max_tokens": 3, "temperature": 0})
-    assert [e["event"] for e in ok][-1] == "end" and all(e["id"] == "ok" for e in ok)
+    assert isinstance(ok[-1], End) and all(e.id == "ok" for e in ok)
     info = _handle(server, {"id": "i", "type": "info"})[0]
-    assert info["adapters"] == [world["alpha"], world["beta"]] and info["context"] == 256
+    assert isinstance(info, Info) and info.info.adapters == (world["alpha"], world["beta"]) and info.info.context == 256
 
 
 def test_cancel_stops_a_generation_at_once(session, world):
     server = Server(session)
-    events: list[dict] = []
+    events: list[Reply] = []
 
-    def emit(event: dict) -> None:
+    def emit(event: Reply) -> None:
         events.append(event)
-        if event["event"] == "token":
+        if isinstance(event, Token):
             server.handle({"id": "c", "type": "cancel", "target": "g"}, events.append)
 
     server.handle({"id": "g", "type": "generate", "prompt": PROMPT, "run": world["alpha"], "max_tokens": 200, "temperature": 1.0, "top_k": 0, "seed": 1}, emit)
-    done = [e for e in events if e["event"] == "done"]
-    assert [e["model"] for e in done] == ["baseline", "custom"], "both rows of the batch stop together"
-    assert all(e["finish_reason"] == "cancelled" and e["tokens"] < 200 for e in done)
-    assert {"id": "c", "event": "end", "cancelled": True} in events
-    assert events[-1] == {"id": "g", "event": "end"}
+    done = [e for e in events if isinstance(e, Done)]
+    assert [e.model for e in done] == ["baseline", "custom"], "both rows of the batch stop together"
+    assert all(e.finish_reason == "cancelled" and e.tokens < 200 for e in done)
+    assert End(id="c", cancelled=True) in events
+    assert events[-1] == End(id="g")
+    assert events[-1].to_json() == {"id": "g", "event": "end"}, "the line on the wire is as it was"
 
 
 def test_the_real_process_streams_and_survives_bad_requests(world):
     with InferenceClient(runs=[world["alpha"]], env={"FINETUI_HOME": str(world["home"])}) as client:
         ready = client.wait_ready(timeout=120)
-        assert ready["adapters"] == [world["alpha"]] and not client.startup_errors
+        assert isinstance(ready, Ready) and ready.info.adapters == (world["alpha"],) and not client.startup_errors
         client.send_raw("{this is not json")
-        assert list(client.events(None, timeout=30))[0]["code"] == "bad_json"
-        for fields, code in [
-            ({"prompt": "x", "run": "no-such-run"}, "unknown_run"),
-            ({"prompt": "", "run": world["alpha"]}, "bad_request"),
-            ({"prompt": "x", "max_tokens": -1}, "bad_request"),
-            ({"prompt": "the " * 300, "run": world["alpha"]}, "too_long"),
+        bad = list(client.events(None, timeout=30))[0]
+        assert isinstance(bad, Error) and bad.code == "bad_json"
+        for request, code in [
+            (GenerateRequest(prompt="x", run="no-such-run"), "unknown_run"),
+            (GenerateRequest(prompt="", run=world["alpha"]), "bad_request"),
+            (GenerateRequest(prompt="x", max_tokens=-1), "bad_request"),
+            (GenerateRequest(prompt="the " * 300, run=world["alpha"]), "too_long"),
         ]:
-            events = list(client.request("generate", timeout=30, **fields))
-            assert [e["event"] for e in events] == ["error"] and events[0]["code"] == code
+            events = list(client.request(request, timeout=30))
+            assert len(events) == 1 and isinstance(events[0], Error) and events[0].code == code
         events = list(client.generate(PROMPT, run=world["alpha"], max_tokens=6, temperature=0, timeout=60))
-        kinds = [e["event"] for e in events]
+        kinds = [e.KIND for e in events]
         assert kinds[0] == "start" and "token" in kinds and kinds[-1] == "end" and kinds.count("done") == 2
         scores = client.likelihood(TEXT, run=world["alpha"], timeout=60)
         assert set(scores) == {"baseline", "custom"}
@@ -330,19 +349,19 @@ def test_cli_generate_and_likelihood(world, session, monkeypatch, capsys):
     assert main(["generate", world["alpha"], "--prompt", PROMPT, "-n", "16", "--temperature", "0", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     expected = _done(_generate(session, run=world["alpha"], temperature=0))
-    assert result["baseline"]["text"] == expected["baseline"]["text"]
-    assert result["custom"]["text"] == expected["custom"]["text"]
+    assert result["baseline"]["text"] == expected["baseline"].text
+    assert result["custom"]["text"] == expected["custom"].text
     # Streamed together, printed one after the other: each text whole under its own heading.
     assert main(["generate", world["alpha"], "--prompt", PROMPT, "-n", "16", "--temperature", "0"]) == 0
     out = capsys.readouterr().out
     baseline, custom = out.split("── custom")
-    assert baseline.startswith("── baseline") and expected["baseline"]["text"] in baseline
-    assert expected["custom"]["text"] in custom and "tokens" in custom
+    assert baseline.startswith("── baseline") and expected["baseline"].text in baseline
+    assert expected["custom"].text in custom and "tokens" in custom
 
     assert main(["likelihood", "alpha", "--text", TEXT, "--tokens"]) == 0
     out = capsys.readouterr().out
     scores = _scores(session, run=world["alpha"])
-    assert f"{scores['baseline']['avg_logprob']:.3f}" in out and f"{scores['custom']['avg_logprob']:.3f}" in out
+    assert f"{scores['baseline'].avg_logprob:.3f}" in out and f"{scores['custom'].avg_logprob:.3f}" in out
     assert "baseline log-prob" in out and "custom log-prob" in out and len(out.splitlines()) > 18
 
 
@@ -381,7 +400,7 @@ def test_one_cpu_thread_while_a_run_trains_here_and_the_lock_while_it_computes(s
             _generate(session, run=world["alpha"], max_tokens=2)
             assert torch.get_num_threads() == 1
         session.generate(parse_generate({"prompt": PROMPT, "max_tokens": 2, "run": world["alpha"]}),
-                         lambda event: seen.append(held(PLAYGROUND_LOCK)) if event["event"] == "token" else None)
+                         lambda event: seen.append(held(PLAYGROUND_LOCK)) if isinstance(event, Token) else None)
         assert torch.get_num_threads() == threads
         assert seen and all(seen) and not held(PLAYGROUND_LOCK)
     finally:

@@ -22,6 +22,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static, TabbedContent, TextArea
 
 from engine.config import DataConfig, ModelConfig, RunConfig
+from engine.infer.protocol import Done, Reply, Scores, TokenScore
 from engine.runs import RunStore
 from tests.tiny_model import make_adapter, make_model
 from tui.run_watch import RunWatcher
@@ -146,17 +147,17 @@ async def generate(pilot: Pilot, prompt: str = PROMPT, **settings: str) -> Playg
 
 
 @pytest.fixture(scope="module")
-def engine(world: dict[str, Any]) -> Callable[..., dict[str, dict[str, Any]]]:
-    """The engine's own answer to a request (the server's handler, in this process): its last event per model."""
+def engine(world: dict[str, Any]) -> Callable[..., dict[str, Any]]:
+    """The engine's own answer to a request (the server's handler, in this process): its ``Done`` or ``Scores`` per model."""
     from engine.infer.server import Server
     from engine.infer.session import InferenceSession
 
     server = Server(InferenceSession(world["store"]))
 
-    def answer(**request: Any) -> dict[str, dict[str, Any]]:
-        events: list[dict[str, Any]] = []
+    def answer(**request: Any) -> dict[str, Any]:
+        events: list[Reply] = []
         server.handle({"id": 1, **request}, events.append)
-        return {e["model"]: e for e in events if e["event"] in ("done", "scores")}
+        return {e.model: e for e in events if isinstance(e, Done | Scores)}
 
     return answer
 
@@ -174,15 +175,17 @@ async def test_generate_streams_both_models_and_greedy_matches_the_engine(world,
             type="generate", prompt=PROMPT, run=world["alpha"], max_tokens=16, temperature=0.0, top_k=50, top_p=1.0, seed=7
         )
         for model in ("baseline", "custom"):
-            assert panels[model].text == expected[model]["text"] != ""
+            assert panels[model].text == expected[model].text != ""
             done = str(panels[model].query_one(".output-done", Static).render())
-            assert done.startswith(f"{expected[model]['tokens']} tokens · ") and done.endswith("seed 7")
+            assert done.startswith(f"{expected[model].tokens} tokens · ") and done.endswith("seed 7")
             assert "tokens/s" in done
         assert panels["baseline"].text != panels["custom"].text
         assert panels["custom"].border_title == "custom · alpha"
 
-        streamed = [m for m in seen if isinstance(m, (StreamStarted, StreamText, StreamDone))]
-        order = [(type(m).__name__, getattr(m, "model", None) or m.event["model"]) for m in streamed]  # type: ignore[attr-defined]
+        # Each message once, in the order it was first handled: it is seen again as it bubbles up to the app,
+        # which may come after the next message's first handling.
+        streamed = list({id(m): m for m in seen if isinstance(m, (StreamStarted, StreamText, StreamDone))}.values())
+        order = [(type(m).__name__, m.done.model if isinstance(m, StreamDone) else m.model) for m in streamed]
         assert order[:2] == [("StreamStarted", "baseline"), ("StreamStarted", "custom")], "both start at once, in one batch"
         assert {model for name, model in order if name == "StreamDone"} == {"baseline", "custom"}
         assert any(name == "StreamText" for name, _ in order), "text arrives while the models generate"
@@ -194,7 +197,7 @@ async def test_generate_streams_both_models_and_greedy_matches_the_engine(world,
         await pilot.press("escape")
         await until(pilot, lambda: screen.busy is None)
         for panel in panels.values():
-            assert panel.done is not None and panel.done["finish_reason"] == "cancelled"
+            assert panel.done is not None and panel.done.finish_reason == "cancelled"
             assert "stopped · seed 7" in str(panel.query_one(".output-done", Static).render())
 
 
@@ -211,12 +214,12 @@ async def test_likelihood_shows_both_averages_the_change_and_coloured_tokens(wor
         scores = engine(type="likelihood", text=TEXT, run=world["alpha"])
         shown = text_of(screen, "#scores")
         for model in ("baseline", "custom"):
-            assert f"{scores[model]['avg_logprob']:.3f}" in shown and f"{scores[model]['perplexity']:,.2f}" in shown
-            tokens = scores[model]["texts"][0]["tokens"]
+            assert f"{scores[model].avg_logprob:.3f}" in shown and f"{scores[model].perplexity:,.2f}" in shown
+            tokens = scores[model].texts[0].tokens
             content = screen.query_one(f"#{model}-tokens", TokenView).render()
             assert len(content.spans) == len(tokens), "one coloured span per token"
-            assert content.plain.replace("↵", "") == "".join(t["text"] for t in tokens)
-        change = scores["custom"]["avg_logprob"] - scores["baseline"]["avg_logprob"]
+            assert content.plain.replace("↵", "") == "".join(t.text for t in tokens)
+        change = scores["custom"].avg_logprob - scores["baseline"].avg_logprob
         change_line = shown.splitlines()[-1]
         assert change_line.startswith("change") and f"{change:+.3f}" in change_line
         assert ("custom higher" in change_line) == (change > 0)
@@ -264,7 +267,7 @@ async def test_failures_are_dialogs_and_a_dead_process_is_replaced_on_the_next_r
         assert app.screen is screen
         await generate(pilot, max_tokens="4", temperature="0")
         assert screen.keeper.current() not in (None, client)
-        assert all(p.done and p.done["tokens"] > 0 for p in screen.query(OutputPanel))
+        assert all(p.done and p.done.tokens > 0 for p in screen.query(OutputPanel))
 
 
 async def test_no_ready_run_explains_what_to_do_until_one_is_ready(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -309,17 +312,19 @@ def test_every_token_gets_a_span_and_the_text_reads_as_written() -> None:
     from tui.widgets.token_view import logprob_color, token_content
 
     pieces = ["to", " be", ",", " or", "\n", "\x0c", "", "é"]
-    tokens = [{"text": t, "logprob": -float(n)} for n, t in enumerate(pieces)]
+    tokens = [TokenScore(t, n, -float(n), 1) for n, t in enumerate(pieces)]
     content = token_content(tokens)
     assert content.plain == "to be, or↵\n␌é", "each token's exact text: spaces stay before their word"
     assert [content.plain[s.start : s.end] for s in content.spans] == ["to", " be", ",", " or", "↵\n", "␌", "", "é"]
     assert logprob_color(-12.0) == logprob_color(-10.0) != logprob_color(0.0), "red below the scale, green at certainty"
+    unlikely = token_content([TokenScore("x", 1, None, 9)])
+    assert unlikely.spans[0].style == token_content([TokenScore("x", 1, -10.0, 9)]).spans[0].style, "no finite log-prob: fully red"
 
 
 async def test_a_token_view_wraps_between_words_and_reads_as_written() -> None:
     """At any width the view breaks lines at spaces between words: its lines, joined by spaces, are the text."""
     words = TEXT.split(" ")
-    tokens = [{"text": w if n == 0 else " " + w, "logprob": -float(n)} for n, w in enumerate(words)]
+    tokens = [TokenScore(w if n == 0 else " " + w, n, -float(n), 1) for n, w in enumerate(words)]
 
     class OneView(App):
         def compose(self):

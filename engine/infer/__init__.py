@@ -7,6 +7,9 @@
   ``python -m engine.infer.server`` that serves it over JSON lines.
 - ``InferenceClient`` (``engine.infer.client``): starts that process and
   streams its answers; imports no torch.
+- ``engine.infer.protocol``: every request and reply as a frozen dataclass
+  with ``to_json``/``from_json``; the session and server emit replies, the
+  client returns them, and the CLI and TUI read their attributes.
 
 Protocol (version 1): one JSON object per line on stdin, one per line on
 stdout; each answer carries its request's ``id``. Every request gets exactly

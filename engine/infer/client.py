@@ -2,11 +2,13 @@
 
     with InferenceClient(runs=["my-run"]) as client:
         client.wait_ready(timeout=300)
-        for event in client.generate("Question: ...", run="my-run", temperature=0):
-            if event["event"] == "token":
-                print(event["text"], end="", flush=True)
+        for reply in client.generate("Question: ...", run="my-run", temperature=0):
+            if isinstance(reply, Token):
+                print(reply.text, end="", flush=True)
         scores = client.likelihood("To be, or not to be", run="my-run")
-        print(scores["baseline"]["avg_logprob"], scores["custom"]["avg_logprob"])
+        print(scores["baseline"].avg_logprob, scores["custom"].avg_logprob)
+
+Requests go out and replies come back as ``engine.infer.protocol`` objects.
 
 Two threads read the process's stdout and stderr, so the process never
 blocks on a full pipe. Events are sorted by request id into queues; reading
@@ -28,14 +30,32 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
+from engine.infer.protocol import (
+    CancelRequest,
+    Error,
+    GenerateRequest,
+    Info,
+    InfoRequest,
+    LikelihoodRequest,
+    Loaded,
+    LoadRequest,
+    Ready,
+    Reply,
+    ReplyError,
+    Request,
+    RequestId,
+    Scores,
+    Text,
+    reply_from_json,
+)
+from engine.infer.requests import default_models
 from engine.paths import REPO_ROOT
 
-TERMINAL_EVENTS = ("end", "error")  # the same as engine.infer.server's, without importing it
 _EXITED = object()
 
 
 class InferenceError(RuntimeError):
-    """An ``error`` event turned into an exception (``code`` as in the protocol), or the process gone (``exited``)."""
+    """An ``Error`` reply turned into an exception (``code`` as in the protocol), or the process gone (``exited``)."""
 
     def __init__(self, message: str, code: str = "internal") -> None:
         super().__init__(message)
@@ -87,8 +107,8 @@ class InferenceClient:
         self._ids = itertools.count(1)
         self._exited = False
         self.stderr_tail: deque[str] = deque(maxlen=200)
-        #: ``error`` events (no id) from preloading ``runs`` or ``model``, filled by ``wait_ready``.
-        self.startup_errors: list[dict[str, Any]] = []
+        #: ``Error`` replies (no id) from preloading ``runs`` or ``model``, filled by ``wait_ready``.
+        self.startup_errors: list[Error] = []
         self._stderr_file: IO[str] | None = open(stderr_path, "a", encoding="utf-8") if stderr_path else None  # noqa: SIM115
         self._threads = [
             threading.Thread(target=self._read_stdout, name="inference-stdout", daemon=True),
@@ -120,12 +140,19 @@ class InferenceClient:
         assert self._proc.stdout is not None
         for raw in self._proc.stdout:
             try:
-                event = json.loads(raw)
+                decoded = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 self.stderr_tail.append(f"(not a protocol line on stdout) {raw[:200]!r}")
                 continue
-            if isinstance(event, dict):
-                self._queue(event.get("id")).put(event)
+            try:
+                reply = reply_from_json(decoded)
+            except ReplyError as error:
+                self.stderr_tail.append(f"(not a protocol reply on stdout: {error}) {raw[:200]!r}")
+                rid = decoded.get("id") if isinstance(decoded, dict) else None
+                if isinstance(rid, str | int) and not isinstance(rid, bool):  # end its request rather than leave it waiting
+                    self._queue(rid).put(Error(id=rid, code="internal", message=f"an unreadable reply from the inference process: {error}"))
+                continue
+            self._queue(reply.id).put(reply)
         with self._lock:
             self._exited = True
             for q in self._queues.values():
@@ -151,11 +178,11 @@ class InferenceClient:
 
     # -- requests ----------------------------------------------------------------------------
 
-    def send(self, type: str, **fields: Any) -> str:
-        """Send one request; returns its id, to read its events with ``events`` or ``poll``."""
+    def send(self, request: Request) -> str:
+        """Send one request; returns its id, to read its replies with ``events`` or ``poll``."""
         rid = f"r{next(self._ids)}"
         self._queue(rid)
-        self.send_raw(json.dumps({"id": rid, "type": type, **fields}, ensure_ascii=False))
+        self.send_raw(json.dumps(request.to_json(rid), ensure_ascii=False))
         return rid
 
     def send_raw(self, line: str) -> None:
@@ -168,8 +195,8 @@ class InferenceClient:
         except (BrokenPipeError, ValueError, OSError):
             raise self._exit_error() from None
 
-    def events(self, rid: Any, timeout: float | None = None) -> Iterator[dict[str, Any]]:
-        """Request ``rid``'s events as they come, through its ``end`` or ``error``.
+    def events(self, rid: RequestId, timeout: float | None = None) -> Iterator[Reply]:
+        """Request ``rid``'s replies as they come, through its ``End`` or ``Error``.
 
         Raises ``TimeoutError`` when no event comes for ``timeout`` seconds (the
         request goes on; call again to keep reading), ``InferenceError`` when the
@@ -185,13 +212,13 @@ class InferenceClient:
                 q.put(_EXITED)
                 raise self._exit_error()
             yield item
-            if item.get("event") in TERMINAL_EVENTS:
+            if item.TERMINAL:
                 with self._lock:
                     self._queues.pop(rid, None)
                 return
 
-    def poll(self, rid: Any) -> list[dict[str, Any]]:
-        """Request ``rid``'s events that have arrived, without waiting (``[]`` if none)."""
+    def poll(self, rid: RequestId) -> list[Reply]:
+        """Request ``rid``'s replies that have arrived, without waiting (``[]`` if none)."""
         q = self._queue(rid)
         out = []
         while True:
@@ -205,25 +232,25 @@ class InferenceClient:
                     return out
                 raise self._exit_error()
             out.append(item)
-            if item.get("event") in TERMINAL_EVENTS:
+            if item.TERMINAL:
                 with self._lock:
                     self._queues.pop(rid, None)
                 return out
 
-    def request(self, type: str, timeout: float | None = None, **fields: Any) -> Iterator[dict[str, Any]]:
-        """Send a request and iterate over its events (see ``events``)."""
-        return self.events(self.send(type, **fields), timeout)
+    def request(self, request: Request, timeout: float | None = None) -> Iterator[Reply]:
+        """Send a request and iterate over its replies (see ``events``)."""
+        return self.events(self.send(request), timeout)
 
-    def call(self, type: str, timeout: float | None = None, **fields: Any) -> list[dict[str, Any]]:
-        """Send a request and wait for all its events; an ``error`` raises ``InferenceError``."""
-        out = list(self.request(type, timeout, **fields))
+    def call(self, request: Request, timeout: float | None = None) -> list[Reply]:
+        """Send a request and wait for all its replies; an ``Error`` raises ``InferenceError``."""
+        out = list(self.request(request, timeout))
         last = out[-1]
-        if last["event"] == "error":
-            raise InferenceError(last["message"], last.get("code", "internal"))
+        if isinstance(last, Error):
+            raise InferenceError(last.message, last.code)
         return out
 
-    def wait_ready(self, timeout: float | None = None) -> dict[str, Any]:
-        """Wait for the ``ready`` event (the process started and loaded what it was told to); returns it.
+    def wait_ready(self, timeout: float | None = None) -> Ready:
+        """Wait for the ``Ready`` reply (the process started and loaded what it was told to); returns it.
 
         Errors while preloading (an unknown run...) come before it, with no id,
         and are kept in ``startup_errors``.
@@ -237,46 +264,44 @@ class InferenceClient:
             if item is _EXITED:
                 q.put(_EXITED)
                 raise self._exit_error()
-            if item.get("event") == "ready":
+            if isinstance(item, Ready):
                 return item
-            if item.get("event") == "error":
+            if isinstance(item, Error):
                 self.startup_errors.append(item)
 
-    def generate(self, prompt: str, run: str | None = None, timeout: float | None = None, **settings: Any) -> Iterator[dict[str, Any]]:
-        """Stream a generation's events: ``start``, ``token``..., ``done`` per model, then ``end`` (or ``error``).
+    def generate(self, prompt: str, run: str | None = None, timeout: float | None = None, **settings: Any) -> Iterator[Reply]:
+        """Stream a generation's replies: ``Start``, ``Token``..., ``Done`` per model, then ``End`` (or ``Error``).
 
-        ``settings``: models, max_tokens, temperature, top_k, top_p, seed, stop.
+        ``settings``: ``GenerateRequest``'s fields (models, max_tokens, temperature, top_k, top_p, seed, stop);
+        ``models`` defaults to both with a run, the baseline without.
         """
-        return self.request("generate", timeout, prompt=prompt, run=run, **settings)
+        settings["models"] = tuple(settings.get("models") or default_models(run))
+        settings["stop"] = tuple(settings.get("stop") or ())
+        return self.request(GenerateRequest(prompt=prompt, run=run, **settings), timeout)
 
     def likelihood(
         self,
         text: str | None = None,
         run: str | None = None,
         prompt: str | None = None,
-        texts: Sequence[str | dict[str, str]] | None = None,
+        texts: Sequence[str | Text] | None = None,
         models: Sequence[str] | None = None,
         timeout: float | None = None,
-    ) -> dict[str, dict[str, Any]]:
+    ) -> dict[str, Scores]:
         """Scores by model (``baseline``, ``custom``): average log-prob, perplexity, per-text and per-token scores."""
-        fields: dict[str, Any] = {"run": run}
-        if texts is not None:
-            fields["texts"] = list(texts)
-        else:
-            fields.update(text=text, prompt=prompt)
-        if models is not None:
-            fields["models"] = list(models)
-        return {e["model"]: e for e in self.call("likelihood", timeout, **fields) if e["event"] == "scores"}
+        items = [Text(t) if isinstance(t, str) else t for t in texts] if texts is not None else [Text(text or "", prompt)]
+        request = LikelihoodRequest(texts=tuple(items), run=run, models=tuple(models or default_models(run)))
+        return {r.model: r for r in self.call(request, timeout) if isinstance(r, Scores)}
 
-    def load(self, run: str, replace: bool = False, timeout: float | None = None) -> dict[str, Any]:
-        return next(e for e in self.call("load", timeout, run=run, replace=replace) if e["event"] == "loaded")
+    def load(self, run: str, replace: bool = False, timeout: float | None = None) -> Loaded:
+        return next(r for r in self.call(LoadRequest(run, replace), timeout) if isinstance(r, Loaded))
 
-    def info(self, timeout: float | None = None) -> dict[str, Any]:
-        return next(e for e in self.call("info", timeout) if e["event"] == "info")
+    def info(self, timeout: float | None = None) -> Info:
+        return next(r for r in self.call(InfoRequest(), timeout) if isinstance(r, Info))
 
     def cancel(self, rid: str) -> None:
-        """Ask the process to stop request ``rid``; its own events say how it ended."""
-        self.send("cancel", target=rid)
+        """Ask the process to stop request ``rid``; its own replies say how it ended."""
+        self.send(CancelRequest(rid))
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -286,7 +311,7 @@ class InferenceClient:
             open_ids = [rid for rid in self._queues if rid is not None]
         for rid in open_ids:
             try:
-                self.send_raw(json.dumps({"id": None, "type": "cancel", "target": rid}))
+                self.send_raw(json.dumps(CancelRequest(rid).to_json(None)))
             except InferenceError:
                 break
         try:

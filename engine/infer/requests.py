@@ -1,22 +1,30 @@
-"""The playground's requests: parsed from JSON objects and checked before any model work.
+"""The playground's requests: one frozen dataclass per type, parsed from JSON objects and checked before any model work.
 
-No torch here, so a bad request is answered at once, and the client and the
-TUI can share the defaults without importing the model stack.
+Each request's ``to_json(rid)`` is the line a client sends, and its
+``from_json`` (the ``parse_*`` functions) is what the server accepts: the
+checks live here, so a request built in code and a line typed by hand are
+refused with the same one-line error. No torch here, so a bad request is
+answered at once, and the client and the TUI share the defaults without
+importing the model stack. ``engine.infer.protocol`` names them together
+with the replies.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 #: The two sides of every comparison: the base model (adapter off) and a run's model (adapter on).
 MODELS: tuple[str, ...] = ("baseline", "custom")
-REQUEST_TYPES: tuple[str, ...] = ("generate", "likelihood", "load", "info", "cancel")
 #: At most this many stop sequences, each at most this many characters.
 MAX_STOPS = 16
 MAX_STOP_CHARS = 200
 #: At most this many texts in one likelihood request.
 MAX_TEXTS = 256
+
+
+#: A request's id: the client's choice, echoed in every reply to it (None for the server's own replies).
+RequestId = str | int | None
 
 
 class RequestError(Exception):
@@ -37,6 +45,7 @@ class RequestError(Exception):
 class GenerateRequest:
     """Generate a completion of ``prompt`` with each of ``models``, the same settings and seed for each."""
 
+    KIND: ClassVar[str] = "generate"
     prompt: str
     run: str | None = None
     models: tuple[str, ...] = ("baseline",)
@@ -56,6 +65,25 @@ class GenerateRequest:
     def greedy(self) -> bool:
         return self.temperature == 0
 
+    def to_json(self, rid: RequestId = None) -> dict[str, Any]:
+        return {
+            "id": rid,
+            "type": self.KIND,
+            "prompt": self.prompt,
+            "run": self.run,
+            "models": list(self.models),
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_k": self.top_k,
+            "top_p": self.top_p,
+            "seed": self.seed,
+            "stop": list(self.stop),
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> GenerateRequest:
+        return parse_generate(raw)
+
 
 @dataclass(frozen=True)
 class Text:
@@ -64,23 +92,91 @@ class Text:
     text: str
     prompt: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text} if self.prompt is None else {"text": self.text, "prompt": self.prompt}
+
 
 @dataclass(frozen=True)
 class LikelihoodRequest:
     """Score each text's tokens under each of ``models``."""
 
+    KIND: ClassVar[str] = "likelihood"
     texts: tuple[Text, ...]
     run: str | None = None
     models: tuple[str, ...] = ("baseline",)
+
+    def to_json(self, rid: RequestId = None) -> dict[str, Any]:
+        # One text goes as "text" (and "prompt"), as a person would type it, so errors name it the same way.
+        texts = self.texts[0].to_json() if len(self.texts) == 1 else {"texts": [t.to_json() for t in self.texts]}
+        return {"id": rid, "type": self.KIND, **texts, "run": self.run, "models": list(self.models)}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> LikelihoodRequest:
+        return parse_likelihood(raw)
 
 
 @dataclass(frozen=True)
 class LoadRequest:
     """Load a run's base model and attach its adapter now (other requests do it when first needed)."""
 
+    KIND: ClassVar[str] = "load"
     run: str
     #: Load the run's base model in place of a different one already loaded.
     replace: bool = False
+
+    def to_json(self, rid: RequestId = None) -> dict[str, Any]:
+        return {"id": rid, "type": self.KIND, "run": self.run, "replace": self.replace}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> LoadRequest:
+        return parse_load(raw)
+
+
+@dataclass(frozen=True)
+class InfoRequest:
+    """Ask what is loaded: base model, quantization, device, context length, attached runs."""
+
+    KIND: ClassVar[str] = "info"
+
+    def to_json(self, rid: RequestId = None) -> dict[str, Any]:
+        return {"id": rid, "type": self.KIND}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> InfoRequest:
+        return cls()
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    """Stop request ``target`` if it runs or waits; answered at once, never queued behind it."""
+
+    KIND: ClassVar[str] = "cancel"
+    target: RequestId
+
+    def to_json(self, rid: RequestId = None) -> dict[str, Any]:
+        return {"id": rid, "type": self.KIND, "target": self.target}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> CancelRequest:
+        target = raw.get("target")
+        if target is None:
+            raise RequestError("missing field 'target' (the id of the request to cancel)")
+        return cls(target)
+
+
+Request = GenerateRequest | LikelihoodRequest | LoadRequest | InfoRequest | CancelRequest
+REQUESTS: dict[str, type[Request]] = {cls.KIND: cls for cls in (GenerateRequest, LikelihoodRequest, LoadRequest, InfoRequest, CancelRequest)}
+REQUEST_TYPES: tuple[str, ...] = tuple(REQUESTS)
+
+
+def parse_request(raw: dict[str, Any]) -> Request:
+    """A request object as its typed request, checked; ``RequestError`` says what is wrong in one line."""
+    kind = raw.get("type")
+    if kind is None:
+        raise RequestError(f"missing field 'type' (one of {', '.join(REQUEST_TYPES)})")
+    if kind not in REQUESTS:
+        raise RequestError(f"unknown request type {kind!r}: use one of {', '.join(REQUEST_TYPES)}", "unknown_type")
+    return REQUESTS[kind].from_json(raw)
 
 
 def _field(raw: dict[str, Any], name: str, kinds: type | tuple[type, ...], default: Any = ..., what: str = "") -> Any:
@@ -119,11 +215,16 @@ def _run(raw: dict[str, Any]) -> str | None:
     return run.strip() if run else None
 
 
+def default_models(run: str | None) -> tuple[str, ...]:
+    """Both models when a run is named (there is a custom model to compare), the baseline alone otherwise."""
+    return MODELS if run else ("baseline",)
+
+
 def _models(raw: dict[str, Any], run: str | None) -> tuple[str, ...]:
     """The requested sides: both when a run is named, the baseline alone otherwise."""
     value = raw.get("models")
     if value is None:
-        return MODELS if run else ("baseline",)
+        return default_models(run)
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(m, str) for m in value):

@@ -2,6 +2,7 @@
 
     python -m engine.infer.server [--run RUN ...] [--model M [--quant Q]] [--device D]
 
+Replies are ``engine.infer.protocol`` objects, written one JSON line each.
 Only protocol lines go to stdout; warnings and logs (and anything a library
 prints) go to stderr. Requests run one at a time, in order; a ``cancel``
 request is answered at once, from the thread that reads stdin, and stops the
@@ -23,14 +24,27 @@ from collections import Counter
 from collections.abc import Callable
 from typing import IO, Any
 
-from engine.infer.requests import REQUEST_TYPES, RequestError, json_type, parse_generate, parse_likelihood, parse_load
+from engine.infer.protocol import (
+    PROTOCOL,
+    CancelRequest,
+    End,
+    Error,
+    GenerateRequest,
+    Info,
+    InfoRequest,
+    LikelihoodRequest,
+    Loaded,
+    Loading,
+    ModelInfo,
+    Ready,
+    Reply,
+    RequestError,
+    parse_request,
+)
+from engine.infer.requests import json_type
 from engine.infer.session import InferenceSession
 
-PROTOCOL_VERSION = 1
-#: Every request gets exactly one of these, as its last event.
-TERMINAL_EVENTS = ("end", "error")
-
-Emit = Callable[[dict[str, Any]], None]
+Emit = Callable[[Reply], None]
 
 
 class Server:
@@ -47,7 +61,7 @@ class Server:
     # -- one request -------------------------------------------------------------------------
 
     def handle(self, request: str | bytes | dict[str, Any], emit: Emit) -> bool:
-        """Answer one request: its events, then ``end``, or an ``error``. True if it succeeded."""
+        """Answer one request: its replies, then ``End``, or an ``Error``. True if it succeeded."""
         rid = None
         try:
             raw = _parse_line(request) if isinstance(request, (str, bytes)) else request
@@ -57,60 +71,53 @@ class Server:
             if not (rid is None or isinstance(rid, (str, int)) and not isinstance(rid, bool)):
                 rid = None
                 raise RequestError("'id' must be a string or an integer")
-            if raw.get("type") == "cancel":  # answered at once, never waits behind the request it stops
-                emit({"id": rid, "event": "end", "cancelled": self.cancel(raw)})
+            if raw.get("type") == CancelRequest.KIND:  # answered at once, never waits behind the request it stops
+                emit(End(id=rid, cancelled=self.cancel(CancelRequest.from_json(raw))))
                 return True
             cancel = self._start(rid)
             try:
-                extra = self._dispatch(raw, rid, lambda event: emit({"id": rid, **event}), cancel)
+                self._dispatch(parse_request(raw), lambda reply: emit(reply.answering(rid)), cancel)
             finally:
                 self._finish(rid)
-            emit({"id": rid, "event": "end", **extra})
+            emit(End(id=rid))
             return True
         except RequestError as exc:
-            emit({"id": rid, "event": "error", "code": exc.code, "message": str(exc)})
+            emit(Error.of(exc, rid))
         except Exception as exc:  # anything else: report it, log it, keep serving
             traceback.print_exc(file=sys.stderr)
             first = (str(exc).strip().splitlines() or [""])[0]
-            emit({"id": rid, "event": "error", "code": "internal", "message": f"{type(exc).__name__}: {first}".rstrip(": ")})
+            emit(Error(id=rid, code="internal", message=f"{type(exc).__name__}: {first}".rstrip(": ")))
         return False
 
-    def _dispatch(self, raw: dict[str, Any], rid: Any, out: Emit, cancel: threading.Event) -> dict[str, Any]:
-        kind = raw.get("type")
-        if kind is None:
-            raise RequestError(f"missing field 'type' (one of {', '.join(REQUEST_TYPES)})")
-        if kind not in REQUEST_TYPES:
-            raise RequestError(f"unknown request type {kind!r}: use one of {', '.join(REQUEST_TYPES)}", "unknown_type")
-        if kind == "info":
-            out({"event": "info", **self.info()})
-            return {}
-        self.session.on_loading = lambda what: out({"event": "loading", "what": what})
+    def _dispatch(self, request: Any, out: Emit, cancel: threading.Event) -> None:
+        if isinstance(request, InfoRequest):
+            out(Info(info=self.info()))
+            return
+        self.session.on_loading = lambda what: out(Loading(what=what))
         try:
-            if kind == "generate":
-                self.session.generate(parse_generate(raw), out, cancel)
-            elif kind == "likelihood":
-                self.session.likelihood(parse_likelihood(raw), out, cancel)
+            if isinstance(request, GenerateRequest):
+                self.session.generate(request, out, cancel)
+            elif isinstance(request, LikelihoodRequest):
+                self.session.likelihood(request, out, cancel)
             else:
-                req = parse_load(raw)
-                run = self.session.attach(req.run, replace=req.replace)
-                out({"event": "loaded", "run": run.id, **self.info()})
+                run = self.session.attach(request.run, replace=request.replace)
+                out(Loaded(run=run.id, info=self.info()))
         finally:
             self.session.on_loading = None
-        return {}
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> ModelInfo:
         """What is loaded: base model, quantization, device, context length, attached runs."""
         s = self.session
         base = s.base
-        return {
-            "protocol": PROTOCOL_VERSION,
-            "model": base.name if base else None,
-            "model_path": str(base.path) if base else None,
-            "quant": base.quant if base else None,
-            "device": str(s.model.device) if s.model is not None and hasattr(s.model, "device") else None,
-            "context": s.context_length if s.model is not None else None,
-            "adapters": list(s.adapters),
-        }
+        return ModelInfo(
+            protocol=PROTOCOL,
+            model=base.name if base else None,
+            model_path=str(base.path) if base else None,
+            quant=base.quant if base else None,
+            device=str(s.model.device) if s.model is not None and hasattr(s.model, "device") else None,
+            context=s.context_length if s.model is not None else None,
+            adapters=tuple(s.adapters),
+        )
 
     # -- cancelling --------------------------------------------------------------------------
 
@@ -119,11 +126,9 @@ class Server:
         with self._lock:
             self._queued[rid] += 1
 
-    def cancel(self, raw: dict[str, Any]) -> bool:
+    def cancel(self, request: CancelRequest) -> bool:
         """Stop request ``target`` if it runs or waits; thread-safe. False if there is no such request."""
-        target = raw.get("target")
-        if target is None:
-            raise RequestError("missing field 'target' (the id of the request to cancel)")
+        target = request.target
         with self._lock:
             if self._current is not None and target == self._current:
                 self._current_cancel.set()
@@ -160,11 +165,11 @@ def _parse_line(line: str | bytes) -> Any:
 
 
 def line_writer(out: IO[str]) -> Emit:
-    """An ``emit`` that writes each event as one JSON line and flushes; safe from several threads."""
+    """An ``emit`` that writes each reply as one JSON line and flushes; safe from several threads."""
     lock = threading.Lock()
 
-    def emit(event: dict[str, Any]) -> None:
-        line = json.dumps(event, ensure_ascii=False, allow_nan=False) + "\n"
+    def emit(reply: Reply) -> None:
+        line = json.dumps(reply.to_json(), ensure_ascii=False, allow_nan=False) + "\n"
         with lock:
             out.write(line)
             out.flush()
@@ -250,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         _preload_model(server, args, emit)
     for run in args.run:
         server.handle({"id": None, "type": "load", "run": run}, emit)
-    emit({"id": None, "event": "ready", "pid": os.getpid(), **server.info()})
+    emit(Ready(pid=os.getpid(), info=server.info()))
     serve(server, sys.stdin.buffer, emit)
     return 0
 
@@ -259,7 +264,7 @@ def _preload_model(server: Server, args: argparse.Namespace, emit: Emit) -> None
     try:
         server.session.load_base(args.model, args.quant, args.trust_remote_code)
     except RequestError as exc:
-        emit({"id": None, "event": "error", "code": exc.code, "message": str(exc)})
+        emit(Error.of(exc))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ scores. torch, transformers and peft are imported when first needed.
 from __future__ import annotations
 
 import copy
-import math
 import re
 import secrets
 import threading
@@ -29,11 +28,25 @@ from pathlib import Path
 from typing import Any
 
 from engine.cpu_share import PLAYGROUND_LOCK, TRAIN_LOCK, ThreadShare, holding
-from engine.infer.requests import GenerateRequest, LikelihoodRequest, RequestError, Text
+from engine.infer.protocol import (
+    Averages,
+    Done,
+    GenerateRequest,
+    LikelihoodRequest,
+    Reply,
+    RequestError,
+    Scores,
+    Start,
+    Text,
+    TextScores,
+    Token,
+    TokenScore,
+    finite,
+)
 from engine.models import ModelError, load_model, resolve_model
 from engine.runs import Run, RunNotFound, RunStore
 
-Emit = Callable[[dict[str, Any]], None]
+Emit = Callable[[Reply], None]
 #: Logits computed per scoring batch, at most (rows x width x vocabulary): 512 MiB in float32.
 LOGITS_BUDGET = 2**27
 #: Rows per scoring batch, at most.
@@ -142,7 +155,8 @@ class InferenceSession:
             state = refresh(run).state
             if state == "ready":  # its adapter folder was deleted: resume refuses ready runs
                 raise RequestError(f"run {run.id} is ready but its adapter folder is missing; train it again, or pick another run", "not_ready")
-            hint = {"queued": "wait until it is ready", "training": "wait until it is ready", "broken": "remove it, or pick a ready run"}.get(state, "resume it, or pick a ready run")
+            hints = {"queued": "wait until it is ready", "training": "wait until it is ready", "broken": "remove it, or pick a ready run"}
+            hint = hints.get(state, "resume it, or pick a ready run")
             raise RequestError(f"run {run.id} has no adapter yet: it is {state}; {hint}", "not_ready")
         try:
             from engine.models.check import check_adapter
@@ -283,8 +297,7 @@ class InferenceSession:
             if cancel.is_set():
                 return
             for which in req.models:
-                emit({"event": "start", "model": which, "run": run.id if which == "custom" and run else None,
-                      "prompt_tokens": len(ids), "max_tokens": max_new, "seed": seed})
+                emit(Start(model=which, run=run.id if which == "custom" and run else None, prompt_tokens=len(ids), max_tokens=max_new, seed=seed))
             self._generate_rows(run, ids, max_new, limit, req, seed, emit, cancel)
 
     def _generate_rows(self, run: Run | None, ids: list[int], max_new: int, limit: str,
@@ -299,7 +312,7 @@ class InferenceSession:
         eos_ids = self._eos_ids()
 
         def on_text(which: str) -> Callable[[str], None]:
-            return lambda text: emit({"event": "token", "model": which, "text": text})
+            return lambda text: emit(Token(model=which, text=text))
 
         def on_end(row: Row) -> None:
             emit(self._done_event(row, run, max_new, limit, seed, started, cancel))
@@ -334,7 +347,7 @@ class InferenceSession:
             return None
         return [BASE_ROW if which == "baseline" else self.adapters[run.id] for which in models]  # type: ignore[union-attr]
 
-    def _done_event(self, row: Any, run: Run | None, max_new: int, limit: str, seed: int, started: float, cancel: threading.Event) -> dict[str, Any]:
+    def _done_event(self, row: Any, run: Run | None, max_new: int, limit: str, seed: int, started: float, cancel: threading.Event) -> Done:
         """The protocol's ``done`` for a row that has ended."""
         tracker = row.tracker
         new = len(row.generated)
@@ -348,19 +361,18 @@ class InferenceSession:
             reason = limit
         seconds = (row.ended_at or time.perf_counter()) - started
         first = row.first_token_at
-        return {
-            "event": "done",
-            "model": row.which,
-            "run": run.id if row.which == "custom" and run else None,
-            "text": tracker.text,
-            "tokens": new - (1 if row.eos else 0),
-            "finish_reason": reason,
-            "stop": tracker.stop_sequence,
-            "seed": seed,
-            "seconds": round(seconds, 4),
-            "time_to_first_token_s": round(first - started, 4) if first else None,
-            "tokens_per_s": round(new / seconds, 2) if seconds > 0 and new else None,
-        }
+        return Done(
+            model=row.which,
+            run=run.id if row.which == "custom" and run else None,
+            text=tracker.text,
+            tokens=new - (1 if row.eos else 0),
+            finish_reason=reason,
+            stop=tracker.stop_sequence,
+            seed=seed,
+            seconds=round(seconds, 4),
+            time_to_first_token_s=round(first - started, 4) if first else None,
+            tokens_per_s=round(new / seconds, 2) if seconds > 0 and new else None,
+        )
 
     # -- likelihood --------------------------------------------------------------------------
 
@@ -379,11 +391,10 @@ class InferenceSession:
         with self._computing():
             scored = self.score(encoded, req.models, run, cancel)
         for which, texts in zip(req.models, scored, strict=True):
-            emit({"event": "scores", "model": which, "run": run.id if which == "custom" and run else None,
-                  **_summary(texts), "texts": texts})
+            emit(Scores(model=which, run=run.id if which == "custom" and run else None, averages=_summary(texts), texts=tuple(texts)))
 
     def score(self, encoded: list[Encoded], models: tuple[str, ...] | list[str] = ("baseline",), run: Run | None = None,
-              cancel: threading.Event | None = None) -> list[list[dict[str, Any]]]:
+              cancel: threading.Event | None = None) -> list[list[TextScores]]:
         """Each text's scored tokens (text, id, log-prob, rank) and averages, for each of ``models``.
 
         A row per text and model, in padded batches sorted by length: the
@@ -397,7 +408,7 @@ class InferenceSession:
         device = self.model.device if hasattr(self.model, "device") else "cpu"
         adapters = self._adapter_names(models, run)
         rows = sorted(((t, m) for t in range(len(encoded)) for m in range(len(models))), key=lambda r: len(encoded[r[0]].ids))
-        results: list[list[dict[str, Any]]] = [[{} for _ in encoded] for _ in models]
+        results: list[list[TextScores | None]] = [[None for _ in encoded] for _ in models]
         pieces = [self._token_texts(e) for e in encoded]
         start = 0
         with torch.inference_mode():
@@ -425,7 +436,7 @@ class InferenceSession:
                     ranks = (logprobs > chosen).sum(-1) + 1
                     results[m][t] = _text_scores(pieces[t], targets.tolist(), chosen[:, 0].tolist(), ranks.tolist())
                 start = end
-        return results
+        return [[scored for scored in texts if scored is not None] for texts in results]
 
     def _token_texts(self, encoded: Encoded) -> list[str]:
         """The exact text of each scored token, read in its context (see ``engine.infer.text.token_texts``).
@@ -445,9 +456,9 @@ class InferenceSession:
         return token_texts(decode, encoded.ids[encoded.first_scored :], context)
 
 
-def _text_scores(pieces: list[str], ids: list[int], logprobs: list[float], ranks: list[int]) -> dict[str, Any]:
-    tokens = [{"text": t, "id": i, "logprob": _finite(lp), "rank": r} for t, i, lp, r in zip(pieces, ids, logprobs, ranks, strict=True)]
-    return {**_averages(sum(logprobs), len(ids)), "tokens": tokens}
+def _text_scores(pieces: list[str], ids: list[int], logprobs: list[float], ranks: list[int]) -> TextScores:
+    tokens = tuple(TokenScore(t, i, finite(lp), r) for t, i, lp, r in zip(pieces, ids, logprobs, ranks, strict=True))
+    return TextScores(Averages.of(sum(logprobs), len(ids)), tokens)
 
 
 @contextmanager
@@ -477,21 +488,7 @@ def _base_weights_kept(model: Any) -> Iterator[None]:
             module.quant_state = state
 
 
-def _finite(x: float) -> float | None:
-    return x if math.isfinite(x) else None
-
-
-def _averages(total: float, count: int) -> dict[str, Any]:
-    """Mean log-prob per token, the perplexity it implies (exp of minus it), and the token count."""
-    avg = total / count if count else float("nan")
-    try:
-        ppl = math.exp(-avg)
-    except OverflowError:
-        ppl = float("inf")
-    return {"avg_logprob": _finite(avg), "perplexity": _finite(ppl), "scored_tokens": count}
-
-
-def _summary(scored: list[dict[str, Any]]) -> dict[str, Any]:
+def _summary(scored: list[TextScores]) -> Averages:
     """The averages over all texts: each scored token counts once."""
-    total = sum(t["logprob"] if t["logprob"] is not None else float("-inf") for s in scored for t in s["tokens"])
-    return _averages(total, sum(s["scored_tokens"] for s in scored))
+    total = sum(t.logprob if t.logprob is not None else float("-inf") for s in scored for t in s.tokens)
+    return Averages.of(total, sum(s.scored_tokens for s in scored))

@@ -11,10 +11,12 @@ import argparse
 import contextlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.infer.requests import GenerateRequest
+from engine.infer.protocol import Done, Error, GenerateRequest, LikelihoodRequest, Loading, Reply, Scores, Start, Text, Token
+from engine.infer.requests import default_models
 from tui.commands.runview import error
 
 G = GenerateRequest
@@ -76,24 +78,24 @@ class _Handler:
         self.server = Server()
         self.out = sys.stdout
 
-    def __call__(self, request: dict[str, Any], on_event) -> dict[str, Any]:
-        """Handle ``request``; returns its terminal event (``end`` or ``error``)."""
-        last: dict[str, Any] = {}
+    def __call__(self, request: GenerateRequest | LikelihoodRequest, on_reply: Callable[[Reply], None]) -> Reply | None:
+        """Handle ``request`` (checked by the server, as a line would be); returns its last reply (``End`` or ``Error``)."""
+        last: Reply | None = None
 
-        def emit(event: dict[str, Any]) -> None:
+        def emit(reply: Reply) -> None:
             nonlocal last
-            last = event
-            if event["event"] == "loading" and sys.stderr.isatty():
-                print(f"loading {event['what']}…", file=sys.stderr, flush=True)
-            on_event(event)
+            last = reply
+            if isinstance(reply, Loading) and sys.stderr.isatty():
+                print(f"loading {reply.what}…", file=sys.stderr, flush=True)
+            on_reply(reply)
 
         with contextlib.redirect_stdout(sys.stderr):
-            self.server.handle(request, emit)
+            self.server.handle(request.to_json(1), emit)
         return last
 
-    def fail(self, event: dict[str, Any]) -> int:
-        error(self.command, event["message"])
-        return 1 if event.get("code") == "internal" else 2
+    def fail(self, reply: Error) -> int:
+        error(self.command, reply.message)
+        return 1 if reply.code == "internal" else 2
 
     def describe_base(self) -> str:
         base = self.server.session.base
@@ -102,53 +104,48 @@ class _Handler:
 
 def generate(args: argparse.Namespace) -> int:
     handler = _Handler("generate")
-    request = {
-        "id": 1,
-        "type": "generate",
-        "run": args.run,
-        "prompt": args.prompt,
-        "max_tokens": args.max_tokens,
-        "temperature": args.temperature,
-        "top_k": args.top_k,
-        "top_p": args.top_p,
-        "seed": args.seed,
-        "stop": args.stop,
-    }
-    if args.only:
-        request["models"] = [args.only]
-    done: dict[str, dict[str, Any]] = {}
+    request = GenerateRequest(
+        prompt=args.prompt,
+        run=args.run,
+        models=(args.only,) if args.only else default_models(args.run),
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        stop=tuple(args.stop or ()),
+    )
+    done: dict[str, Done] = {}
     out = handler.out
     # Both models generate in one batch, their tokens interleaved; a terminal shows one at a time: the
     # first streams live, the other's text waits and is printed, then streams on, once the first is done.
-    held: dict[str, list[dict[str, Any]]] = {}
+    held: dict[str, list[Start | Token | Done]] = {}
     live: list[str] = []
 
-    def write(event: dict[str, Any]) -> None:
-        kind = event["event"]
-        if kind == "start":
-            who = handler.describe_base() if event["model"] == "baseline" else f"run {event['run']}"
-            head = f"── {event['model']} · {who} "
+    def write(reply: Start | Token | Done) -> None:
+        if isinstance(reply, Start):
+            who = handler.describe_base() if reply.model == "baseline" else f"run {reply.run}"
+            head = f"── {reply.model} · {who} "
             out.write(head + "─" * max(0, RULE - len(head)) + "\n")
-        elif kind == "token":
-            out.write(event["text"])
-        elif kind == "done":
-            rate = f" · {event['tokens_per_s']:.1f} tokens/s" if event.get("tokens_per_s") else ""
-            out.write(f"\n({event['tokens']} tokens{rate} · {_reason(event)} · seed {event['seed']})\n\n")
+        elif isinstance(reply, Token):
+            out.write(reply.text)
+        else:
+            rate = f" · {reply.tokens_per_s:.1f} tokens/s" if reply.tokens_per_s else ""
+            out.write(f"\n({reply.tokens} tokens{rate} · {_reason(reply)} · seed {reply.seed})\n\n")
 
-    def show(event: dict[str, Any]) -> None:
-        kind = event["event"]
-        if kind == "done":
-            done[event["model"]] = event
-        if args.json or kind not in ("start", "token", "done"):
+    def show(reply: Reply) -> None:
+        if isinstance(reply, Done):
+            done[reply.model] = reply
+        if args.json or not isinstance(reply, Start | Token | Done):
             return
-        model = event["model"]
+        model = reply.model
         if not live:
             live.append(model)
         if model != live[0]:
-            held.setdefault(model, []).append(event)
+            held.setdefault(model, []).append(reply)
             return
-        write(event)
-        if kind == "done":
+        write(reply)
+        if isinstance(reply, Done):
             live.clear()
             for waiting, events in list(held.items()):
                 del held[waiting]
@@ -160,25 +157,25 @@ def generate(args: argparse.Namespace) -> int:
         out.flush()
 
     last = handler(request, show)
-    if last.get("event") == "error":
+    if isinstance(last, Error):
         return handler.fail(last)
     if args.json:
         keep = ("text", "tokens", "finish_reason", "stop", "seed", "seconds", "tokens_per_s", "time_to_first_token_s")
         result = {
-            "run": done.get("custom", {}).get("run") or args.run,
+            "run": (done["custom"].run if "custom" in done else None) or args.run,
             "base_model": handler.describe_base(),
             "prompt": args.prompt,
-            **{model: {k: event[k] for k in keep} for model, event in done.items()},
+            **{model: {k: reply.to_json()[k] for k in keep} for model, reply in done.items()},
         }
         print(json.dumps(result, indent=2, ensure_ascii=False), file=out)
     return 0
 
 
-def _reason(event: dict[str, Any]) -> str:
-    reason = event["finish_reason"]
+def _reason(done: Done) -> str:
+    reason = done.finish_reason
     return {
         "eos": "ended (end of sequence)",
-        "stop": f"stopped at {event.get('stop')!r}",
+        "stop": f"stopped at {done.stop!r}",
         "length": "max tokens reached",
         "context": "context full",
         "cancelled": "cancelled",
@@ -194,22 +191,23 @@ def likelihood(args: argparse.Namespace) -> int:
     else:
         text = args.text
     handler = _Handler("likelihood")
-    scores: dict[str, dict[str, Any]] = {}
+    scores: dict[str, Scores] = {}
 
-    def keep(event: dict[str, Any]) -> None:
-        if event["event"] == "scores":
-            scores[event["model"]] = event
+    def keep(reply: Reply) -> None:
+        if isinstance(reply, Scores):
+            scores[reply.model] = reply
 
-    last = handler({"id": 1, "type": "likelihood", "run": args.run, "text": text, "prompt": args.prompt}, keep)
-    if last.get("event") == "error":
+    request = LikelihoodRequest(texts=(Text(text, args.prompt),), run=args.run, models=default_models(args.run))
+    last = handler(request, keep)
+    if isinstance(last, Error):
         return handler.fail(last)
     out = handler.out
     if args.json:
-        result = {"run": scores.get("custom", {}).get("run") or args.run, "base_model": handler.describe_base()}
-        for model, event in scores.items():
-            result[model] = {k: event[k] for k in ("avg_logprob", "perplexity", "scored_tokens")}
+        result: dict[str, Any] = {"run": (scores["custom"].run if "custom" in scores else None) or args.run, "base_model": handler.describe_base()}
+        for model, reply in scores.items():
+            result[model] = reply.averages.to_json()
             if args.tokens:
-                result[model]["tokens"] = event["texts"][0]["tokens"]
+                result[model]["tokens"] = [t.to_json() for t in reply.texts[0].tokens]
         print(json.dumps(result, indent=2, ensure_ascii=False), file=out)
         return 0
     print(format_scores(scores, handler.describe_base(), scored_prompt=args.prompt is not None), file=out)
@@ -219,32 +217,32 @@ def likelihood(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_scores(scores: dict[str, dict[str, Any]], base: str, scored_prompt: bool = False) -> str:
+def format_scores(scores: dict[str, Scores], base: str, scored_prompt: bool = False) -> str:
     """The hosted platforms' table: average log-likelihood and perplexity, baseline and custom."""
     first = next(iter(scores.values()))
     what = "the text after the prompt" if scored_prompt else "the text"
     lines = [
-        f"{first['scored_tokens']} tokens of {what} scored · base {base}" + (f" · run {scores['custom']['run']}" if "custom" in scores else ""),
+        f"{first.scored_tokens} tokens of {what} scored · base {base}" + (f" · run {scores['custom'].run}" if "custom" in scores else ""),
         f"{'model':<10} {'avg log-likelihood':>19} {'perplexity':>12}",
     ]
-    for model, event in scores.items():
-        lines.append(f"{model:<10} {_num(event['avg_logprob'], '.3f'):>19} {_num(event['perplexity'], ',.2f'):>12}")
+    for model, reply in scores.items():
+        lines.append(f"{model:<10} {_num(reply.avg_logprob, '.3f'):>19} {_num(reply.perplexity, ',.2f'):>12}")
     if "baseline" in scores and "custom" in scores:
-        b, c = scores["baseline"]["avg_logprob"], scores["custom"]["avg_logprob"]
+        b, c = scores["baseline"].avg_logprob, scores["custom"].avg_logprob
         if b is not None and c is not None:
             lines.append(f"{'change':<10} {c - b:>+19.3f}   ({'custom higher: fits the text better' if c > b else 'custom not higher'})")
     return "\n".join(lines)
 
 
-def format_tokens(scores: dict[str, dict[str, Any]]) -> str:
+def format_tokens(scores: dict[str, Scores]) -> str:
     """One line per scored token: its text, then log-prob and rank under each model (rank 1: the top choice)."""
     models = list(scores)
     columns = "".join(f"  {m + ' log-prob':>18} {'rank':>6}" for m in models)
     lines = [f"{'#':>4}  {'token':<16}{columns}"]
-    per_model = [scores[m]["texts"][0]["tokens"] for m in models]
-    for i, row in enumerate(zip(*per_model), start=1):
-        shown = json.dumps(row[0]["text"], ensure_ascii=False)[1:-1]
-        cells = "".join(f"  {_num(t['logprob'], '.3f'):>18} {t['rank']:>6}" for t in row)
+    per_model = [scores[m].texts[0].tokens for m in models]
+    for i, row in enumerate(zip(*per_model, strict=True), start=1):
+        shown = json.dumps(row[0].text, ensure_ascii=False)[1:-1]
+        cells = "".join(f"  {_num(t.logprob, '.3f'):>18} {t.rank:>6}" for t in row)
         lines.append(f"{i:>4}  {shown[:16]:<16}{cells}")
     return "\n".join(lines)
 

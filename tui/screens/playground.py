@@ -13,9 +13,7 @@ through ``tui.widgets.playground_messages``; only handlers touch widgets.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from time import monotonic
-from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -24,10 +22,25 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Header, Label, Select, Static, TabbedContent, TabPane, TextArea
 
 from engine.infer import MODELS, InferenceClient, InferenceError
-from tui.screens.base import FinetuiScreen
-from tui.screens.dialogs import ErrorScreen
+from engine.infer.protocol import (
+    Done,
+    Error,
+    GenerateRequest,
+    LikelihoodRequest,
+    Loaded,
+    Loading,
+    LoadRequest,
+    ModelInfo,
+    Request,
+    Scores,
+    Start,
+    Text,
+    Token,
+)
 from tui.playground_client import ClientKeeper
 from tui.run_feed import RunsSnapshot
+from tui.screens.base import FinetuiScreen
+from tui.screens.dialogs import ErrorScreen
 from tui.widgets.playground_messages import (
     ClientStarted,
     InferenceStatus,
@@ -202,7 +215,7 @@ class PlaygroundScreen(FinetuiScreen):
             return
         for panel in self.query(OutputPanel):
             panel.wait("waiting for the model…")
-        self._start_request("generate", {"prompt": prompt, "run": run, **settings})
+        self._start_request(GenerateRequest(prompt=prompt, run=run, models=MODELS, **settings))
 
     def action_score(self) -> None:
         run = self.picked_run()
@@ -214,7 +227,7 @@ class PlaygroundScreen(FinetuiScreen):
             return
         context = self.query_one("#context", TextArea).text
         self.query_one("#scores", Static).update("Scoring…")
-        self._start_request("likelihood", {"text": text, "prompt": context or None, "run": run})
+        self._start_request(LikelihoodRequest(texts=(Text(text, context or None),), run=run, models=MODELS))
 
     def action_stop(self) -> None:
         if self.request_id is not None:
@@ -225,11 +238,11 @@ class PlaygroundScreen(FinetuiScreen):
             self.notify("A request is running: wait for it, or press Esc to stop it.", severity="warning")
         return self.busy is None
 
-    def _start_request(self, kind: str, fields: dict[str, Any]) -> None:
-        self.busy = kind
+    def _start_request(self, request: GenerateRequest | LikelihoodRequest) -> None:
+        self.busy = request.KIND
         self.request_id = None
         self.refresh_bindings()
-        self.run_request(kind, fields)
+        self.run_request(request)
 
     # -- workers: they block on the inference process and only post messages ------------------
 
@@ -249,14 +262,14 @@ class PlaygroundScreen(FinetuiScreen):
         """Load the run's base model and adapter now, so the first request does not wait for them."""
         client = self._client("load")
         if client is not None:
-            self._follow("load", client, lambda: client.send("load", run=run_id, replace=True))
+            self._follow(client, LoadRequest(run_id, replace=True))
 
     @work(thread=True, exit_on_error=False, group="request")
-    def run_request(self, kind: str, fields: dict[str, Any]) -> None:
-        """Send one generate or likelihood request and stream its events to the screen."""
-        client = self._client(kind)
+    def run_request(self, request: GenerateRequest | LikelihoodRequest) -> None:
+        """Send one generate or likelihood request and stream its replies to the screen."""
+        client = self._client(request.KIND)
         if client is not None:
-            self._follow(kind, client, lambda: client.send(kind, **fields))
+            self._follow(client, request)
 
     @work(thread=True, exit_on_error=False, group="cancel")
     def cancel_request(self, rid: str) -> None:
@@ -277,36 +290,35 @@ class PlaygroundScreen(FinetuiScreen):
         except InferenceError as error:
             self.post_message(ServerDied(client, str(error)))
 
-    def _follow(self, kind: str, client: InferenceClient, send: Callable[[], str]) -> None:
-        """Send a request (``send`` returns its id) and turn its events into messages, text paced."""
+    def _follow(self, client: InferenceClient, request: Request) -> None:
+        """Send a request and turn its replies into messages, text paced."""
+        kind = request.KIND
         texts: dict[str, str] = {}
-        scores: dict[str, dict[str, Any]] = {}
+        scores: dict[str, Scores] = {}
         posted: dict[str, float] = {}  # when each model's text was last posted: both stream at once, each paced on its own
         try:
-            rid = send()
+            rid = client.send(request)
             self.post_message(RequestSent(kind, rid))
-            for event in client.events(rid):
-                name = event["event"]
-                if name == "loading":
-                    self.post_message(InferenceStatus(f"loading {_short_what(event['what'])}…", busy=True))
-                elif name == "loaded":
-                    self.post_message(InferenceStatus(_describe_model(event)))
-                elif name == "start":
-                    texts[event["model"]] = ""
-                    posted[event["model"]] = monotonic()
-                    self.post_message(StreamStarted(event["model"]))
-                elif name == "token":
-                    model = event["model"]
-                    texts[model] += event["text"]
-                    if monotonic() - posted[model] >= STREAM_EVERY:
-                        posted[model] = monotonic()
-                        self.post_message(StreamText(model, texts[model]))
-                elif name == "done":
-                    self.post_message(StreamDone(event))
-                elif name == "scores":
-                    scores[event["model"]] = event
-                elif name == "error":
-                    self.post_message(RequestEnded(kind, event.get("code", "internal"), event["message"]))
+            for reply in client.events(rid):
+                if isinstance(reply, Loading):
+                    self.post_message(InferenceStatus(f"loading {_short_what(reply.what)}…", busy=True))
+                elif isinstance(reply, Loaded):
+                    self.post_message(InferenceStatus(_describe_model(reply.info)))
+                elif isinstance(reply, Start):
+                    texts[reply.model] = ""
+                    posted[reply.model] = monotonic()
+                    self.post_message(StreamStarted(reply.model))
+                elif isinstance(reply, Token):
+                    texts[reply.model] += reply.text
+                    if monotonic() - posted[reply.model] >= STREAM_EVERY:
+                        posted[reply.model] = monotonic()
+                        self.post_message(StreamText(reply.model, texts[reply.model]))
+                elif isinstance(reply, Done):
+                    self.post_message(StreamDone(reply))
+                elif isinstance(reply, Scores):
+                    scores[reply.model] = reply
+                elif isinstance(reply, Error):
+                    self.post_message(RequestEnded(kind, reply.code, reply.message))
                     return
         except InferenceError as error:
             self.post_message(ServerDied(client, str(error)))
@@ -353,14 +365,14 @@ class PlaygroundScreen(FinetuiScreen):
         self.query_one(f"#{message.model}", OutputPanel).stream(message.text)
 
     def on_stream_done(self, message: StreamDone) -> None:
-        self.query_one(f"#{message.event['model']}", OutputPanel).finish(message.event)
+        self.query_one(f"#{message.done.model}", OutputPanel).finish(message.done)
 
     def on_scores_ready(self, message: ScoresReady) -> None:
         self._status_ready()
         self.query_one("#scores", Static).update(format_scores(message.scores))
         for model in MODELS:
             if model in message.scores:
-                self.query_one(f"#{model}-tokens", TokenView).show(message.scores[model]["texts"][0]["tokens"])
+                self.query_one(f"#{model}-tokens", TokenView).show(message.scores[model].texts[0].tokens)
 
     def on_request_ended(self, message: RequestEnded) -> None:
         if message.kind == self.busy:
@@ -403,6 +415,6 @@ def _short_what(what: str) -> str:
     return short_model(name) + paren + rest
 
 
-def _describe_model(event: dict[str, Any]) -> str:
+def _describe_model(info: ModelInfo) -> str:
     """The status line once a run is loaded: base model, quantization, device."""
-    return f"ready · {short_model(event.get('model') or '?')} ({event.get('quant')}) · {event.get('device')}"
+    return f"ready · {short_model(info.model or '?')} ({info.quant}) · {info.device}"

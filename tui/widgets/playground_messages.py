@@ -7,11 +7,11 @@ they report through these, and the screen's handlers update the widgets.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
 
 from engine.infer import InferenceClient
+from engine.infer.protocol import Done, Scores
 from tui.widgets.playground_runs import RunChoice
 
 
@@ -82,13 +82,13 @@ class StreamText(Message):
 
 @dataclass
 class StreamDone(Message):
-    """The protocol's ``done`` event of one model: its text, tokens, speed, finish reason, seed."""
+    """The ``Done`` reply of one model: its text, tokens, speed, finish reason, seed."""
 
-    event: dict[str, Any]
+    done: Done
 
 
 @dataclass
 class ScoresReady(Message):
-    """The protocol's ``scores`` events of a likelihood request, by model."""
+    """The ``Scores`` replies of a likelihood request, by model."""
 
-    scores: dict[str, dict[str, Any]]
+    scores: dict[str, Scores]

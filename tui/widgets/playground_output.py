@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from engine.infer.protocol import Done
 from tui.widgets.token_view import visible
 
 #: How a generation ended, in the words the panel uses (``finish_reason`` in the protocol).
@@ -25,12 +24,12 @@ def format_rate(tokens_per_s: float | None) -> str:
     return "" if tokens_per_s is None else f"{tokens_per_s:,.1f} tokens/s"
 
 
-def done_line(event: dict[str, Any]) -> str:
-    """The protocol's ``done`` event in two short lines (a panel is half of 80 columns): size and speed, then how it ended and the seed."""
-    reason = event["finish_reason"]
-    said = f"stop at {event.get('stop')!r}" if reason == "stop" else REASONS.get(reason, reason)
-    size = " · ".join(p for p in (f"{event['tokens']} tokens", format_rate(event.get("tokens_per_s"))) if p)
-    return f"{size}\n{said} · seed {event['seed']}"
+def done_line(done: Done) -> str:
+    """A ``Done`` reply in two short lines (a panel is half of 80 columns): size and speed, then how it ended and the seed."""
+    reason = done.finish_reason
+    said = f"stop at {done.stop!r}" if reason == "stop" else REASONS.get(reason, reason)
+    size = " · ".join(p for p in (f"{done.tokens} tokens", format_rate(done.tokens_per_s)) if p)
+    return f"{size}\n{said} · seed {done.seed}"
 
 
 class OutputPanel(Vertical):
@@ -49,8 +48,8 @@ class OutputPanel(Vertical):
         self.border_title = title
         self.text = ""
         """What the model generated so far."""
-        self.done: dict[str, Any] | None = None
-        """The ``done`` event, once the model has finished."""
+        self.done: Done | None = None
+        """The ``Done`` reply, once the model has finished."""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(can_focus=True):
@@ -70,12 +69,12 @@ class OutputPanel(Vertical):
         self._set_text(visible(text, mark_newlines=False) if text else "…", waiting=not text)
         self.query_one(VerticalScroll).scroll_end(animate=False)
 
-    def finish(self, event: dict[str, Any]) -> None:
-        self.done = event
-        self.stream(event["text"])
-        if not event["text"]:
+    def finish(self, done: Done) -> None:
+        self.done = done
+        self.stream(done.text)
+        if not done.text:
             self._set_text("(nothing generated)", waiting=True)
-        self.query_one(".output-done", Static).update(done_line(event))
+        self.query_one(".output-done", Static).update(done_line(done))
 
     def _set_text(self, text: str, waiting: bool) -> None:
         static = self.query_one(".output-text", Static)

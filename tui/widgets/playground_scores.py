@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.content import Content
+
+from engine.infer.protocol import Scores
 
 
 def _num(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def format_scores(scores: dict[str, dict[str, Any]]) -> Content:
+def format_scores(scores: dict[str, Scores]) -> Content:
     """One row per model, then the change in average log-likelihood (custom − baseline).
 
     The change is green when the custom model finds the text likelier (higher
     is better), red when it does not.
     """
     rows = [Content.styled(f"{'':<9} {'avg log-lik':>12} {'perplexity':>12} {'tokens':>7}", "dim")]
-    for model, event in scores.items():
+    for model, reply in scores.items():
         rows.append(
             Content(
-                f"{model:<9} {_num(event['avg_logprob'], '.3f'):>12} "
-                f"{_num(event['perplexity'], ',.2f'):>12} {event['scored_tokens']:>7}"
+                f"{model:<9} {_num(reply.avg_logprob, '.3f'):>12} "
+                f"{_num(reply.perplexity, ',.2f'):>12} {reply.scored_tokens:>7}"
             )
         )
-    base, custom = (scores.get(m, {}).get("avg_logprob") for m in ("baseline", "custom"))
+    base, custom = (scores[m].avg_logprob if m in scores else None for m in ("baseline", "custom"))
     if base is not None and custom is not None:
         change = custom - base
         better = change > 0

@@ -12,12 +12,13 @@ go straight to where the custom model is more sure.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from textual.color import Color
 from textual.content import Content, Span
 from textual.style import Style
 from textual.widgets import Static
+
+from engine.infer.protocol import TokenScore
 
 #: Log-probabilities at or below this are drawn fully red; 0 (certainty) is fully green.
 LOWEST = -10.0
@@ -72,7 +73,7 @@ def legend() -> Content:
     return Content("").join(parts)
 
 
-def token_content(tokens: Sequence[dict[str, Any]]) -> Content:
+def token_content(tokens: Sequence[TokenScore]) -> Content:
     """The tokens' text, one span per token, each with its log-probability's colour.
 
     A token with no text of its own (the first bytes of a character that the
@@ -83,9 +84,10 @@ def token_content(tokens: Sequence[dict[str, Any]]) -> Content:
     spans: list[Span] = []
     offset = 0
     for n, token in enumerate(tokens):
-        text = visible(token["text"])
+        text = visible(token.text)
         pieces.append(text)
-        spans.append(Span(offset, offset + len(text), token_style(token["logprob"], shade=n % 2 == 1)))
+        logprob = token.logprob if token.logprob is not None else LOWEST  # None: not finite, so minus infinity
+        spans.append(Span(offset, offset + len(text), token_style(logprob, shade=n % 2 == 1)))
         offset += len(text)
     return Content("".join(pieces), spans=spans)
 
@@ -93,5 +95,5 @@ def token_content(tokens: Sequence[dict[str, Any]]) -> Content:
 class TokenView(Static):
     """One model's scored tokens, coloured; ``show`` replaces them."""
 
-    def show(self, tokens: Sequence[dict[str, Any]]) -> None:
+    def show(self, tokens: Sequence[TokenScore]) -> None:
         self.update(token_content(tokens))
