@@ -403,9 +403,10 @@ class InferenceSession:
         """
         import torch
 
+        from engine.eval import score_rows
+
         vocab = int(getattr(self.model.config, "vocab_size", 0) or len(self.tokenizer))
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        device = self.model.device if hasattr(self.model, "device") else "cpu"
         adapters = self._adapter_names(models, run)
         rows = sorted(((t, m) for t in range(len(encoded)) for m in range(len(models))), key=lambda r: len(encoded[r[0]].ids))
         results: list[list[TextScores | None]] = [[None for _ in encoded] for _ in models]
@@ -420,21 +421,11 @@ class InferenceSession:
                 while end < len(rows) and end - start < MAX_BATCH_ROWS and (end - start + 1) * len(encoded[rows[end][0]].ids) * vocab <= LOGITS_BUDGET:
                     end += 1
                 batch = rows[start:end]
-                width = max(len(encoded[t].ids) for t, _ in batch)
-                ids = torch.full((len(batch), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, (t, _) in enumerate(batch):
-                    ids[row, : len(encoded[t].ids)] = torch.tensor(encoded[t].ids)
-                    mask[row, : len(encoded[t].ids)] = 1
+                texts = [encoded[t] for t, _ in batch]
+                scored = [[i >= e.first_scored for i in range(len(e.ids))] for e in texts]
                 extra = {"adapter_names": [adapters[m] for _, m in batch]} if adapters is not None else {}
-                logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device), **extra).logits
-                for row, (t, m) in enumerate(batch):
-                    e = encoded[t]
-                    targets = torch.tensor(e.ids[e.first_scored :], device=logits.device)
-                    logprobs = torch.log_softmax(logits[row, e.first_scored - 1 : len(e.ids) - 1].float(), dim=-1)
-                    chosen = logprobs.gather(1, targets[:, None])
-                    ranks = (logprobs > chosen).sum(-1) + 1
-                    results[m][t] = _text_scores(pieces[t], targets.tolist(), chosen[:, 0].tolist(), ranks.tolist())
+                for (t, m), row in zip(batch, score_rows(self.model, [e.ids for e in texts], scored, pad, **extra), strict=True):
+                    results[m][t] = _text_scores(pieces[t], row.targets.tolist(), row.logprobs.tolist(), row.ranks.tolist())
                 start = end
         return [[scored for scored in texts if scored is not None] for texts in results]
 

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.eval import score_rows
 from engine.runs.events import EvalFigures
 from engine.train.tokenize import IGNORE, Encoded
 
 
 def evaluate(model: Any, encoded: list[Encoded], pad_id: int, batch_size: int = 8) -> EvalFigures:
-    """Score every held-out example, batched with right padding and an attention mask."""
+    """Score every held-out example, ``batch_size`` at a time, with ``engine.eval``'s batched forward.
+
+    The tokens that count are those with a label (the labels are the ids
+    there, see ``engine.train.tokenize``).
+    """
     import torch
 
-    device = next(model.parameters()).device
     total_loss = 0.0
     correct = 0
     count = 0
@@ -30,22 +34,11 @@ def evaluate(model: Any, encoded: list[Encoded], pad_id: int, batch_size: int = 
     with torch.no_grad():
         for start in range(0, len(ordered), batch_size):
             batch = ordered[start : start + batch_size]
-            width = max(len(e) for e in batch)
-            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, e in enumerate(batch):
-                ids[row, : len(e)] = torch.tensor(e.input_ids)
-                labels[row, : len(e)] = torch.tensor(e.labels)
-                mask[row, : len(e)] = 1
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
-            shifted = logits[:, :-1].reshape(-1, logits.shape[-1])
-            target = labels[:, 1:].reshape(-1).to(device)
-            keep = target != IGNORE
-            if keep.any():
-                total_loss += torch.nn.functional.cross_entropy(shifted[keep], target[keep], reduction="sum").item()
-                correct += (shifted[keep].argmax(-1) == target[keep]).sum().item()
-                count += int(keep.sum().item())
+            scored = [[label != IGNORE for label in e.labels] for e in batch]
+            for row in score_rows(model, [e.input_ids for e in batch], scored, pad_id):
+                total_loss -= row.logprobs.sum().item()
+                correct += int(row.hits.sum().item())
+                count += row.count
     if was_training:
         model.train()
     if count == 0:
