@@ -50,7 +50,8 @@ async def open_playground(pilot: Pilot) -> None:
     await until(pilot, lambda: isinstance(pilot.app.screen, PlaygroundScreen) and bool(pilot.app.screen.query("#run")), timeout=10)
 
 
-def test_generate_tab(snap_compare, world: dict[str, Any], home) -> None:
+@pytest.mark.usefixtures("home")
+def test_generate_tab(snap_compare, world: dict[str, Any]) -> None:
     """Baseline and custom completions of the same prompt, greedy, side by side, each with its done line."""
 
     async def run_before(pilot: Pilot) -> None:
@@ -62,7 +63,8 @@ def test_generate_tab(snap_compare, world: dict[str, Any], home) -> None:
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
 
 
-def test_likelihood_tab(snap_compare, world: dict[str, Any], home) -> None:
+@pytest.mark.usefixtures("home")
+def test_likelihood_tab(snap_compare, world: dict[str, Any]) -> None:
     """Both models' averages, the change, and each token coloured by its log-probability under each."""
 
     async def run_before(pilot: Pilot) -> None:

@@ -9,6 +9,9 @@ All model work happens in one inference process (``engine.infer``), started
 on first use and kept while the screen lives, so only the first request
 waits for the model to load. Workers block on it in threads and report
 through ``tui.widgets.playground_messages``; only handlers touch widgets.
+Requests and replies are ``engine.infer.protocol`` objects: the screen
+sends a ``GenerateRequest`` or ``LikelihoodRequest`` and reads the replies'
+attributes (``Start``, ``Token``, ``Done``, ``Scores``, ``Error``...).
 """
 
 from __future__ import annotations
