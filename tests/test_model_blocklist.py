@@ -48,6 +48,7 @@ def test_prompts_are_varied() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="the bundled finetui-tiny predates the corpus-v2 recipe (issue 14); the retrained model is not in yet")
 def test_bundled_model_generates_no_listed_word() -> None:
     """200 sampled generations of the bundled model, as in its card: no listed word in any."""
     from engine.pretrain.blocklist import scan_generations

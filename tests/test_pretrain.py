@@ -139,6 +139,7 @@ def test_quick_pretrain_end_to_end(tmp_path: Path) -> None:
     assert len(metrics["samples"]) == 3 and card.count("**Prompt:**") == 3
 
 
+@pytest.mark.xfail(strict=True, reason="the bundled finetui-tiny predates the corpus-v2 recipe (issue 14); the retrained model is not in yet")
 def test_bundled_model_matches_its_card() -> None:
     metrics = json.loads((BUNDLED / "metrics.json").read_text())
     card = (BUNDLED / "README.md").read_text()
