@@ -65,7 +65,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tmux_pane import REPO, TERM, HEIGHT, WIDTH, Pane, TmuxServer, cpu_seconds, finetui_command, load_average, repo_python_path  # noqa: E402
+from tmux_pane import HEIGHT, REPO, TERM, WIDTH, Pane, TmuxServer, cpu_seconds, finetui_command, load_average, repo_python_path  # noqa: E402
 
 #: Text on the data screen once it has painted.
 MARKER = "Files in"
@@ -162,7 +162,7 @@ def measure(pane: Pane, name: str, args: argparse.Namespace, n: int | None = Non
             want, sent = "xy", pane.type("y")
         else:
             want, sent = "x", pane.send_keys("BSpace")
-        wait = pane.wait_for(lambda lines: field_value(lines) == want, since=sent, timeout=args.timeout, poll=args.poll)
+        wait = pane.wait_for(lambda lines, want=want: field_value(lines) == want, since=sent, timeout=args.timeout, poll=args.poll)
         if i < warmup:
             continue
         samples.append(wait.elapsed)
@@ -347,7 +347,10 @@ def main() -> None:
         baseline_script.write_text(BASELINE_APP, encoding="utf-8")
         run = TrainingRun(finetui, env)
         with TmuxServer("latency") as tmux:
-            print(f"key press to screen update: {tmux.version}, {TERM}, {WIDTH}x{HEIGHT}; finetui: {' '.join(finetui)} (cwd {REPO}, PYTHONPATH={env['PYTHONPATH']})")
+            print(
+                f"key press to screen update: {tmux.version}, {TERM}, {WIDTH}x{HEIGHT}; "
+                f"finetui: {' '.join(finetui)} (cwd {REPO}, PYTHONPATH={env['PYTHONPATH']})"
+            )
             print(f"a capture every {args.poll * 1000:g} ms, keys {args.gap:g} s apart (jittered); each figure includes up to one capture interval")
             print(f"start: {load_average()}")
             try:

@@ -67,7 +67,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tmux_pane import HEAVY, HEIGHT, REPO, TERM, WIDTH, TmuxServer, finetui_command, load_average, cpu_seconds, mapped_heavy_libraries, repo_python_path  # noqa: E402
+from tmux_pane import HEAVY, HEIGHT, REPO, TERM, WIDTH, TmuxServer, cpu_seconds, finetui_command, load_average, mapped_heavy_libraries, repo_python_path  # noqa: E402
 
 BUDGET_S = 1.0
 #: Text on the data screen (the files panel's title) once it has painted.
@@ -224,7 +224,10 @@ def run_tmux(args: argparse.Namespace, scratch: Path) -> None:
         print(f"before: {load_average()}")
         warm_base = tmux_paint(tmux, "warm-baseline", baseline, BASELINE_MARKER, env, args)
         warm_app = tmux_paint(tmux, "warm-finetui", finetui, MARKER, env, args)
-        print(f"warm-up, untimed (fills the bytecode cache; the baseline goes first and compiles Textual for both): baseline {warm_base.seconds:.3f} s, finetui {warm_app.seconds:.3f} s")
+        print(
+            "warm-up, untimed (fills the bytecode cache; the baseline goes first and compiles Textual for both): "
+            f"baseline {warm_base.seconds:.3f} s, finetui {warm_app.seconds:.3f} s"
+        )
         base_times: list[float] = []
         app_times: list[float] = []
         base_cpu: list[float] = []
@@ -263,7 +266,10 @@ def run_headless(args: argparse.Namespace, scratch: Path) -> None:
     (scratch / "home").mkdir()
     print(f"headless first paint (Textual's headless driver, 80x24); before: {load_average()}")
     warm_base, warm_app = headless_paint(HEADLESS_BASELINE, env), headless_paint(HEADLESS_FINETUI, env)
-    print(f"warm-up, untimed (fills the bytecode cache; the baseline goes first and compiles Textual for both): baseline {warm_base:.3f} s, finetui {warm_app:.3f} s")
+    print(
+        "warm-up, untimed (fills the bytecode cache; the baseline goes first and compiles Textual for both): "
+        f"baseline {warm_base:.3f} s, finetui {warm_app:.3f} s"
+    )
     base_times: list[float] = []
     app_times: list[float] = []
     for i in range(1, args.n + 1):

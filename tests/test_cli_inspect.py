@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from engine.data.report import FLAVOURS
-
 from tui.cli import main
 
 REPO = Path(__file__).resolve().parent.parent

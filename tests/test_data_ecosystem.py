@@ -135,7 +135,7 @@ def test_tools_go_through_the_template(tokenizer) -> None:
     enc = encode(_tool_example(), tokenizer, 2000)
     text = tokenizer.decode(enc.input_ids)
     assert text.startswith("<|tools|>") and "get_current_weather" in text
-    learned = tokenizer.decode([t for t, label in zip(enc.input_ids, enc.labels) if label != IGNORE])
+    learned = tokenizer.decode([t for t, label in zip(enc.input_ids, enc.labels, strict=True) if label != IGNORE])
     assert "<call>get_current_weather" in learned and "21 degrees" in learned
     assert "What is the weather" not in learned and '"temperature": 21' not in learned  # user and tool turns are context
 
@@ -152,5 +152,5 @@ def test_a_model_without_a_template_gets_the_plain_one(tokenizer) -> None:
     first = next(iter(iter_examples(DataSpec(FORMATS / "openai_chat.jsonl"))))
     enc = encode(first, tokenizer, 2000)
     assert tokenizer.decode(enc.input_ids).startswith("System: Marv")
-    learned = tokenizer.decode([t for t, label in zip(enc.input_ids, enc.labels) if label != IGNORE])
+    learned = tokenizer.decode([t for t, label in zip(enc.input_ids, enc.labels, strict=True) if label != IGNORE])
     assert "as if everyone doesn't know" in learned and learned.count("Assistant:") == 1  # the weight-0 turn is context

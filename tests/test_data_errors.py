@@ -16,7 +16,7 @@ BOM = b"\xef\xbb\xbf"
 CASES = {
     "binary": ("d.txt", b"text\x00\x01\x02more", {}, "binary", None, "binary"),
     "binary_late": ("d.txt", b"a" * 100 + b"\n" + b"b" * SNIFF_BYTES + b"\n\x00\x00\n", {}, "binary", 3, "NUL"),
-    "not_utf8": ("d.txt", "ok\nfine\n".encode() + "caf\u00e9\n".encode("latin-1"), {}, "encoding", 3, "UTF-8"),
+    "not_utf8": ("d.txt", b"ok\nfine\n" + "caf\u00e9\n".encode("latin-1"), {}, "encoding", 3, "UTF-8"),
     "not_utf8_jsonl": ("d.jsonl", b'{"text": "a"}\n{"text": "\xff"}\n', {}, "encoding", 2, "UTF-8"),
     "empty": ("d.txt", b"", {}, "empty", None, "empty"),
     "bom_only": ("d.txt", BOM, {}, "empty", None, "empty"),

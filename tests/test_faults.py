@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from engine.config import DataConfig, RunConfig, TrainConfig
 from engine.runs import Run, RunStore
 from engine.runs.events import EvalEvent, PhaseEvent, StatusEvent, event_from_json
 from engine.runs.process import refresh

@@ -92,9 +92,8 @@ def test_cached_hub_id_resolves_without_network(hf_cache: Path, monkeypatch: pyt
 
 def test_cached_real_model_loads_unquantized(hf_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A tiny saved LlamaForCausalLM in the cache layout loads through the cache, not the network."""
-    from tests.tiny_model import make_model
-
     from engine.models import load_model
+    from tests.tiny_model import make_model
 
     made = make_model(tmp_path / "made")
     files = {p.name: p.read_bytes() for p in made.iterdir() if p.is_file()}

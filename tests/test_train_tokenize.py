@@ -15,7 +15,7 @@ def tokenizer(tmp_path_factory):
 
 
 def _decode_labelled(tokenizer, enc) -> str:
-    return tokenizer.decode([t for t, l in zip(enc.input_ids, enc.labels) if l != IGNORE])
+    return tokenizer.decode([t for t, label in zip(enc.input_ids, enc.labels, strict=True) if label != IGNORE])
 
 
 def test_text_is_learned_whole_except_bos(tokenizer):

@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from textual.pilot import Pilot
 
-from tests.test_tui_runs import SIZE, T0, events_in, run_page, runs_listed, until, write_run
-from tests.test_tui_runs import tui_env  # noqa: F401  (autouse: repository root, UTC)
+from tests.test_tui_runs import (
+    SIZE,
+    T0,
+    events_in,
+    run_page,
+    runs_listed,
+    tui_env,  # noqa: F401  (autouse: repository root, UTC)
+    until,
+    write_run,
+)
 from tui.app import FinetuiApp
 from tui.screens.run import RunLog
 from tui.widgets.loss_chart import LossChart

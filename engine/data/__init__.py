@@ -18,8 +18,8 @@ Public API (the CLI and the TUI use only these names):
 
 from engine.data.errors import DataError
 from engine.data.examples import Example, Message
-from engine.data.report import DataWarning, LengthStats, Report
 from engine.data.formats import FORMATS, DataSpec, detect_format, iter_examples
+from engine.data.report import DataWarning, LengthStats, Report
 from engine.data.scan import Cancelled, scan
 from engine.data.split import split_examples
 

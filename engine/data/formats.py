@@ -13,7 +13,7 @@ from engine.data.errors import DataError
 from engine.data.examples import Example
 from engine.data.raw import ParseState, Raw
 from engine.data.reader import Progress, check_readable, is_parquet, iter_lines, read_head
-from engine.data.records import SHAPES, parse_mapping, Normaliser
+from engine.data.records import SHAPES, Normaliser, parse_mapping
 
 #: File formats; ``--format`` also takes a record layout (``SHAPES``) and then detects the file format.
 FILE_FORMATS = ("txt", "jsonl", "json", "csv", "tsv", "parquet")

@@ -367,12 +367,13 @@ def delimited(path: Path, lines: Lines, delimiter: str, normalise: Normaliser) -
                 line=start,
                 code="malformed_csv",
             )
-        record = dict(zip(names, row))
+        record = dict(zip(names, row, strict=False))
         try:
             yield normalise(record, start)
         except DataError as exc:
             if exc.code == "missing_field" and len(row) < len(names) and exc.field in names:
-                raise DataError(path, f"is missing (the row has {len(row)} cells, the header {len(names)})", line=start, field=exc.field, code="missing_field") from None
+                message = f"is missing (the row has {len(row)} cells, the header {len(names)})"
+                raise DataError(path, message, line=start, field=exc.field, code="missing_field") from None
             raise
 
 

@@ -368,7 +368,7 @@ def chat_issues(turns: tuple[Message, ...]) -> set[str]:
         issues.add("no_user")
     if any(r == "system" for r in roles[1:]):
         issues.add("system_not_first")
-    if any(a == b and a != "tool" for a, b in zip(roles, roles[1:])):
+    if any(a == b and a != "tool" for a, b in zip(roles, roles[1:], strict=False)):
         issues.add("same_role_twice")
     if roles and roles[-1] == "user":
         issues.add("ends_on_user")

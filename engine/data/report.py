@@ -138,7 +138,10 @@ class Report:
             return None
         if masked.count >= self.examples:
             return f"this run would train on no tokens: every example's answer is masked (weight 0) or cut at {self.max_seq_len:,} tokens"
-        return f"{masked.count:,} examples would train on their prompt only: their answers are masked or cut at {self.max_seq_len:,} tokens, so they teach nothing"
+        return (
+            f"{masked.count:,} examples would train on their prompt only: "
+            f"their answers are masked or cut at {self.max_seq_len:,} tokens, so they teach nothing"
+        )
 
     def warning(self, code: str) -> DataWarning | None:
         """The warning with this code, if the file has it."""

@@ -16,9 +16,9 @@ from engine.data.errors import DataError
 from engine.data.examples import Example
 from engine.data.formats import DataSpec, detect_format, is_empty, parse, to_example
 from engine.data.raw import ParseState
-from engine.data.sniff import sniff_separator
 from engine.data.reader import Progress, check_readable
 from engine.data.report import DataWarning, Report
+from engine.data.sniff import sniff_separator
 from engine.data.split import DEFAULT_EVAL_FRACTION, eval_mask
 from engine.data.stats import LengthAccumulator
 

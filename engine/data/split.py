@@ -65,6 +65,6 @@ def split_examples(
     """The file's examples as ``(train, eval)`` lists, split as ``scan`` reports it."""
     examples = list(iter_examples(spec))
     mask = eval_mask([near_key(e.render()) for e in examples], eval_fraction, seed)
-    train = [e for e, is_eval in zip(examples, mask) if not is_eval]
-    held = [e for e, is_eval in zip(examples, mask) if is_eval]
+    train = [e for e, is_eval in zip(examples, mask, strict=True) if not is_eval]
+    held = [e for e, is_eval in zip(examples, mask, strict=True) if is_eval]
     return train, held

@@ -49,7 +49,7 @@ def preview(example: Example, tokenizer: Any, max_len: int) -> TokenPreview:
     spans: list[tuple[str, bool]] = []
     run: list[int] = []
     trained_run = False
-    for token, label in zip(ids, labels):
+    for token, label in zip(ids, labels, strict=True):
         trained = label != IGNORE
         if run and trained != trained_run:
             spans.append((tokenizer.decode(run), trained_run))

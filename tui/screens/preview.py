@@ -232,7 +232,8 @@ class PreviewScreen(FinetuiScreen):
     def action_train(self) -> None:
         """Set up training, once the whole file has been read without errors."""
         if self.report is None:
-            self.notify("Wait for the preview to finish reading the file." if self.error is None else "This file can't be used for training.", severity="warning")
+            message = "Wait for the preview to finish reading the file." if self.error is None else "This file can't be used for training."
+            self.notify(message, severity="warning")
             return
         self.app.push_screen(TrainScreen(self.spec, self.report))
 
