@@ -31,6 +31,8 @@ BATCH = 256
 #: ``bench/train_throughput.py`` (finetui-tiny, 5.87M parameters, 2,288 tokens/s).
 #: Only used until a run of the model has finished on this machine.
 CPU_RATE_TIMES_PARAMS = 1.3e10
+#: The CPU cores ``CPU_RATE_TIMES_PARAMS`` was measured on.
+CPU_RATE_CORES = 2
 #: Importing torch and loading a small model on a CPU, before the first step.
 STARTUP_GUESS_S = 30.0
 #: An eval token costs about a third of a training token (forward only), and
@@ -243,13 +245,20 @@ def measured_speed(model: str, quant: str, store: RunStore | None = None) -> Mea
 
 @dataclass(frozen=True)
 class Estimate:
-    """Steps and time of a run before it starts, with what the figure rests on."""
+    """Steps and time of a run before it starts, with what the figure rests on (front ends word it)."""
 
     steps: int
     train_tokens: int
     """Tokens the optimizer will see: the train split's tokens per step, times the steps."""
     seconds: float | None
-    basis: str
+    tokens_per_s: float | None = None
+    """The training speed the time rests on; None when the model's size is unknown."""
+    measured_by: str | None = None
+    """The finished run of the same model whose speed that is; None when the speed is a guess."""
+    guess_cores: int | None = None
+    """The CPU cores a guessed speed was measured on (``CPU_RATE_CORES``); None for a measured speed."""
+    gpu: bool = False
+    """A GPU driver is on this machine, so a guessed CPU speed is far too slow."""
 
 
 def steps_per_epoch(config: RunConfig, tokens: TokenStats, train_share: float) -> int:
@@ -278,14 +287,9 @@ def estimate_run(config: RunConfig, tokens: TokenStats, train_share: float, fact
     speed = measured_speed(config.model.name, config.model.quant, store)
     if speed is not None:
         seconds = seen / speed.tokens_per_s + speed.overhead_s
-        basis = f"at {speed.tokens_per_s:,.0f} tokens/s, as run {speed.run_id} measured"
-    elif facts.params:
+        return Estimate(steps, seen, seconds, speed.tokens_per_s, measured_by=speed.run_id)
+    if facts.params:
         rate = CPU_RATE_TIMES_PARAMS / facts.params
         seconds = STARTUP_GUESS_S + (seen + EVAL_COST * eval_tokens) / rate
-        basis = f"rough guess: {rate:,.0f} tokens/s as on 2 CPU cores, until a run of this model finishes here"
-        if shutil.which("nvidia-smi"):
-            basis += "; far less with a GPU"
-    else:
-        seconds = None
-        basis = "no estimate: the model's size is unknown until it is downloaded"
-    return Estimate(steps, seen, seconds, basis)
+        return Estimate(steps, seen, seconds, rate, guess_cores=CPU_RATE_CORES, gpu=shutil.which("nvidia-smi") is not None)
+    return Estimate(steps, seen, None)

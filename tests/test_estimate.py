@@ -92,4 +92,4 @@ def test_the_speed_comes_from_the_newest_ready_run_of_the_same_model(tmp_path: P
     rows = math.ceil(tokens.trained * 0.9 / tokens.seq_len)
     assert estimate.train_tokens == round(10 * tokens.trained * 0.9 / math.ceil(rows / 2))
     assert estimate.seconds == pytest.approx(estimate.train_tokens / 250.0 + 20.0)
-    assert newest in estimate.basis
+    assert estimate.measured_by == newest

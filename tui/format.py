@@ -8,8 +8,10 @@ and on a run's page.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePath
+from typing import TYPE_CHECKING, Literal
 
 from engine.runs.events import (
     CheckpointEvent,
@@ -23,6 +25,9 @@ from engine.runs.events import (
     TrainFigures,
     UnreadableEvent,
 )
+
+if TYPE_CHECKING:  # the estimate's module reads models and data: the TUI imports it only where it counts tokens
+    from engine.estimate import Estimate, TokenStats
 
 #: Characters of a damaged event line shown in the log.
 UNREADABLE_CHARS = 120
@@ -174,3 +179,43 @@ def format_scorecard(card: Scorecard) -> str:
         (first_step, first_loss), (last_step, last_loss) = t.loss_curve[0], t.loss_curve[-1]
         lines.append(f"train loss: {first_loss:.4f} at step {first_step} → {last_loss:.4f} at step {last_step}")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Line:
+    """A line of text and how much it stands out; the CLI prints the text, the TUI styles it by ``tone``."""
+
+    text: str
+    tone: Literal["", "strong", "warning", "muted"] = ""
+
+
+def estimate_basis(estimate: Estimate) -> str:
+    """What the time of an estimate rests on: a finished run's speed, a guess from the model's size, or nothing."""
+    if estimate.tokens_per_s is None:
+        return "no estimate: the model's size is unknown until it is downloaded"
+    if estimate.measured_by is not None:
+        return f"at {estimate.tokens_per_s:,.0f} tokens/s, as run {estimate.measured_by} measured"
+    basis = f"rough guess: {estimate.tokens_per_s:,.0f} tokens/s as on {estimate.guess_cores} CPU cores, until a run of this model finishes here"
+    return basis + ("; far less with a GPU" if estimate.gpu else "")
+
+
+def estimate_lines(tokens: TokenStats, estimate: Estimate, asked_seq_len: int) -> list[Line]:
+    """The token lengths, steps and time of a run before it starts: the train screen and ``finetui train`` show these.
+
+    ``asked_seq_len`` is the sequence length the settings ask for: a shorter
+    one in ``tokens`` is the model's context, and the lines say so.
+    """
+    approx = "" if tokens.exact else "≈"
+    context = " (the model's context)" if tokens.seq_len < asked_seq_len else ""
+    lines = [
+        Line(f"Tokens/example: median {approx}{tokens.p50:,}, p90 {tokens.p90:,}, max {tokens.max:,}"),
+        Line(f"{approx}{tokens.total:,} in all · sequences of {tokens.seq_len:,}{context}"),
+    ]
+    if tokens.cut:
+        lines.append(Line(f"{tokens.cut:,} examples longer than {tokens.seq_len:,} tokens are cut", "warning"))
+    if tokens.split:
+        lines.append(Line(f"{tokens.split:,} texts longer than {tokens.seq_len:,} tokens are read in parts"))
+    time = f" · about {duration(estimate.seconds)}" if estimate.seconds is not None else ""
+    lines.append(Line(f"{estimate.steps:,} steps · {estimate.train_tokens:,} tokens{time}", "strong"))
+    lines.append(Line(estimate_basis(estimate), "muted"))
+    return lines

@@ -19,7 +19,7 @@ from engine.train import defaults
 from tui.commands.flags import add_setting_flags, given, worded
 from tui.commands.inspect import format_report
 from tui.commands.runview import error, follow, os_problem
-from tui.format import duration
+from tui.format import estimate_lines
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -85,18 +85,11 @@ def _spec(config: RunConfig) -> DataSpec:
 
 
 def format_estimate(config: RunConfig, report: Report) -> str:
-    """Tokens, steps and time before the run starts, as the TUI's train screen shows them."""
+    """Tokens, steps and time before the run starts, in the lines the TUI's train screen shows."""
     facts = model_facts(config.model.name)
     tokens = count_tokens(_spec(config), facts, config.train.seq_len)
     estimate = estimate_run(config, tokens, train_share(report), facts)
-    approx = "" if tokens.exact else "≈"
-    lines = [f"tokens ({facts.spec}): {approx}{tokens.total:,}; per example median {tokens.p50:,}, max {tokens.max:,}; sequences of {tokens.seq_len:,}"]
-    if tokens.cut:
-        lines.append(f"  {tokens.cut:,} examples longer than {tokens.seq_len:,} tokens are cut")
-    if tokens.split:
-        lines.append(f"  {tokens.split:,} texts longer than {tokens.seq_len:,} tokens are read in parts")
-    time = f", about {duration(estimate.seconds)}" if estimate.seconds is not None else ""
-    lines.append(f"estimate: {estimate.steps:,} steps, {estimate.train_tokens:,} tokens{time} ({estimate.basis})")
+    lines = [f"estimate ({facts.spec}):"] + [f"  {line.text}" for line in estimate_lines(tokens, estimate, config.train.seq_len)]
     if facts.note:
         lines.append(f"  {facts.note}")
     return "\n".join(lines)

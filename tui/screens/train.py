@@ -25,7 +25,7 @@ from engine.models import ModelError, list_models
 from engine.models.check import check_model
 from engine.runs.lifecycle import start_run
 from engine.train import defaults
-from tui.format import duration
+from tui.format import estimate_lines
 from tui.messages import TokensCounted, TokensProgress
 from tui.pacing import Pace
 from tui.screens.base import FinetuiScreen, display_path
@@ -35,6 +35,8 @@ from tui.screens.dialogs import ConfirmScreen, ErrorScreen
 MODEL_SETTLE_S = 0.4
 #: Seconds between two progress messages while counting tokens.
 PROGRESS_EVERY = 0.1
+#: How the estimate's lines stand out, by their tone (tui.format.Line).
+_TONES = {"": "", "strong": "bold", "warning": "$text-warning", "muted": "$text-muted"}
 
 
 #: The settings grid's sections, in this order; the model panel and the data screen take the rest.
@@ -412,21 +414,8 @@ class TrainScreen(FinetuiScreen):
         view.update(self._estimate_text(self.tokens, estimate_run(self.config, self.tokens, share, self.facts)))
 
     def _estimate_text(self, tokens: TokenStats, estimate: Estimate) -> Content:
-        approx = "" if tokens.exact else "≈"
-        clamped = self.config is not None and tokens.seq_len < self.config.train.seq_len
-        lines = [
-            Content.from_markup("Tokens/example: median $p50, p90 $p90, max $max", p50=f"{approx}{tokens.p50:,}", p90=f"{tokens.p90:,}", max=f"{tokens.max:,}"),
-            Content(f"{approx}{tokens.total:,} in all · sequences of {tokens.seq_len:,}" + (" (the model's context)" if clamped else "")),
-        ]
-        if tokens.cut:
-            lines.append(Content.styled(f"{tokens.cut:,} examples longer than {tokens.seq_len:,} tokens are cut", "$text-warning"))
-        if tokens.split:
-            lines.append(Content(f"{tokens.split:,} texts longer than {tokens.seq_len:,} tokens are read in parts"))
-        lines.append(Content.from_markup("[b]$steps[/b] steps · $seen tokens", steps=f"{estimate.steps:,}", seen=f"{estimate.train_tokens:,}"))
-        if estimate.seconds is not None:
-            lines.append(Content.from_markup("about [b]$time[/b]", time=duration(estimate.seconds)))
-        lines.append(Content.styled(estimate.basis, "$text-muted"))
-        return Content("\n").join(lines)
+        asked = self.config.train.seq_len if self.config is not None else tokens.seq_len
+        return Content("\n").join(Content.styled(line.text, _TONES[line.tone]) for line in estimate_lines(tokens, estimate, asked))
 
     @on(Button.Pressed, "#launch")
     def action_launch(self) -> None:
