@@ -199,6 +199,10 @@ class LoraConfig:
         _check_section(self, "lora")
 
 
+#: Trackers the Trainer can report to (transformers' ``report_to``); ``none`` reports nowhere else.
+REPORT_TO = (
+    "none", "all", "tensorboard", "wandb", "mlflow", "comet_ml", "clearml", "neptune", "trackio", "dvclive", "swanlab", "codecarbon", "azure_ml", "dagshub",
+)
 #: Bounds past which a number can only be a typo, and would overflow the Trainer's step counts.
 MAX_EPOCHS = 10_000
 MAX_STEPS = 100_000_000
@@ -250,9 +254,34 @@ class TrainConfig:
     save_steps: int = _setting(20, help="write a checkpoint every N steps", label="Save every", flag="--save-steps", metavar="N", low=1, high=MAX_STEPS)
     logging_steps: int = _setting(1, help="log train metrics every N steps", label="Log every", flag="--logging-steps", metavar="N", low=1, high=MAX_STEPS)
     packing: bool = _setting(True, help="pack examples into full sequences instead of one example per sequence", label="Packing", flag="--packing")
+    eval_steps: int | None = _setting(
+        None,
+        help="score eval loss and accuracy on a fixed eval sample every N steps (0: never during training)",
+        label="Eval every",
+        flag="--eval-steps",
+        metavar="N",
+        low=0,
+        high=MAX_STEPS,
+        default_help="about 10 evaluations per run",
+    )
+    load_best: bool = _setting(
+        False, help="keep the checkpoint with the best eval loss, not the last one (saves at each evaluation)", label="Load best", flag="--load-best"
+    )
+    early_stop: int | None = _setting(
+        None, help="stop after N evaluations without a better eval loss", label="Early stop", flag="--early-stop", metavar="N", low=1, high=MAX_STEPS
+    )
+    samples: int = _setting(
+        32, help="eval examples both models complete after training, for the Samples view", label="Samples", flag="--samples", metavar="N", low=0, high=1024
+    )
+    report_to: str = _setting(
+        "none", help="also send the Trainer's metrics to this tracker", label="Report to", flag="--report-to", choices=REPORT_TO
+    )
 
     def __post_init__(self) -> None:
         _check_section(self, "train")
+        if self.eval_steps == 0 and (self.load_best or self.early_stop):
+            which = "train.load_best" if self.load_best else "train.early_stop"
+            raise ConfigError(which, f"{which} needs evaluations during training, but train.eval_steps is 0", "conflict")
 
 
 #: The sections of ``RunConfig``, in order: each a key of ``config.json``.

@@ -164,16 +164,29 @@ class EvalFigures:
         return cls(finite(raw, "loss"), finite(raw, "accuracy"), count(raw, "tokens"))
 
 
+#: ``EvalEvent.which`` of a score taken during training, on the fixed eval sample (``engine.train.eval_steps``).
+DURING = "during"
+
+
 @dataclass(frozen=True, kw_only=True)
 class EvalEvent(RunEvent):
-    """The held-out split scored by the ``baseline`` (adapter off) or the ``custom`` model."""
+    """The held-out split scored by the ``baseline`` (adapter off) or the ``custom`` model,
+    or the fixed eval sample scored ``during`` training at ``step`` (step 0: the base model).
+
+    ``step`` is None for the baseline and custom scores; lines written before
+    it existed read the same way.
+    """
 
     KIND: ClassVar[str] = "eval"
     which: str
     figures: EvalFigures
+    step: int | None = None
 
     def fields(self) -> dict[str, Any]:
-        return {"which": self.which, **self.figures.to_json()}
+        out = {"which": self.which, **self.figures.to_json()}
+        if self.step is not None:
+            out["step"] = self.step
+        return out
 
     @classmethod
     def parse(cls, raw: dict[str, Any], when: float | None) -> EvalEvent:
@@ -182,7 +195,7 @@ class EvalEvent(RunEvent):
             raise EventError("an eval without its token count")
         if figures.tokens > 0 and (figures.loss is None or figures.accuracy is None):
             raise EventError("an eval of scored tokens without its loss and accuracy")
-        return cls(time=when, which=text(raw, "which") or "?", figures=figures)
+        return cls(time=when, which=text(raw, "which") or "?", figures=figures, step=count(raw, "step"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -311,10 +324,19 @@ class TrainFigures:
     device: str | None = None
     train_examples: int | None = None
     eval_examples: int | None = None
+    eval_curve: tuple[tuple[int, float], ...] = ()
+    """Eval loss on the fixed eval sample by step, scored during training (step 0: the base model)."""
+    kept_step: int | None = None
+    """With ``--load-best``: the step whose checkpoint the adapter and the custom score come from."""
+    stop_reason: str | None = None
+    """Why training ended before its last step (``--early-stop``), in words; None when it ran to the end."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "loss_curve": [[step, loss] for step, loss in self.loss_curve],
+            "eval_curve": [[step, loss] for step, loss in self.eval_curve],
+            "kept_step": self.kept_step,
+            "stop_reason": self.stop_reason,
             "steps": self.steps,
             "tokens": self.tokens,
             "wall_time_s": self.wall_time_s,
@@ -328,15 +350,12 @@ class TrainFigures:
 
     @classmethod
     def from_json(cls, raw: Any) -> TrainFigures:
-        curve = []
-        for point in (raw.get("loss_curve") if isinstance(raw, dict) else None) or []:
-            if isinstance(point, list) and len(point) == 2:
-                step, loss = count({"v": point[0]}, "v"), finite({"v": point[1]}, "v")
-                if step is not None and loss is not None:
-                    curve.append((step, loss))
         memory = finite(raw, "peak_memory_bytes")
         return cls(
-            loss_curve=tuple(curve),
+            loss_curve=_curve(raw, "loss_curve"),
+            eval_curve=_curve(raw, "eval_curve"),
+            kept_step=count(raw, "kept_step"),
+            stop_reason=text(raw, "stop_reason"),
             steps=count(raw, "steps"),
             tokens=count(raw, "tokens"),
             wall_time_s=finite(raw, "wall_time_s"),
@@ -349,6 +368,59 @@ class TrainFigures:
         )
 
 
+def _curve(raw: Any, key: str) -> tuple[tuple[int, float], ...]:
+    """``[[step, loss], ...]`` read back, skipping any point that is not a whole step and a finite loss."""
+    curve = []
+    for point in (raw.get(key) if isinstance(raw, dict) else None) or []:
+        if isinstance(point, list) and len(point) == 2:
+            step, loss = count({"v": point[0]}, "v"), finite({"v": point[1]}, "v")
+            if step is not None and loss is not None:
+                curve.append((step, loss))
+    return tuple(curve)
+
+
+@dataclass(frozen=True)
+class SampleRates:
+    """What the generated samples add up to (``engine.train.samples``): how many, how many got worse,
+    and for prompt/completion data the share each model got exactly, or contained, the reference."""
+
+    count: int
+    worse: int
+    """Samples on which the custom model did worse than the baseline (flagged, listed first)."""
+    kind: str | None = None
+    baseline_exact: float | None = None
+    baseline_contains: float | None = None
+    custom_exact: float | None = None
+    custom_contains: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "worse": self.worse,
+            "kind": self.kind,
+            "baseline": {"exact": self.baseline_exact, "contains": self.baseline_contains},
+            "custom": {"exact": self.custom_exact, "contains": self.custom_contains},
+        }
+
+    @classmethod
+    def from_json(cls, raw: Any) -> SampleRates | None:
+        """The rates read back; None when the section is missing or has no count (a run from before samples)."""
+        samples = count(raw, "count")
+        if samples is None:
+            return None
+        base = raw.get("baseline") if isinstance(raw, dict) else None
+        custom = raw.get("custom") if isinstance(raw, dict) else None
+        return cls(
+            samples,
+            count(raw, "worse") or 0,
+            text(raw, "kind"),
+            finite(base, "exact"),
+            finite(base, "contains"),
+            finite(custom, "exact"),
+            finite(custom, "contains"),
+        )
+
+
 @dataclass(frozen=True)
 class Scorecard:
     """``metrics.json``: baseline against custom on the held-out split, and the training figures."""
@@ -357,6 +429,8 @@ class Scorecard:
     custom: EvalFigures
     train: TrainFigures
     schema: int = SCHEMA
+    samples: SampleRates | None = None
+    """Exact-match and contains rates of the samples; None for a run from before samples, or with none."""
 
     @property
     def scored(self) -> bool:
@@ -382,6 +456,7 @@ class Scorecard:
             "custom": self.custom.to_json(),
             "change": {"loss": self.loss_change, "accuracy_points": self.accuracy_points},
             "train": self.train.to_json(),
+            **({"samples": self.samples.to_json()} if self.samples else {}),
         }
 
     @classmethod
@@ -396,4 +471,10 @@ class Scorecard:
         if not all(isinstance(part, dict) for part in sections.values()):
             raise ValueError("not a scorecard (an object of sections)")
         schema = count(raw, "schema") or SCHEMA
-        return cls(EvalFigures.from_json(raw.get("baseline")), EvalFigures.from_json(raw.get("custom")), TrainFigures.from_json(raw.get("train")), schema)
+        return cls(
+            EvalFigures.from_json(raw.get("baseline")),
+            EvalFigures.from_json(raw.get("custom")),
+            TrainFigures.from_json(raw.get("train")),
+            schema,
+            SampleRates.from_json(raw.get("samples")),
+        )

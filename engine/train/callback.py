@@ -1,7 +1,8 @@
 """A TrainerCallback that turns the Trainer's progress into the run's events.
 
 It writes one ``step`` event per logging step (loss, learning rate, grad norm,
-tokens per second, progress, ETA), one ``checkpoint`` event per save, stops
+tokens per second, progress, ETA), one ``eval`` event per evaluation during
+training, one ``checkpoint`` event per save, stops
 training cleanly when the run is cancelled, fails fast on a NaN loss, and on a
 CPU trains with one thread while the playground computes.
 """
@@ -17,7 +18,7 @@ from transformers import TrainerCallback
 
 from engine.cpu_share import PLAYGROUND_LOCK, ThreadShare
 from engine.runs import Run
-from engine.runs.events import CheckpointEvent, StepEvent, finite
+from engine.runs.events import DURING, CheckpointEvent, EvalEvent, EvalFigures, StepEvent, count, finite
 
 
 class TrainingFailed(Exception):
@@ -80,6 +81,11 @@ class EventsCallback(TrainerCallback):
                 eta_s=eta,
             )
         )
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        metrics = metrics or {}
+        figures = EvalFigures(finite(metrics, "eval_loss"), finite(metrics, "eval_accuracy"), count(metrics, "eval_tokens"))
+        self.run.append(EvalEvent(which=DURING, figures=figures, step=state.global_step))
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.run.append(CheckpointEvent(step=state.global_step, path=f"checkpoints/checkpoint-{state.global_step}"))

@@ -11,7 +11,7 @@ import os
 import resource
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.data import DataSpec, split_examples
@@ -19,7 +19,8 @@ from engine.runs import Run
 from engine.runs.events import EvalEvent, EvalFigures, PhaseEvent, Scorecard, StepEvent, TrainFigures
 from engine.runs.files import write_json_atomic
 from engine.train.packing import PackedCollator, one_per_row, pack
-from engine.train.scorecard import evaluate
+from engine.train.samples import make_samples
+from engine.train.scorecard import eval_curve, evaluate
 from engine.train.tokenize import Encoded, encode_windows
 
 #: Above this many parameters on a GPU, recomputing activations saves more memory than it costs.
@@ -67,6 +68,8 @@ class Session:
     checkpointing: bool
     train_examples: int
     started: float
+    eval_examples: list[Any] = field(default_factory=list)
+    """The held-out examples themselves, for the samples generated after training."""
 
 
 def _one_kernel_for_training(model: Any) -> None:
@@ -134,7 +137,7 @@ def prepare(run: Run, resume: bool = False) -> Session:
         with model.disable_adapter():
             baseline = evaluate(model, encoded_eval, pad_id)
         run.append(EvalEvent(which="baseline", figures=baseline))
-    return Session(run, model, tokenizer, rows, encoded_eval, pad_id, baseline, checkpointing, len(train_examples), started)
+    return Session(run, model, tokenizer, rows, encoded_eval, pad_id, baseline, checkpointing, len(train_examples), started, eval_examples)
 
 
 def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
@@ -143,12 +146,14 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
     Returns the run's final state, ``ready`` or ``cancelled``.
     """
     import torch
-    from transformers import Trainer, TrainingArguments
+    from transformers import TrainingArguments
 
     from engine.train.callback import EventsCallback
+    from engine.train.eval_steps import EvalPlan, ScoringTrainer, outcome, score_base_on_sample
 
     run, cfg = session.run, session.run.config()
     on_gpu = torch.cuda.is_available()
+    plan = EvalPlan.make(cfg.train, len(session.rows), session.encoded_eval)
     args = TrainingArguments(
         output_dir=str(run.checkpoints_dir),
         num_train_epochs=cfg.train.epochs,
@@ -160,40 +165,50 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
         gradient_accumulation_steps=cfg.train.grad_accum,
         gradient_checkpointing=session.checkpointing,
         logging_steps=cfg.train.logging_steps,
-        save_strategy="steps",
-        save_steps=cfg.train.save_steps,
         save_total_limit=2,
+        **plan.arguments(),
         seed=cfg.train.seed,
         data_seed=cfg.train.seed,
         bf16=on_gpu and torch.cuda.is_bf16_supported(),
         use_cpu=not on_gpu,
-        report_to="none",
+        report_to=cfg.train.report_to,
         disable_tqdm=True,
         remove_unused_columns=False,
         dataloader_pin_memory=on_gpu,
         include_num_input_tokens_seen="non_padding",
     )
-    trainer = Trainer(
+    trainer = ScoringTrainer(
         model=session.model,
         args=args,
         train_dataset=session.rows,
         data_collator=PackedCollator(session.pad_id),
         processing_class=session.tokenizer,
-        callbacks=[EventsCallback(run, stop)],
+        callbacks=[EventsCallback(run, stop), *plan.callbacks()],
+        eval_rows=plan.sample,
+        pad_id=session.pad_id,
     )
     checkpoint = run.last_checkpoint() if resume else None
     if checkpoint is not None:
         run.log(f"resuming from {checkpoint.name}")
+    else:
+        score_base_on_sample(run, session.model, plan, session.encoded_eval, session.pad_id, session.baseline)
+    run.log(plan.describe())
     _phase(run, "training")
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if stop.is_set():
         run.log(f"cancelled at step {trainer.state.global_step}; checkpoint saved")
         return "cancelled"
+    decided = outcome(trainer, plan, cancelled=False)
+    if decided.stop_reason:
+        run.log(decided.stop_reason)
+    if decided.kept_step is not None:
+        run.log(f"kept the checkpoint of step {decided.kept_step}, the best eval loss")
 
     _phase(run, "custom")
     run.log("scoring the custom model (adapter on) on the eval split")
     custom = evaluate(session.model, session.encoded_eval, session.pad_id)
     run.append(EvalEvent(which="custom", figures=custom))
+    rates = make_samples(run, session.model, session.tokenizer, session.eval_examples, cfg)
     _phase(run, "saving")
     _save_adapter(session.model, run)
     tokens = trainer.state.num_input_tokens_seen
@@ -209,8 +224,11 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
         device=torch.cuda.get_device_name(0) if on_gpu else "cpu",
         train_examples=session.train_examples,
         eval_examples=len(session.encoded_eval),
+        eval_curve=tuple(eval_curve(run)),
+        kept_step=decided.kept_step,
+        stop_reason=decided.stop_reason,
     )
-    card = Scorecard(session.baseline, custom, train_figures)
+    card = Scorecard(session.baseline, custom, train_figures, samples=rates)
     write_json_atomic(run.metrics_path, card.to_json())
     return "ready"
 

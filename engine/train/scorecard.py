@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from engine.eval import score_rows
-from engine.runs.events import EvalFigures
+from engine.runs import Run
+from engine.runs.events import DURING, EvalEvent, EvalFigures
 from engine.train.tokenize import IGNORE, Encoded
 
 
@@ -44,3 +45,12 @@ def evaluate(model: Any, encoded: list[Encoded], pad_id: int, batch_size: int = 
     if count == 0:
         return EvalFigures(None, None, 0)
     return EvalFigures(total_loss / count, correct / count, count)
+
+
+def eval_curve(run: Run) -> list[tuple[int, float]]:
+    """Step and eval loss of each evaluation during training, over all attempts (the newest score of a step wins)."""
+    by_step: dict[int, float] = {}
+    for _, e in run.events():
+        if isinstance(e, EvalEvent) and e.which == DURING and e.step is not None and e.figures.loss is not None:
+            by_step[e.step] = e.figures.loss
+    return sorted(by_step.items())

@@ -57,6 +57,15 @@ def _disk_full(exc: BaseException) -> bool:
     return False
 
 
+def _early_stop(run: Run) -> str | None:
+    """Why a ready run stopped before its last step (``--early-stop``), from its scorecard; None when it ran to the end."""
+    try:
+        metrics = run.metrics()
+    except (OSError, ValueError):
+        return None
+    return metrics.train.stop_reason if metrics else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="engine.train.worker")
     parser.add_argument("run_dir", type=Path)
@@ -97,8 +106,9 @@ def _work(run: Run, stop: threading.Event, resume: bool) -> int:
             run.write_status(run.status().moved("failed", reason=reason))
             run.append(StatusEvent(state="failed", reason=reason))
             return 1
-        run.write_status(run.status().moved(final, reason=None))
-        run.append(StatusEvent(state=final))
+        reason = _early_stop(run) if final == "ready" else None
+        run.write_status(run.status().moved(final, reason=reason))
+        run.append(StatusEvent(state=final, reason=reason))
     return 0
 
 

@@ -1,0 +1,163 @@
+"""Evaluation during training: a fixed eval sample scored every N steps, the best checkpoint, early stopping.
+
+The Trainer decides when to evaluate (``eval_strategy="steps"``), which
+checkpoint is best (``metric_for_best_model="eval_loss"``,
+``load_best_model_at_end``) and when to stop (``EarlyStoppingCallback``).
+What an evaluation computes is the scorecard's own scoring
+(``engine.train.scorecard.evaluate``): the same loss and token accuracy as
+the baseline and custom scores, so the eval curve, the baseline line and the
+scorecard are one measure. Its cost is bounded by a fixed sample of the eval
+split, drawn once with the run's seed, the same at every evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from transformers import EarlyStoppingCallback, Trainer
+
+from engine.config import TrainConfig
+from engine.runs import Run
+from engine.runs.events import DURING, EvalEvent, EvalFigures
+from engine.train.scorecard import evaluate
+from engine.train.tokenize import Encoded
+
+#: Evaluations per run when ``train.eval_steps`` is not set.
+EVALS_PER_RUN = 10
+#: Eval sequences scored at each evaluation, at most: a larger split is sampled down to this many.
+EVAL_SAMPLE = 256
+#: The metric the best checkpoint and early stopping go by (lower is better).
+METRIC = "eval_loss"
+
+
+def total_steps(train: TrainConfig, rows: int) -> int:
+    """The optimizer steps the Trainer will take: ``max_steps``, or the epochs over ``rows`` packed sequences."""
+    if train.max_steps:
+        return train.max_steps
+    batches = math.ceil(rows / train.batch_size)
+    per_epoch = max(1, math.ceil(batches / train.grad_accum))
+    return max(1, math.ceil(per_epoch * train.epochs))
+
+
+def eval_sample(encoded: list[Encoded], seed: int, size: int = EVAL_SAMPLE) -> list[Encoded]:
+    """The sequences scored during training: the whole split when it is small, else ``size`` drawn with ``seed``, in split order."""
+    if len(encoded) <= size:
+        return list(encoded)
+    keep = sorted(random.Random(seed).sample(range(len(encoded)), size))
+    return [encoded[i] for i in keep]
+
+
+@dataclass(frozen=True)
+class EvalPlan:
+    """When to evaluate and what to do with the scores; ``every`` is 0 when nothing is scored during training."""
+
+    every: int
+    sample: list[Encoded]
+    load_best: bool
+    early_stop: int | None
+    save_steps: int
+
+    @classmethod
+    def make(cls, train: TrainConfig, rows: int, encoded_eval: list[Encoded]) -> EvalPlan:
+        """The plan for a run: about ``EVALS_PER_RUN`` evaluations unless ``train.eval_steps`` says otherwise.
+
+        A sample with no scored token (every eval example is all prompt) can't
+        be scored, so nothing is evaluated then; ``--load-best`` saves at every
+        evaluation, so that the best one has a checkpoint to go back to.
+        """
+        sample = eval_sample(encoded_eval, train.seed)
+        every = train.eval_steps if train.eval_steps is not None else max(1, math.ceil(total_steps(train, rows) / EVALS_PER_RUN))
+        if not any(e.trained_tokens for e in sample):
+            every = 0
+        save_steps = every if train.load_best and every else train.save_steps
+        return cls(every, sample, train.load_best and every > 0, train.early_stop if every else None, save_steps)
+
+    def arguments(self) -> dict[str, Any]:
+        """The ``TrainingArguments`` that schedule evaluations, saves and the choice of the best checkpoint."""
+        out: dict[str, Any] = {"save_strategy": "steps", "save_steps": self.save_steps}
+        if not self.every:
+            return {**out, "eval_strategy": "no"}
+        return {
+            **out,
+            "eval_strategy": "steps",
+            "eval_steps": self.every,
+            "metric_for_best_model": METRIC,
+            "greater_is_better": False,
+            "load_best_model_at_end": self.load_best,
+        }
+
+    def callbacks(self) -> list[Any]:
+        return [EarlyStoppingCallback(early_stopping_patience=self.early_stop)] if self.early_stop else []
+
+    def describe(self) -> str:
+        """One log line: what is scored, how often, and what the scores decide."""
+        if not self.every:
+            return "no evaluation during training"
+        extras = []
+        if self.load_best:
+            extras.append("the best checkpoint is kept")
+        if self.early_stop:
+            extras.append(f"training stops after {self.early_stop} evaluations without a better eval loss")
+        tail = f"; {'; '.join(extras)}" if extras else ""
+        return f"eval loss every {self.every} steps on {len(self.sample)} eval sequences{tail}"
+
+
+def score_base_on_sample(run: Run, model: Any, plan: EvalPlan, encoded_eval: list[Encoded], pad_id: int, baseline: EvalFigures) -> None:
+    """Record the eval curve's step 0: the base model (adapter off) on the sample; the baseline itself when the sample is the split."""
+    if not plan.every:
+        return
+    if len(plan.sample) == len(encoded_eval):
+        figures = baseline
+    else:
+        with model.disable_adapter():
+            figures = evaluate(model, plan.sample, pad_id)
+    run.append(EvalEvent(which=DURING, figures=figures, step=0))
+
+
+class ScoringTrainer(Trainer):
+    """The Trainer, evaluating with the scorecard's scoring on the plan's fixed sample.
+
+    ``evaluate`` does what the Trainer's own does around the numbers: logs
+    them (to ``report_to`` as well) and calls ``on_evaluate``, so early
+    stopping and the best-checkpoint choice see ``eval_loss`` as usual.
+    """
+
+    def __init__(self, *args: Any, eval_rows: list[Encoded], pad_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, eval_dataset=eval_rows, **kwargs)
+        self.eval_rows = eval_rows
+        self.pad_id = pad_id
+
+    def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        figures = evaluate(self.model, self.eval_rows, self.pad_id)
+        metrics = {f"{metric_key_prefix}_loss": figures.loss, f"{metric_key_prefix}_accuracy": figures.accuracy, f"{metric_key_prefix}_tokens": figures.tokens}
+        self.log(metrics)  # type: ignore[arg-type]
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the evaluations decided: the step whose checkpoint was kept, and why training stopped early."""
+
+    kept_step: int | None = None
+    stop_reason: str | None = None
+
+
+def outcome(trainer: Trainer, plan: EvalPlan, cancelled: bool) -> Outcome:
+    """Read the Trainer's state after ``train``: the best step it went back to, and whether early stopping ended it."""
+    state = trainer.state
+    kept = None
+    if plan.load_best and state.best_model_checkpoint is not None:
+        kept = int(str(state.best_model_checkpoint).rstrip("/").rsplit("-", 1)[-1])
+    reason = None
+    stopper = next((cb for cb in trainer.callback_handler.callbacks if isinstance(cb, EarlyStoppingCallback)), None)
+    if stopper is not None and not cancelled and stopper.early_stopping_patience_counter >= stopper.early_stopping_patience:
+        best = f" (best {state.best_metric:.4f} at step {state.best_global_step})" if state.best_metric is not None and state.best_global_step else ""
+        reason = (
+            f"stopped early at step {state.global_step} of {state.max_steps}: "
+            f"the eval loss did not improve for {stopper.early_stopping_patience} evaluations{best}"
+        )
+    return Outcome(kept, reason)

@@ -1,0 +1,277 @@
+"""Samples: what the baseline and the custom model actually write on held-out examples, side by side.
+
+After training, each of up to ``train.samples`` eval examples is cut into a
+prompt and its reference completion, as training saw it: a prompt/completion
+pair at the completion, a chat at its last trained assistant turn, plain
+text at its middle. Both models continue the prompt in one batch, a row
+each (peft's ``adapter_names``: ``__base__`` turns the adapter off for the
+baseline's row), under the same greedy decoding, so a difference between
+the outputs is the fine-tune's doing. Each model's loss on the reference is
+scored the same way (``engine.eval.score_rows``).
+
+The samples go to ``samples.jsonl`` in the run folder, those on which the
+custom model did worse first (flagged): a higher loss on the reference, or,
+for prompt/completion data, a reference the baseline contained and the
+custom model lost. For prompt/completion data the exact-match and
+contains-the-reference rates of both models go to the scorecard.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.data import Example
+from engine.runs import Run
+from engine.runs.events import SampleRates
+from engine.train.tokenize import IGNORE, encode
+
+SAMPLES_FILE = "samples.jsonl"
+#: peft's name for a batch row with every adapter off.
+BASE_ROW = "__base__"
+#: Tokens generated past the reference's length, so a longer answer shows where it goes.
+EXTRA_TOKENS = 16
+#: Tokens generated per sample, at most.
+MAX_NEW_TOKENS = 128
+#: Plain text: the prompt is the first half of the example, at most this many tokens, and the reference as many after it.
+TEXT_PROMPT_TOKENS = 64
+
+
+def samples_path(run: Run) -> Path:
+    return run.dir / SAMPLES_FILE
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One held-out example completed by both models.
+
+    ``exact`` and ``contains`` (per model) are None unless the data is
+    prompt/completion; a loss is None when the reference had no token to score.
+    """
+
+    index: int
+    """The example's number in the data file (from 0), and ``line`` where it starts."""
+    line: int
+    prompt: str
+    reference: str
+    baseline: str
+    custom: str
+    baseline_loss: float | None
+    custom_loss: float | None
+    worse: bool
+    baseline_exact: bool | None = None
+    baseline_contains: bool | None = None
+    custom_exact: bool | None = None
+    custom_contains: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Sample:
+        """A line read back; ``ValueError`` names what is missing from it."""
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
+        missing = [name for name in ("prompt", "reference", "baseline", "custom") if not isinstance(raw.get(name), str)]
+        if missing:
+            raise ValueError(f"it has no {missing[0]!r} text")
+
+        def number(key: str) -> float | None:
+            value = raw.get(key)
+            return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+        def flag(key: str) -> bool | None:
+            value = raw.get(key)
+            return value if isinstance(value, bool) else None
+
+        index, line = raw.get("index"), raw.get("line")
+        return cls(
+            index=index if isinstance(index, int) else -1,
+            line=line if isinstance(line, int) else 0,
+            prompt=raw["prompt"],
+            reference=raw["reference"],
+            baseline=raw["baseline"],
+            custom=raw["custom"],
+            baseline_loss=number("baseline_loss"),
+            custom_loss=number("custom_loss"),
+            worse=raw.get("worse") is True,
+            baseline_exact=flag("baseline_exact"),
+            baseline_contains=flag("baseline_contains"),
+            custom_exact=flag("custom_exact"),
+            custom_contains=flag("custom_contains"),
+        )
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split())
+
+
+def exact(output: str, reference: str) -> bool:
+    """The output is the reference, whitespace aside."""
+    return _normal(output) == _normal(reference)
+
+
+def contains(output: str, reference: str) -> bool:
+    """The reference appears in the output, whitespace and case aside (an empty reference never counts)."""
+    wanted = _normal(reference).casefold()
+    return bool(wanted) and wanted in _normal(output).casefold()
+
+
+def split_prompt(example: Example, tokenizer: Any, max_len: int) -> tuple[list[int], list[int]]:
+    """``(prompt ids, reference ids)`` as training tokenizes the example (``engine.train.tokenize.encode``).
+
+    The reference is the last run of trained tokens (the completion with its
+    end of text, the last trained assistant turn); for plain text, the tokens
+    after the first half.
+    """
+    enc = encode(example, tokenizer, max_len)
+    ids, labels = enc.input_ids, enc.labels
+    if example.kind == "text":
+        cut = max(1, min(len(ids) // 2, TEXT_PROMPT_TOKENS))
+        return ids[:cut], ids[cut : cut + TEXT_PROMPT_TOKENS]
+    end = max((i for i, label in enumerate(labels) if label != IGNORE), default=-1) + 1
+    start = end
+    while start > 0 and labels[start - 1] != IGNORE:
+        start -= 1
+    return ids[:start], ids[start:end]
+
+
+def generate_samples(model: Any, tokenizer: Any, examples: list[Example], max_len: int, adapter: str = "default") -> list[Sample]:
+    """Both models on each example (greedy, same batch), with their losses on the reference; worse ones first."""
+    import torch
+
+    from engine.eval import score_rows
+
+    context = getattr(model.config, "max_position_embeddings", None) or max_len
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    eos = tokenizer.eos_token_id
+    names = [BASE_ROW, adapter]
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    samples = []
+    with torch.inference_mode():
+        for example in examples:
+            prompt, reference = split_prompt(example, tokenizer, min(max_len, context))
+            if not prompt or not reference:
+                continue
+            ids = torch.tensor([prompt, prompt], dtype=torch.long, device=device)
+            room = context - len(prompt)
+            new = min(len(reference) + EXTRA_TOKENS, MAX_NEW_TOKENS, room)
+            outputs = ["", ""]
+            if new > 0:
+                out = model.generate(
+                    input_ids=ids,
+                    attention_mask=torch.ones_like(ids),
+                    max_new_tokens=new,
+                    do_sample=False,
+                    pad_token_id=pad,
+                    eos_token_id=eos,
+                    use_cache=True,
+                    adapter_names=names,
+                )
+                outputs = [_until_eos(row[len(prompt) :].tolist(), eos, tokenizer) for row in out]
+            whole = prompt + reference
+            scored = [False] * len(prompt) + [True] * len(reference)
+            rows = score_rows(model, [whole, whole], [scored, scored], pad, adapter_names=names)
+            losses = [-row.logprobs.mean().item() if row.count else None for row in rows]
+            samples.append(_sample(example, tokenizer, prompt, reference, outputs, losses))
+    if was_training:
+        model.train()
+    return sorted(samples, key=_order)
+
+
+def _until_eos(ids: list[int], eos: int | None, tokenizer: Any) -> str:
+    if eos is not None and eos in ids:
+        ids = ids[: ids.index(eos)]
+    return tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def _sample(example: Example, tokenizer: Any, prompt: list[int], reference: list[int], outputs: list[str], losses: list[float | None]) -> Sample:
+    if example.kind == "prompt_completion":
+        prompt_text, reference_text = example.prompt, example.completion
+    else:
+        prompt_text = tokenizer.decode(prompt, skip_special_tokens=True)
+        reference_text = tokenizer.decode(reference, skip_special_tokens=True)
+    base_loss, custom_loss = losses
+    worse = base_loss is not None and custom_loss is not None and custom_loss > base_loss
+    matches: dict[str, bool | None] = {}
+    if example.kind == "prompt_completion":
+        for which, output in zip(("baseline", "custom"), outputs, strict=True):
+            matches[f"{which}_exact"] = exact(output, reference_text)
+            matches[f"{which}_contains"] = contains(output, reference_text)
+        worse = worse or bool(matches["baseline_contains"] and not matches["custom_contains"])
+    return Sample(example.index, example.line, prompt_text, reference_text, outputs[0], outputs[1], base_loss, custom_loss, worse, **matches)
+
+
+def _order(sample: Sample) -> tuple[bool, float]:
+    """Worse ones first; within each group, the biggest loss increase (custom minus baseline) first."""
+    change = (sample.custom_loss - sample.baseline_loss) if sample.custom_loss is not None and sample.baseline_loss is not None else 0.0
+    return (not sample.worse, -change)
+
+
+def rates(samples: list[Sample], kind: str) -> SampleRates | None:
+    """What the samples add up to, for the scorecard; None when there are none."""
+    if not samples:
+        return None
+    n = len(samples)
+    worse = sum(s.worse for s in samples)
+    if kind != "prompt_completion":
+        return SampleRates(n, worse, kind)
+
+    def share(values: list[bool | None]) -> float:
+        return sum(bool(v) for v in values) / n
+
+    return SampleRates(
+        n,
+        worse,
+        kind,
+        share([s.baseline_exact for s in samples]),
+        share([s.baseline_contains for s in samples]),
+        share([s.custom_exact for s in samples]),
+        share([s.custom_contains for s in samples]),
+    )
+
+
+def write_samples(run: Run, samples: list[Sample]) -> None:
+    """Write ``samples.jsonl`` whole, beside its place first, so a reader never sees half of it."""
+    path = samples_path(run)
+    partial = path.with_name(f".{SAMPLES_FILE}.partial")
+    partial.write_text("".join(json.dumps(s.to_json(), ensure_ascii=False) + "\n" for s in samples), encoding="utf-8")
+    partial.replace(path)
+
+
+class SamplesUnreadable(ValueError):
+    """``samples.jsonl`` has a line that is not a sample; the message names the file and line."""
+
+
+def read_samples(run: Run) -> list[Sample] | None:
+    """The run's samples in their stored order; None when the run has none (not finished, or from before samples).
+
+    Raises ``SamplesUnreadable`` naming the file and line of a damaged line, ``OSError`` when it can't be read.
+    """
+    path = samples_path(run)
+    if not path.is_file():
+        return None
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append(Sample.from_json(json.loads(line)))
+        except ValueError as error:
+            raise SamplesUnreadable(f"{path}: line {number}: {error}") from None
+    return out
+
+
+def make_samples(run: Run, model: Any, tokenizer: Any, examples: list[Example], config: Any) -> SampleRates | None:
+    """Generate the run's samples (the first ``train.samples`` eval examples), write them, and return their rates."""
+    wanted = examples[: config.train.samples]
+    if not wanted:
+        return None
+    run.log(f"samples: both models complete {len(wanted)} eval examples (greedy)")
+    samples = generate_samples(model, tokenizer, wanted, config.train.seq_len)
+    write_samples(run, samples)
+    return rates(samples, wanted[0].kind)
