@@ -1,0 +1,289 @@
+"""The choices a fine-tune makes from the device it runs on, and what it says when the GPU runs out of memory.
+
+Each choice is a run setting whose default, ``auto``, decides here from the
+device (see ``engine.config``); the pure functions take the device's
+figures as arguments, so the decisions are tested without a GPU:
+
+- compute dtype: bf16 on Ampere and newer (compute capability 8.0+), whose
+  range matches float32's, so no loss scaling; fp16 on older cards (T4,
+  V100), with the Trainer's loss scaling (``fp16=True``: a GradScaler);
+  float32 on the CPU (see ``engine.models.load.compute_dtype``);
+- gradient checkpointing: on by default on a GPU, non-reentrant (the
+  reentrant variant needs inputs that require grad, which a frozen 4-bit
+  base does not give, and it is the one PyTorch deprecates); off on the
+  CPU, where memory is rarely the limit and the recompute costs a third;
+- attention: FlashAttention-2 when the ``flash_attn`` package is installed
+  and the GPU computes in 16 bits, else PyTorch's SDPA. With FlashAttention-2
+  packed rows are flattened into one sequence (``engine.train.packing``),
+  because its variable-length path reads example boundaries from
+  ``position_ids`` only for a batch of one row;
+- optimizer: paged 8-bit AdamW (bitsandbytes) on a GPU, as QLoRA does: its
+  states take a quarter of AdamW's and page to the CPU on a memory spike;
+  torch's AdamW on the CPU, where bitsandbytes' paged optimizers do not run;
+- Liger kernels (transformers' ``use_liger_kernel``) when ``liger-kernel`` is
+  installed and the run is on a GPU: fused RMSNorm, RoPE, SwiGLU and a
+  cross-entropy that never materialises the full logits.
+
+torch is imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import FinetuiError, Hint
+
+#: ``train.precision``, ``train.checkpointing``, ``model.attention``, ``train.optim``, ``train.liger``.
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+SWITCHES = ("auto", "on", "off")
+ATTENTIONS = ("auto", "sdpa", "flash_attention_2", "eager")
+OPTIMS = ("auto", "adamw", "paged_adamw_8bit")
+#: The Trainer's names for finetui's optimizers.
+TRAINER_OPTIM = {"adamw": "adamw_torch", "paged_adamw_8bit": "paged_adamw_8bit"}
+#: bf16 needs compute capability 8.0 (Ampere) or newer.
+BF16_CAPABILITY = (8, 0)
+#: The dtype names ``engine.models.load.compute_dtype`` takes.
+DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+
+
+class GpuSettingError(FinetuiError, ValueError):
+    """A GPU setting that this machine cannot honour (FlashAttention-2 not installed, a paged optimizer on the CPU)."""
+
+
+@dataclass(frozen=True)
+class Device:
+    """What the choices depend on: a CUDA device's name, compute capability and memory, or the CPU."""
+
+    name: str
+    capability: tuple[int, int] | None = None
+    """None for the CPU."""
+    total_bytes: int | None = None
+
+    @property
+    def cuda(self) -> bool:
+        return self.capability is not None
+
+
+CPU = Device("cpu")
+
+
+def probe() -> Device:
+    """The first CUDA device, or ``CPU``."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return CPU
+    props = torch.cuda.get_device_properties(0)
+    return Device(props.name, (props.major, props.minor), int(props.total_memory))
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What a run does on its device, every ``auto`` resolved."""
+
+    precision: str
+    """bf16, fp16 or fp32."""
+    checkpointing: bool
+    attention: str
+    optim: str
+    """adamw or paged_adamw_8bit."""
+    liger: bool
+
+    @property
+    def dtype_name(self) -> str:
+        return DTYPE_NAMES[self.precision]
+
+    @property
+    def flatten_packed(self) -> bool:
+        """Whether packed rows go to the model as one flattened row (FlashAttention-2's varlen path)."""
+        return self.attention == "flash_attention_2"
+
+    def trainer_args(self) -> dict[str, Any]:
+        """The TrainingArguments these choices set."""
+        return {
+            "bf16": self.precision == "bf16",
+            "fp16": self.precision == "fp16",
+            "gradient_checkpointing": self.checkpointing,
+            "gradient_checkpointing_kwargs": {"use_reentrant": False} if self.checkpointing else None,
+            "optim": TRAINER_OPTIM[self.optim],
+            "use_liger_kernel": self.liger,
+        }
+
+    def describe(self) -> str:
+        parts = [self.precision, f"{self.attention} attention", self.optim]
+        parts.append("gradient checkpointing" if self.checkpointing else "no checkpointing")
+        if self.liger:
+            parts.append("Liger kernels")
+        return ", ".join(parts)
+
+
+def precision(device: Device, setting: str = "auto") -> str:
+    """bf16 on Ampere+, fp16 on older GPUs, fp32 on the CPU; an explicit setting wins where the device has it."""
+    if setting == "auto":
+        if not device.cuda:
+            return "fp32"
+        return "bf16" if device.capability >= BF16_CAPABILITY else "fp16"  # type: ignore[operator]
+    if setting == "bf16" and device.cuda and device.capability < BF16_CAPABILITY:  # type: ignore[operator]
+        raise GpuSettingError(f"{device.name} has no bf16 (compute capability {_cap(device)}; bf16 needs 8.0)", "unsupported",
+                              Hint("train.precision", "fp16"))
+    if setting == "fp16" and not device.cuda:
+        raise GpuSettingError("fp16 training needs a GPU (the CPU has no fp16 loss scaling)", "unsupported", Hint("train.precision", "auto"))
+    return setting
+
+
+def checkpointing(device: Device, setting: str = "auto") -> bool:
+    return device.cuda if setting == "auto" else setting == "on"
+
+
+def attention(device: Device, precision_name: str, setting: str = "auto", flash_installed: bool | None = None) -> str:
+    """FlashAttention-2 when installed on a 16-bit GPU run, else SDPA; an explicit choice is checked, not second-guessed."""
+    installed = _installed("flash_attn") if flash_installed is None else flash_installed
+    usable = device.cuda and precision_name in ("bf16", "fp16") and installed
+    if setting == "auto":
+        return "flash_attention_2" if usable else "sdpa"
+    if setting == "flash_attention_2" and not usable:
+        why = "it is not installed (pip install flash-attn)" if not installed else "it runs only on a GPU in bf16 or fp16"
+        raise GpuSettingError(f"flash_attention_2 can't be used: {why}", "unsupported", Hint("model.attention", "sdpa"))
+    return setting
+
+
+def optimizer(device: Device, setting: str = "auto") -> str:
+    if setting == "auto":
+        return "paged_adamw_8bit" if device.cuda else "adamw"
+    if setting == "paged_adamw_8bit" and not device.cuda:
+        raise GpuSettingError("paged_adamw_8bit needs a CUDA GPU (bitsandbytes pages optimizer states through CUDA)", "unsupported",
+                              Hint("train.optim", "adamw"))
+    return setting
+
+
+def liger(device: Device, setting: str = "auto", installed: bool | None = None) -> bool:
+    present = _installed("liger_kernel") if installed is None else installed
+    if setting == "auto":
+        return device.cuda and present
+    if setting == "on" and not (device.cuda and present):
+        why = "it is not installed (pip install liger-kernel)" if not present else "its kernels run only on a GPU"
+        raise GpuSettingError(f"Liger kernels can't be used: {why}", "unsupported", Hint("train.liger", "off"))
+    return setting == "on"
+
+
+def choose(device: Device, cfg: Any) -> Choices:
+    """Resolve a run config's device settings for ``device``; ``GpuSettingError`` for one it cannot honour."""
+    prec = precision(device, cfg.train.precision)
+    return Choices(
+        precision=prec,
+        checkpointing=checkpointing(device, cfg.train.checkpointing),
+        attention=attention(device, prec, cfg.model.attention),
+        optim=optimizer(device, cfg.train.optim),
+        liger=liger(device, cfg.train.liger),
+    )
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _cap(device: Device) -> str:
+    return ".".join(map(str, device.capability or ()))
+
+
+# -- memory ---------------------------------------------------------------------------------------
+
+
+def peak_memory_per_gpu() -> tuple[int, ...]:
+    """The peak bytes allocated on each visible GPU since the process started (empty on the CPU)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return ()
+    return tuple(int(torch.cuda.max_memory_allocated(i)) for i in range(torch.cuda.device_count()))
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A batch size and sequence length that fit, by the memory model."""
+
+    batch_size: int
+    seq_len: int
+
+
+def fitting(fixed: float, per_token: float, free: float, batch_size: int, seq_len: int, min_seq_len: int = 64) -> Fit | None:
+    """The largest batch (up to ``batch_size``) at ``seq_len`` within ``free`` bytes, given memory = fixed + per_token x tokens;
+    at batch 1 the sequence length is halved until it fits. None when not even ``min_seq_len`` tokens fit.
+
+    Keeping the sequence length and lowering the batch comes first: cutting
+    the length would cut examples, lowering the batch only slows the run
+    (``--grad-accum`` keeps the effective batch).
+    """
+    room = free - fixed
+    if room <= 0 or per_token <= 0:
+        return None
+    batch = min(batch_size, int(room // (per_token * seq_len)))
+    if batch >= 1:
+        return Fit(batch, seq_len)
+    length = seq_len
+    while length > min_seq_len:
+        length //= 2
+        if per_token * length <= room:
+            return Fit(1, max(length, min_seq_len))
+    return None
+
+
+def oom_advice(batch_size: int, seq_len: int, grad_accum: int, fit: Fit | None, device_name: str, total_bytes: int | None) -> str:
+    """A CUDA OOM as a failed run's reason: what ran out, and the batch size and sequence length that would fit."""
+    where = device_name + (f" ({total_bytes / 2**30:.1f} GiB)" if total_bytes else "")
+    said = f"the GPU ran out of memory on {where} at batch size {batch_size}, sequence length {seq_len}"
+    if fit is None:
+        return f"{said}: even batch 1 at 64 tokens does not fit; use --quant 4bit or a smaller model"
+    accum = max(1, (batch_size * grad_accum) // fit.batch_size)
+    if fit.seq_len == seq_len:
+        return f"{said}: try --batch-size {fit.batch_size} --grad-accum {accum} (the same {batch_size * grad_accum} sequences per step)"
+    return f"{said}: try --batch-size 1 --seq-len {fit.seq_len} --grad-accum {accum}"
+
+
+def measured_fit(peak_bytes: int, total_bytes: int, base_bytes: int, batch_size: int, seq_len: int) -> Fit | None:
+    """What would fit, scaled from a run's own measured peak: the weights stay, the rest grows with the tokens.
+
+    Used when the memory model (``engine.plan``) can't be built for the
+    model; ``base_bytes`` is what the loaded model took before training.
+    A peak measured at the OOM is a lower bound of what the step wanted, so
+    the result errs large only by the part of the step that never ran.
+    """
+    tokens = batch_size * seq_len
+    per_token = max(1.0, (peak_bytes - base_bytes) / tokens)
+    # The step that failed wanted more than the peak: leave a tenth of the card as margin.
+    return fitting(base_bytes, per_token, 0.9 * total_bytes, batch_size, seq_len)
+
+
+def planned_fit(cfg: Any, total_bytes: int) -> Fit | None:
+    """What would fit by ``engine.plan``'s memory model of this run on a card of ``total_bytes``."""
+    from engine.plan import Gpu, model_shape, plan
+
+    shape = model_shape(cfg.model.name, cfg.model.trust_remote_code)
+    gpu = Gpu("this GPU", total_bytes, total_bytes)
+    full = plan(shape, cfg.model.quant, cfg.lora.r, cfg.train.batch_size, cfg.train.seq_len, optim=_plan_optim(cfg),
+                checkpointing=cfg.train.checkpointing != "off", lora_dropout=cfg.lora.dropout, gpu=gpu)
+    tokens = cfg.train.batch_size * cfg.train.seq_len
+    per_token = (full.single.activations + full.single.logits) / tokens
+    fixed = full.single.total - full.single.activations - full.single.logits
+    return fitting(fixed, per_token, total_bytes, cfg.train.batch_size, cfg.train.seq_len)
+
+
+def _plan_optim(cfg: Any) -> str:
+    return "adamw" if cfg.train.optim == "adamw" else "paged_adamw_8bit"
+
+
+def is_cuda_oom(exc: BaseException) -> bool:
+    """A CUDA out-of-memory error however it arrives (torch's OutOfMemoryError, or its text from a kernel)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if type(exc).__name__ == "OutOfMemoryError" or "CUDA out of memory" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
+
+
+class GpuOutOfMemory(RuntimeError):
+    """A CUDA OOM during training, worded with the settings that would fit (the run's failure reason)."""
