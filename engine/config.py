@@ -25,7 +25,7 @@ from engine.models.resolve import DEFAULT_MODEL
 
 __all__ = ["DEFAULT_MODEL", "QUANTS", "ConfigError", "RunConfig", "Setting", "SettingField", "setting", "settings"]
 
-Form = Literal["model", "settings", "data"]
+Form = Literal["model", "settings", "data", "cli"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ class Setting:
     confirm: str = ""
     """What turning this on means, for a confirmation before a run starts with it on."""
     form: Form = "settings"
-    """Where the TUI takes it: the model panel, the settings grid, or the data screen (the file and how to read it)."""
+    """Where the TUI takes it: the model panel, the settings grid, or the data screen (the file and how to read it);
+    ``cli``: only ``finetui train`` (multi-node details: every other machine needs a command of its own anyway)."""
 
     def need(self, value: float) -> str | None:
         """What a number must be, in words, or None when ``value`` is in range (NaN never is)."""
@@ -254,6 +255,29 @@ class TrainConfig:
     save_steps: int = _setting(20, help="write a checkpoint every N steps", label="Save every", flag="--save-steps", metavar="N", low=1, high=MAX_STEPS)
     logging_steps: int = _setting(1, help="log train metrics every N steps", label="Log every", flag="--logging-steps", metavar="N", low=1, high=MAX_STEPS)
     packing: bool = _setting(True, help="pack examples into full sequences instead of one example per sequence", label="Packing", flag="--packing")
+    devices: str = _setting(
+        "1",
+        help="processes to train on per machine: a number, or all (every CUDA device); on a CPU, N processes over gloo",
+        label="Devices",
+        flag="--devices",
+        metavar="N|all",
+    )
+    strategy: str = _setting(
+        "auto",
+        help="with several devices: ddp (a model copy per device) or fsdp (shards of it); auto chooses from the memory estimate",
+        label="Sharding",
+        flag="--strategy",
+        choices=("auto", "ddp", "fsdp"),
+    )
+    nodes: int = _setting(
+        1, help="machines in the run; start the same command on each with its --node-rank", flag="--nodes", metavar="N", low=1, high=4096, form="cli"
+    )
+    main_address: str | None = _setting(
+        None, help="address of the machine with node rank 0, which all nodes reach", flag="--main-address", metavar="HOST", form="cli"
+    )
+    main_port: int = _setting(
+        29500, help="a free port on the main machine for the nodes to meet", flag="--main-port", metavar="PORT", low=1, high=65535, form="cli"
+    )
     eval_steps: int | None = _setting(
         None,
         help="score eval loss and accuracy on a fixed eval sample every N steps (0: never during training)",
@@ -279,6 +303,10 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _check_section(self, "train")
+        if self.devices != "all" and not (self.devices.isdigit() and 1 <= int(self.devices) <= 4096):
+            raise _refuse("train.devices", "a whole number from 1 to 4,096, or all", self.devices)
+        if self.nodes > 1 and not self.main_address:
+            raise ConfigError("train.main_address", "several nodes need the main machine's address (train.main_address)", "missing")
         if self.eval_steps == 0 and (self.load_best or self.early_stop):
             which = "train.load_best" if self.load_best else "train.early_stop"
             raise ConfigError(which, f"{which} needs evaluations during training, but train.eval_steps is 0", "conflict")

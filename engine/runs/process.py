@@ -47,12 +47,21 @@ INTERRUPTED = "interrupted: the training process ended without saying why (kille
 DISK_FULL = "interrupted: the disk is full, which likely stopped it before it could say why; free some space, then `finetui resume`"
 
 
-def launch(run: Run, resume: bool = False) -> int:
-    """Start the run's training process, detached; returns its pid."""
+def launch(run: Run, resume: bool = False, node_rank: int = 0) -> int:
+    """Start the run's training process, detached; returns its pid.
+
+    It leads a process group of its own (a new session): a distributed run's
+    ranks, which it launches (``engine.train.distributed``), are in that group
+    too, and die with it. ``node_rank`` above 0: this machine's part of a
+    multi-node run that node 0 started, logging to ``process-nodeR.log``.
+    """
     args = [sys.executable, "-m", "engine.train.worker", str(run.dir)]
     if resume:
         args.append("--resume")
-    with run.log_path.open("ab") as log:
+    if node_rank:
+        args += ["--node-rank", str(node_rank)]
+    log_path = run.log_path.with_name(f"process-node{node_rank}.log") if node_rank else run.log_path
+    with log_path.open("ab") as log:
         proc = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,

@@ -20,6 +20,16 @@ from engine.runs.events import LogEvent, RunEvent, Scorecard, StatusEvent, StepE
 from engine.runs.files import append_jsonl, iter_lines, last_jsonl, read_json, write_json_atomic
 from engine.runs.status import BROKEN, Status
 
+#: Set (to 1) in the processes of a distributed run; with it, only the process whose ``RANK`` is 0 writes
+#: the run's files (see ``engine.train.distributed``).
+DISTRIBUTED_ENV = "FINETUI_DISTRIBUTED"
+
+
+def _writer() -> bool:
+    """Whether this process may write the run's files: not a rank other than 0 of a distributed run."""
+    return os.environ.get(DISTRIBUTED_ENV) != "1" or os.environ.get("RANK", "0") == "0"
+
+
 #: Folders under ``runs/`` starting with this are not runs: one being created
 #: or removed (see ``RunStore.create`` and ``RunStore.remove``), or the user's own.
 HIDDEN = "."
@@ -127,11 +137,13 @@ class Run:
             return Status(state=BROKEN, created_at=made, updated_at=made, reason=_file_problem("status.json", exc))
 
     def write_status(self, status: Status) -> None:
-        write_json_atomic(self.status_path, status.to_dict())
+        if _writer():
+            write_json_atomic(self.status_path, status.to_dict())
 
     def append(self, event: RunEvent) -> None:
-        """Append one typed event to ``events.jsonl`` (see ``engine.runs.events``)."""
-        append_jsonl(self.events_path, event.to_json())
+        """Append one typed event to ``events.jsonl`` (see ``engine.runs.events``); rank 0 alone writes in a distributed run."""
+        if _writer():
+            append_jsonl(self.events_path, event.to_json())
 
     def log(self, message: str, level: str = "info") -> None:
         self.append(LogEvent(message=message, level=level))

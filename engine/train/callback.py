@@ -19,6 +19,7 @@ from transformers import TrainerCallback
 from engine.cpu_share import PLAYGROUND_LOCK, ThreadShare
 from engine.runs import Run
 from engine.runs.events import DURING, CheckpointEvent, EvalEvent, EvalFigures, StepEvent, count, finite
+from engine.train.distributed import agreed_stop
 
 
 class TrainingFailed(Exception):
@@ -47,7 +48,7 @@ class EventsCallback(TrainerCallback):
             self.cpu.update()
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.stop.is_set():
+        if agreed_stop(self.stop):  # every rank of a distributed run stops at the same step
             control.should_save = True
             control.should_training_stop = True
 

@@ -18,6 +18,7 @@ from engine.data import DataSpec, split_examples
 from engine.runs import Run
 from engine.runs.events import EvalEvent, EvalFigures, PhaseEvent, Scorecard, StepEvent, TrainFigures
 from engine.runs.files import write_json_atomic
+from engine.train import distributed
 from engine.train.packing import PackedCollator, one_per_row, pack
 from engine.train.samples import make_samples
 from engine.train.scorecard import eval_curve, evaluate
@@ -105,7 +106,7 @@ def prepare(run: Run, resume: bool = False) -> Session:
         raise NoEvalSplit(f"{cfg.data.path}: no example is left for the eval split, so the run could not be scored")
     _phase(run, "loading")
     run.log(f"loading {cfg.model.name} ({cfg.model.quant})")
-    model, tokenizer = load_model(cfg.model.name, quant=cfg.model.quant, trust_remote_code=cfg.model.trust_remote_code)
+    model, tokenizer = load_model(cfg.model.name, quant=cfg.model.quant, trust_remote_code=cfg.model.trust_remote_code, device=distributed.rank_device())
     _one_kernel_for_training(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     seq_len = min(cfg.train.seq_len, getattr(model.config, "max_position_embeddings", cfg.train.seq_len))
@@ -131,6 +132,8 @@ def prepare(run: Run, resume: bool = False) -> Session:
     run.log(f"LoRA r={cfg.lora.r}: {trainable:,} trainable of {total:,} parameters")
 
     baseline = _baseline_from_events(run) if resume else None
+    if baseline is None and not distributed.is_main():
+        baseline = EvalFigures(None, None, 0)  # rank 0 alone scores and records the baseline
     if baseline is None:
         _phase(run, "baseline")
         run.log("scoring the baseline (adapter off) on the eval split")
@@ -176,6 +179,7 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
         remove_unused_columns=False,
         dataloader_pin_memory=on_gpu,
         include_num_input_tokens_seen="non_padding",
+        **distributed.trainer_arguments(cfg, distributed.world_size()),
     )
     trainer = ScoringTrainer(
         model=session.model,
@@ -198,6 +202,8 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
     if stop.is_set():
         run.log(f"cancelled at step {trainer.state.global_step}; checkpoint saved")
         return "cancelled"
+    if not distributed.is_main():
+        return "ready"  # rank 0 alone scores the custom model and saves the adapter and scorecard
     decided = outcome(trainer, plan, cancelled=False)
     if decided.stop_reason:
         run.log(decided.stop_reason)
@@ -251,7 +257,7 @@ def _save_adapter(model: Any, run: Run) -> None:
 def fine_tune(run: Run, stop: threading.Event, resume: bool = False) -> str:
     """Train the run start to scorecard; returns ``ready`` or ``cancelled``, raises on failure."""
     session = prepare(run, resume)
-    if stop.is_set():
+    if distributed.agreed_stop(stop):
         return "cancelled"
     return fit(session, stop, resume)
 

@@ -8,6 +8,10 @@ and ends the run as cancelled.
 It holds the run's ``worker.lock`` for its whole life: that lock is how
 readers know the run has a live worker, and a second worker started for the
 same run (two ``resume`` at once) finds it taken and leaves without a word.
+
+With several devices or nodes it launches the ranks and waits for them
+(``engine.train.distributed``); on the other machines of a multi-node run
+(``--node-rank``) it only launches that node's ranks and writes no status.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ def _reason(exc: BaseException) -> str:
     """A failure as a user should read it."""
     from engine.models.errors import ModelError
     from engine.train.callback import TrainingFailed
+    from engine.train.distributed import RankFailed
 
-    if isinstance(exc, (TrainingFailed, DataError, ModelError)):
+    if isinstance(exc, (TrainingFailed, RankFailed, DataError, ModelError)):
         return str(exc)
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
         return "out of memory: try a smaller --batch-size or --seq-len, or 4-bit quantization (--quant 4bit)"
@@ -70,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="engine.train.worker")
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--node-rank", type=int, default=0, help="on another machine of a multi-node run: its node rank")
     args = parser.parse_args(argv)
     run = Run(args.run_dir.resolve())
     stop = threading.Event()
@@ -78,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     if not run.dir.is_dir():
         print(f"run folder {run.dir} no longer exists", file=sys.stderr)
         return 1
+    if args.node_rank:
+        from engine.train.distributed import join
+
+        return join(run, stop, args.resume, args.node_rank)
     with holding(run.worker_lock_path) as owner:
         if not owner:
             return 0  # another worker has this run: it is the only one that may write to it
@@ -97,9 +107,9 @@ def _work(run: Run, stop: threading.Event, resume: bool) -> int:
         run.write_status(run.status().moved("training", started_at=time.time()))
         run.append(StatusEvent(state="training"))
         try:
-            from engine.train.finetune import fine_tune
+            from engine.train.distributed import train
 
-            final = fine_tune(run, stop, resume=resume)
+            final = train(run, stop, resume)  # in this process, or launched on the run's devices and nodes
         except BaseException as exc:  # every failure must end in a status, never "training" forever
             traceback.print_exc()
             reason = _reason(exc)
