@@ -123,7 +123,8 @@ def check_bitsandbytes(quant: Quant, device: str) -> None:
         raise ModelError(message, code="quantization", hint=UNQUANTIZED_HINT)
 
 
-def quantization_config(quant: Quant, dtype: torch.dtype):
+def quantization_config(quant: Quant, dtype: torch.dtype, sharded: bool = False):
+    """bitsandbytes' config; ``sharded`` (FSDP-QLoRA) stores the 4-bit weights in ``dtype``, so FSDP can flatten them with the rest."""
     from transformers import BitsAndBytesConfig
 
     if quant == "4bit":
@@ -132,6 +133,7 @@ def quantization_config(quant: Quant, dtype: torch.dtype):
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=dtype,
+            **({"bnb_4bit_quant_storage": dtype} if sharded else {}),
         )
     if quant == "8bit":
         return BitsAndBytesConfig(load_in_8bit=True)
@@ -145,6 +147,7 @@ def load_model(
     trust_remote_code: bool = False,
     resolved: ResolvedModel | None = None,
     dtype: str | None = None,
+    sharded: bool = False,
 ) -> LoadedModel:
     """Resolve ``spec`` (see ``resolve_model``) and load the model and tokenizer for training.
 
@@ -164,7 +167,7 @@ def load_model(
     kwargs: dict[str, Any] = {"use_safetensors": True, "trust_remote_code": trust_remote_code, "dtype": torch_dtype}
     if quant != "none":
         check_bitsandbytes(quant, device)
-        kwargs["quantization_config"] = quantization_config(quant, torch_dtype)
+        kwargs["quantization_config"] = quantization_config(quant, torch_dtype, sharded)
         kwargs["device_map"] = {"": device}
     try:
         model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)

@@ -179,18 +179,14 @@ def choose(config: RunConfig, processes: int) -> tuple[str, str]:
     return chosen, "a copy of the 4-bit model fits on each device" if chosen == "ddp" else "a copy does not fit on each device"
 
 
-def quant_storage(config: RunConfig, processes: int) -> str | None:
-    """The 4-bit storage dtype: the compute dtype under FSDP, as the FSDP-QLoRA recipe needs, so shards are uniform.
+def sharded(config: RunConfig) -> bool:
+    """Whether this rank's model is sharded by FSDP: its 4-bit weights are then stored in the compute dtype.
 
     FSDP flattens each wrapped module's parameters into one tensor of one
-    dtype: 4-bit weights stored as uint8 beside bf16 norms can't be flattened
-    together. None: bitsandbytes' default (uint8).
+    dtype: 4-bit weights stored as uint8 beside float norms can't be flattened
+    together. The FSDP-QLoRA recipe stores them in the compute dtype instead.
     """
-    if config.model.quant != "4bit" or strategy(config, processes) != "fsdp":
-        return None
-    import torch
-
-    return "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float16" if torch.cuda.is_available() else "float32"
+    return strategy(config, world_size()) == "fsdp"
 
 
 def trainer_arguments(config: RunConfig, processes: int) -> dict[str, Any]:
