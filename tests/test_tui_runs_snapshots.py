@@ -7,22 +7,17 @@ so the pictures are the same on every machine. Update with
 
 from __future__ import annotations
 
+import pytest
 from textual.pilot import Pilot
 
-from tests.test_tui_runs import (
-    SIZE,
-    T0,
-    events_in,
-    run_page,
-    runs_listed,
-    tui_env,  # noqa: F401  (autouse: repository root, UTC)
-    until,
-    write_run,
-)
+from tests.fixed_runs import SIZE, T0, events_in, run_page, runs_listed, write_run
+from tests.pilot_helpers import until
 from tui.app import FinetuiApp
 from tui.screens.run import RunLog
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.scorecard import Scorecard
+
+pytestmark = pytest.mark.usefixtures("tui_env")  # the repository root (paths on screen are relative), UTC (times are local)
 
 REASON = "the loss became nan at step 12: training diverged; try a lower learning rate (--lr)"
 

@@ -1,0 +1,52 @@
+"""The app's one run watcher: the bell on a run's end, and one read of the store per tick for every view."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fixed_runs import DATA, SIZE, run_page, runs_listed, write_run
+from tests.pilot_helpers import until
+from tui.app import FinetuiApp
+
+pytestmark = pytest.mark.usefixtures("tui_env")  # the repository root (paths on screen are relative), UTC (times are local)
+
+
+@pytest.mark.parametrize(("end", "rings"), [("ready", True), ("failed", True), ("cancelled", False)])
+async def test_the_bell_rings_when_a_run_becomes_ready_or_failed(end: str, rings: bool) -> None:
+    run = write_run("20260101-0900-haiku", "training", steps=3)
+    app = FinetuiApp(start_path=DATA)
+    bells: list[str] = []
+    app.bell = lambda: bells.append(app.screen.__class__.__name__)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.run_states == {run.id: "training"})
+        assert bells == []
+        run.write_status(run.status().moved(end))
+        if rings:
+            await until(pilot, lambda: bells == ["DataScreen"])  # whatever screen is up
+        else:  # the bell is decided in the same step that records the new state: no wait can change it
+            await until(pilot, lambda: app.run_states == {run.id: end})
+            assert bells == []
+
+
+async def test_the_list_the_page_and_the_bell_share_one_read_per_tick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One run watcher reads the store; the runs list, an open run page and the bell only render its snapshots."""
+    import tui.run_feed
+    from tui.run_watch import RunWatcher
+
+    run = write_run("20260101-0900-haiku", "training", steps=3)
+    reads: list[str] = []
+    real_refresh = tui.run_feed.refresh
+    monkeypatch.setattr("tui.run_feed.refresh", lambda r: reads.append(r.id) or real_refresh(r))
+    published: list[int] = []
+    real_publish = RunWatcher._publish
+    monkeypatch.setattr(RunWatcher, "_publish", lambda self, snap: published.append(len(reads)) or real_publish(self, snap))
+    app = FinetuiApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await runs_listed(pilot, 1)
+        page = await run_page(pilot, run.id)
+        start = len(published)
+        await until(pilot, lambda: len(published) >= start + 3)
+        # Each snapshot since the page opened: one status read for the list's row, one for the page's detail.
+        per_snapshot = [b - a for a, b in zip(published[start - 1 :], published[start:], strict=False)]
+        assert set(per_snapshot) == {2}, per_snapshot
+        assert page.state == "training" and app.run_states == {run.id: "training"}
