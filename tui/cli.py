@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tui.commands import inspect, models, playground, runs, train
+from tui.commands import inspect, models, plan, playground, runs, train
 
-COMMANDS = (inspect, models, train, runs, playground)
+COMMANDS = (inspect, models, train, plan, runs, playground)
 
 DESCRIPTION = """\
 Fine-tune an open LLM on your own data, from a terminal.

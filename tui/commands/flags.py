@@ -23,10 +23,12 @@ def flagged() -> tuple[SettingField, ...]:
     return tuple(s for s in settings() if s.meta.flag)
 
 
-def add_setting_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per setting. Each defaults to None, "not given", so the config's default or the chosen one applies."""
+def add_setting_flags(parser: argparse.ArgumentParser, only: tuple[str, ...] = ()) -> None:
+    """One flag per setting (or per setting path in ``only``). Each defaults to None, "not given", so the config's default or the chosen one applies."""
     groups: dict[str, argparse._MutuallyExclusiveGroup] = {}
     for s in flagged():
+        if only and s.path not in only:
+            continue
         target: argparse._ActionsContainer = parser
         if s.meta.exclusive:
             if s.meta.exclusive not in groups:

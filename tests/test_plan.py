@@ -1,0 +1,183 @@
+"""engine.plan and ``finetui plan``: the memory breakdown's arithmetic on known shapes, LoRA counts as peft makes them, N devices, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from engine.estimate import count_parameters
+from engine.models.resolve import bundled_models
+from engine.plan import (
+    CONTEXT_BYTES,
+    GIB,
+    LOGITS_BYTES,
+    NF4_BYTES_PER_PARAM,
+    ModelShape,
+    choose_strategy,
+    model_shape,
+    plan,
+    planned_gpu,
+    shape_from_config,
+)
+from tui.cli import main
+
+TINY = dict(vocab_size=300, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
+
+
+@pytest.fixture(scope="module")
+def tiny() -> ModelShape:
+    from transformers import LlamaConfig
+
+    return shape_from_config(LlamaConfig(**TINY), "tiny")
+
+
+def test_tiny_llama_counts_by_hand(tiny: ModelShape) -> None:
+    h, i, layers, vocab, kv = 64, 128, 2, 300, 2 * 16
+    per_layer = h * h + 2 * h * kv + h * h + 3 * h * i  # q, k, v, o, gate, up, down
+    assert tiny.quantized == layers * per_layer  # lm_head is kept out of quantization
+    norms = (2 * layers + 1) * h
+    assert tiny.params == layers * per_layer + 2 * vocab * h + norms  # untied: embeddings and lm_head
+    assert (tiny.q_dim, tiny.kv_dim, tiny.intermediate, tiny.vocab) == (64, 32, 128, 300)
+
+
+def test_four_bit_base_bytes(tiny: ModelShape) -> None:
+    """NF4 with double quantization: half a byte a weight plus its block scales; the rest stays float32."""
+    p = plan(tiny, quant="4bit")
+    assert p.single.base == int(NF4_BYTES_PER_PARAM * tiny.quantized + 4 * (tiny.params - tiny.quantized))
+    assert NF4_BYTES_PER_PARAM == pytest.approx(0.5 + 1 / 64 + 4 / 16384)
+    assert plan(tiny, quant="none").single.base == 2 * tiny.params
+    assert plan(tiny, quant="8bit").single.base == tiny.quantized + 4 * tiny.quantized_rows + 4 * (tiny.params - tiny.quantized)
+
+
+def test_llama_3_8b_preset() -> None:
+    """The published Llama-3-8B: 8.03B parameters, 1.05B of them in the embeddings and the head."""
+    shape = model_shape("shape:llama-3-8b")
+    assert shape.params == 8_030_261_248
+    assert shape.params - shape.quantized == 2 * 128_256 * 4096 + (2 * 32 + 1) * 4096
+    assert plan(shape, lora_r=16).lora_params == 41_943_040  # 16 x (in + out) over the 7 x 32 adapted layers
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2", "tied"])
+def test_lora_params_equal_what_peft_creates(family: str) -> None:
+    """The same count as peft's trainable parameters on the real model, for linear and Conv1D layers, tied or not."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig
+
+    if family == "gpt2":
+        config = GPT2Config(vocab_size=300, n_embd=64, n_layer=2, n_head=4, n_positions=128)
+    else:
+        config = LlamaConfig(**TINY, tie_word_embeddings=family == "tied")
+    shape = shape_from_config(config, family)
+    torch.manual_seed(0)
+    model = get_peft_model(AutoModelForCausalLM.from_config(config), LoraConfig(r=8, target_modules="all-linear", task_type="CAUSAL_LM"))
+    trainable, total = model.get_nb_trainable_parameters()
+    assert plan(shape, lora_r=8).lora_params == trainable
+    assert shape.params == total - trainable
+
+
+def test_checkpointing_keeps_less() -> None:
+    shape = model_shape("shape:llama-3.2-1b")
+    on, off = plan(shape, checkpointing=True, seq_len=2048), plan(shape, checkpointing=False, seq_len=2048)
+    assert on.single.activations < off.single.activations / 5
+    assert on.single.activations == on.with_checkpointing and off.single.activations == off.without_checkpointing
+    assert on.single.logits == off.single.logits == LOGITS_BYTES * 4 * 2048 * 128_256
+    # The logits of a 128k vocabulary outweigh the checkpointed activations.
+    assert on.single.logits > on.single.activations
+    # Twice the batch, twice every per-token figure; the weights stay.
+    double = plan(shape, batch_size=8, seq_len=2048)
+    assert double.single.activations == 2 * on.single.activations and double.single.base == on.single.base
+
+
+def test_paged_adamw_8bit_holds_a_quarter(tiny: ModelShape) -> None:
+    adamw, paged = plan(tiny, optim="adamw"), plan(tiny, optim="paged_adamw_8bit")
+    assert adamw.single.optimizer == 8 * adamw.lora_params
+    assert paged.single.optimizer < adamw.single.optimizer / 3.9
+
+
+def test_devices_ddp_and_fsdp() -> None:
+    shape = model_shape("shape:llama-3-8b")
+    one = plan(shape, batch_size=2, grad_accum=4, seq_len=2048)
+    two = plan(shape, batch_size=2, grad_accum=4, seq_len=2048, devices=2)
+    assert (one.global_batch, two.global_batch) == (8, 16)
+    assert two.single == one.single  # DDP: a full copy on each device
+    assert two.fsdp.optimizer == math.ceil(one.single.optimizer / 2) and two.fsdp.lora == math.ceil(one.single.lora / 2)
+    assert one.single.base / 2 < two.fsdp.base < one.single.base  # shards, plus the layers gathered at a time
+    assert two.fsdp.activations == one.single.activations  # each device still runs its own batch
+    assert two.fsdp.total < two.single.total
+
+
+def test_choose_strategy() -> None:
+    shape = model_shape("shape:llama-3-8b")
+    free = plan(shape, seq_len=2048, devices=2)
+    ddp_total, fsdp_total = free.single.total, free.fsdp.total
+    roomy = plan(shape, seq_len=2048, devices=2, gpu=planned_gpu(ddp_total / GIB + 1))
+    tight = plan(shape, seq_len=2048, devices=2, gpu=planned_gpu((ddp_total + fsdp_total) / 2 / GIB))
+    assert choose_strategy(roomy, 2) == "ddp" and roomy.fits("ddp")
+    assert choose_strategy(tight, 2) == "fsdp" and tight.fits("fsdp") and not tight.fits("ddp")
+    assert choose_strategy(tight, 1) == "ddp"  # one device: nothing to shard over
+    assert choose_strategy(free, 2) == "ddp"  # no GPU to compare with: the CPU's gloo path
+
+
+def test_liger_never_holds_the_full_logits() -> None:
+    shape = model_shape("shape:llama-3-8b")
+    assert plan(shape, seq_len=2048, liger=True).single.logits < plan(shape, seq_len=2048).single.logits / 10
+
+
+def test_per_token_and_fixed_add_up() -> None:
+    p = plan(model_shape("shape:llama-3.2-3b"), batch_size=3, seq_len=1024)
+    assert p.fixed + p.per_token * 3 * 1024 == pytest.approx(p.single.total)
+    assert p.fixed == p.single.base + p.single.lora + p.single.grads + p.single.optimizer + CONTEXT_BYTES
+
+
+def test_folder_config_only(tmp_path) -> None:
+    """A model folder needs its config.json, not its weights; the count matches what the weights would hold."""
+    from transformers import LlamaConfig
+
+    LlamaConfig(**TINY).save_pretrained(tmp_path)
+    assert not list(tmp_path.glob("*.safetensors"))
+    shape = model_shape(str(tmp_path))
+    assert shape.params == shape_from_config(LlamaConfig(**TINY), "x").params
+
+
+def test_bundled_model_count_matches_its_weights() -> None:
+    folder = bundled_models()["finetui-tiny"]
+    assert model_shape("finetui-tiny").params == count_parameters(folder)
+
+
+def test_cli_plan(capsys) -> None:
+    assert main(["plan", "--model", "shape:llama-3.2-1b", "--seq-len", "2048", "--gpu-memory", "80"]) == 0
+    out = capsys.readouterr().out
+    assert "base weights (4bit)" in out and "logits and loss" in out and "CUDA context" in out
+    assert "fits: " in out and "a 80 GiB card" in out
+    assert main(["plan", "--model", "shape:llama-3-8b", "--seq-len", "4096", "--batch-size", "8", "--gpu-memory", "24"]) == 0
+    out = capsys.readouterr().out
+    assert "does not fit" in out and "fits: --batch-size " in out
+
+
+def test_cli_plan_devices_json(capsys) -> None:
+    assert main(["plan", "--model", "shape:llama-3-8b", "--devices", "4", "--batch-size", "2", "--grad-accum", "2", "--json", "--gpu-memory", "8"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["devices"] == 4 and data["global_batch"] == 16
+    assert data["strategy"] == "fsdp" and data["fsdp"]["total"] < data["single"]["total"]
+    assert data["single"]["context"] == CONTEXT_BYTES
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--model", "shape:nope"], "no shape preset 'nope'"),
+        (["--model", "/no/such/folder"], "no model '/no/such/folder'"),
+        (["--lora-r", "0"], "--lora-r must be at least 1"),
+        (["--devices", "two"], "--devices must be a whole number"),
+        (["--gpu-memory", "lots"], "--gpu-memory must be a size in GiB"),
+        (["--gpu-memory", "-3"], "--gpu-memory must be a positive size"),
+    ],
+)
+def test_cli_plan_bad_input_is_one_line(argv: list[str], says: str, capsys) -> None:
+    assert main(["plan", *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and captured.err.startswith("finetui plan: error: ") and says in captured.err
