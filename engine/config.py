@@ -151,6 +151,14 @@ class DataConfig:
     eval_fraction: float = _setting(
         0.1, help="share of examples held out for the scorecard", label="Eval frac", flag="--eval-fraction", low=0, high=1, low_open=True, high_open=True
     )
+    chat_template: str = _setting(
+        "auto",
+        help="render prompt/completion pairs with the model's chat template, as a user turn and an assistant turn (chats always are)",
+        label="Template",
+        flag="--chat-template",
+        choices=("auto", "on", "off"),
+        default_help="auto: on for a model with a chat template of its own (an instruct model); the run saves what it used",
+    )
 
     def __post_init__(self) -> None:
         _check_section(self, "data")

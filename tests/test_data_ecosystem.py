@@ -153,4 +153,5 @@ def test_a_model_without_a_template_gets_the_plain_one(tokenizer) -> None:
     enc = encode(first, tokenizer, 2000)
     assert tokenizer.decode(enc.input_ids).startswith("System: Marv")
     learned = tokenizer.decode([t for t, label in zip(enc.input_ids, enc.labels, strict=True) if label != IGNORE])
-    assert "as if everyone doesn't know" in learned and learned.count("Assistant:") == 1  # the weight-0 turn is context
+    # the weight-0 turn is context, and so is each turn's "Assistant:" header (the playground writes it into the prompt)
+    assert "as if everyone doesn't know" in learned and "Assistant:" not in learned and learned.count("</s>") == 1

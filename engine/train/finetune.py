@@ -18,7 +18,7 @@ from engine.data import DataSpec, split_examples
 from engine.runs import Run
 from engine.runs.events import EvalEvent, EvalFigures, PhaseEvent, Scorecard, StepEvent, TrainFigures
 from engine.runs.files import write_json_atomic
-from engine.train import distributed
+from engine.train import distributed, templates
 from engine.train.packing import PackedCollator, one_per_row, pack
 from engine.train.samples import make_samples
 from engine.train.scorecard import eval_curve, evaluate
@@ -71,6 +71,8 @@ class Session:
     started: float
     eval_examples: list[Any] = field(default_factory=list)
     """The held-out examples themselves, for the samples generated after training."""
+    template: templates.RunTemplate | None = None
+    """The chat template the run trains with (``engine.train.templates``), saved with the adapter."""
 
 
 def _one_kernel_for_training(model: Any) -> None:
@@ -110,8 +112,12 @@ def prepare(run: Run, resume: bool = False) -> Session:
     _one_kernel_for_training(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     seq_len = min(cfg.train.seq_len, getattr(model.config, "max_position_embeddings", cfg.train.seq_len))
-    encoded_train = [w for e in train_examples for w in encode_windows(e, tokenizer, seq_len)]
-    encoded_eval = [w for e in eval_examples for w in encode_windows(e, tokenizer, seq_len)]
+    template = templates.resolve(cfg.data.chat_template, {e.kind for e in train_examples + eval_examples}, tokenizer)
+    if distributed.is_main():
+        templates.record(run.config_path, template)
+    run.log(f"chat template: {template.describe()}")
+    encoded_train = [w for e in templates.apply(template, tokenizer, train_examples) for w in encode_windows(e, tokenizer, seq_len)]
+    encoded_eval = [w for e in templates.apply(template, tokenizer, eval_examples) for w in encode_windows(e, tokenizer, seq_len)]
     rows = pack(encoded_train, seq_len) if cfg.train.packing else one_per_row(encoded_train, seq_len)
     run.log(f"{sum(map(len, encoded_train)):,} train tokens in {len(rows)} sequences of up to {seq_len} tokens")
 
@@ -140,7 +146,7 @@ def prepare(run: Run, resume: bool = False) -> Session:
         with model.disable_adapter():
             baseline = evaluate(model, encoded_eval, pad_id)
         run.append(EvalEvent(which="baseline", figures=baseline))
-    return Session(run, model, tokenizer, rows, encoded_eval, pad_id, baseline, checkpointing, len(train_examples), started, eval_examples)
+    return Session(run, model, tokenizer, rows, encoded_eval, pad_id, baseline, checkpointing, len(train_examples), started, eval_examples, template)
 
 
 def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
@@ -216,7 +222,7 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
     run.append(EvalEvent(which="custom", figures=custom))
     rates = make_samples(run, session.model, session.tokenizer, session.eval_examples, cfg)
     _phase(run, "saving")
-    _save_adapter(session.model, run)
+    _save_adapter(session.model, run, session.template)
     tokens = trainer.state.num_input_tokens_seen
     train_time = sum(e.elapsed_s or 0.0 for e in _last_step_per_attempt(run))
     train_figures = TrainFigures(
@@ -239,8 +245,8 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
     return "ready"
 
 
-def _save_adapter(model: Any, run: Run) -> None:
-    """Write the adapter (safetensors) beside its final place, then move it there.
+def _save_adapter(model: Any, run: Run, template: templates.RunTemplate | None = None) -> None:
+    """Write the adapter (safetensors) and the chat template it trained with beside its final place, then move it there.
 
     A kill or a full disk mid-save leaves a partial folder under a hidden
     name, never an ``adapter/`` that looks whole.
@@ -250,6 +256,8 @@ def _save_adapter(model: Any, run: Run) -> None:
     partial = run.dir / ".adapter-partial"
     shutil.rmtree(partial, ignore_errors=True)
     model.save_pretrained(str(partial), safe_serialization=True)
+    if template is not None:
+        templates.save(partial, template)
     shutil.rmtree(run.adapter_dir, ignore_errors=True)
     partial.rename(run.adapter_dir)
 
@@ -284,4 +292,3 @@ def _last_step_per_attempt(run: Run) -> list[StepEvent]:
     if previous is not None:
         attempts.append(previous)
     return attempts
-

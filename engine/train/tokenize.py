@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.data import Example, Message
+from engine.data import Example
+from engine.train.templates import render, template_or_default, turn_json
 
 IGNORE = -100
 
@@ -35,51 +36,17 @@ def _ids(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-#: The chat template used when a model's tokenizer has none (the bundled finetui-tiny, base models):
-#: plain "User: ... / Assistant: ..." lines, with the tools and tool calls written out, so chat data
-#: trains on any model. Each turn's rendering extends the one before, as the turn masking needs.
-FALLBACK_TEMPLATE = (
-    "{% if tools %}Tools:\n{% for tool in tools %}{{ tool | tojson }}\n{% endfor %}\n{% endif %}"
-    "{% for m in messages %}"
-    "{% if m['role'] == 'system' %}System: {{ m['content'] }}\n"
-    "{% elif m['role'] == 'user' %}User: {{ m['content'] }}\n"
-    "{% elif m['role'] == 'tool' %}Tool result: {{ m['content'] }}\n"
-    "{% else %}Assistant: {{ m['content'] }}"
-    "{% for call in m.get('tool_calls') or [] %}[call {{ call['function']['name'] }}({{ call['function']['arguments'] | tojson }})]{% endfor %}"
-    "{{ eos_token }}\n"
-    "{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}Assistant:{% endif %}"
-)
-
-
 class TemplateError(ValueError):
     """The model's chat template can't render an example (its tools, its tool calls) as written."""
 
 
 def chat_template(tokenizer: Any) -> str:
-    """The tokenizer's own chat template, or ``FALLBACK_TEMPLATE`` when it has none."""
-    return getattr(tokenizer, "chat_template", None) or FALLBACK_TEMPLATE
+    """The tokenizer's own chat template, or ``DEFAULT_TEMPLATE`` when it has none."""
+    return template_or_default(tokenizer)[0]
 
 
-def _turn(m: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": m.role, "content": m.content}
-    if m.name is not None:
-        out["name"] = m.name
-    if m.tool_calls:
-        out["tool_calls"] = [dict(call) for call in m.tool_calls]
-    if m.tool_call_id is not None:
-        out["tool_call_id"] = m.tool_call_id
-    return out
-
-
-def _render(tokenizer: Any, turns: list[dict[str, Any]], tools: list[dict[str, Any]] | None, tokenize: bool) -> Any:
-    out = tokenizer.apply_chat_template(
-        turns, tools=tools or None, chat_template=chat_template(tokenizer), tokenize=tokenize, add_generation_prompt=False
-    )
-    if tokenize and hasattr(out, "keys"):
-        out = out["input_ids"]
-    return list(out) if tokenize else out
+def _render(tokenizer: Any, turns: list[dict[str, Any]], tools: list[dict[str, Any]] | None, tokenize: bool, generation_prompt: bool = False) -> Any:
+    return render(tokenizer, chat_template(tokenizer), turns, tools, tokenize=tokenize, generation_prompt=generation_prompt)
 
 
 def _where(example: Example) -> str:
@@ -93,7 +60,7 @@ def check_template(example: Example, tokenizer: Any) -> None:
     them; one that ignores ``tool_calls`` never writes the called function's
     name. Training on such a rendering would teach calls with no tools.
     """
-    turns = [_turn(m) for m in example.messages]
+    turns = [turn_json(m) for m in example.messages]
     if example.tools:
         with_tools = _render(tokenizer, turns, [dict(t) for t in example.tools], tokenize=False)
         if with_tools == _render(tokenizer, turns, None, tokenize=False):
@@ -152,10 +119,14 @@ def _encode_chat(example: Example, tokenizer: Any) -> tuple[list[int], list[int]
     The template is applied to growing prefixes of the conversation, so the
     tokens of turn k are those the k-th prefix adds to the one before; this
     works with any template whose renderings extend one another. Assistant
-    turns with ``weight`` 0 are context, like the user's.
+    turns with ``weight`` 0 are context, like the user's. An assistant
+    turn's header (the template's generation prompt, "<|assistant|>",
+    "Assistant:") is context too: the playground writes it into the prompt
+    (``engine.train.templates.prompt_ids``), so the model learns what follows
+    it, through the end-of-turn token where generation stops.
     """
     check_template(example, tokenizer)
-    turns = [_turn(m) for m in example.messages]
+    turns = [turn_json(m) for m in example.messages]
     tools = [dict(t) for t in example.tools]
     ids: list[int] = []
     labels: list[int] = []
@@ -164,6 +135,21 @@ def _encode_chat(example: Example, tokenizer: Any) -> tuple[list[int], list[int]
         if prefix[: len(ids)] != ids:
             raise TemplateError(f"{_where(example)}: the chat template renders a conversation differently from its beginning; can't mask turns")
         added = prefix[len(ids) :]
+        if example.messages[k - 1].trained:
+            header = _header_len(tokenizer, turns[: k - 1], tools, ids, prefix)
+            labels += [IGNORE] * header + added[header:]
+        else:
+            labels += [IGNORE] * len(added)
         ids = prefix
-        labels += added if example.messages[k - 1].trained else [IGNORE] * len(added)
     return ids, labels
+
+
+def _header_len(tokenizer: Any, before: list[dict[str, Any]], tools: list[dict[str, Any]], ids: list[int], prefix: list[int]) -> int:
+    """How many tokens of an assistant turn are the generation prompt: 0 when the template has none, or
+    when it renders otherwise than the turn begins (then the whole turn is learned, as before)."""
+    if not before:
+        return 0
+    asked = _render(tokenizer, before, tools, tokenize=True, generation_prompt=True)
+    if len(asked) <= len(ids) or asked[: len(ids)] != ids or prefix[: len(asked)] != asked or len(asked) >= len(prefix):
+        return 0
+    return len(asked) - len(ids)
