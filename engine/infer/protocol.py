@@ -33,6 +33,7 @@ from engine.infer.requests import (
     RequestError,
     RequestId,
     Text,
+    Turn,
     parse_request,
 )
 
@@ -192,7 +193,8 @@ class Loaded(Reply):
 
 @dataclass(frozen=True, kw_only=True)
 class Start(Reply):
-    """``model`` starts generating: its run (custom only), prompt length, token budget and seed."""
+    """``model`` starts generating: its run (custom and versus only), prompt length, token budget and seed,
+    and the prompt as the model reads it (a chat rendered with its template), for "show the prompt"."""
 
     KIND: ClassVar[str] = "start"
     model: str
@@ -200,9 +202,13 @@ class Start(Reply):
     prompt_tokens: int
     max_tokens: int
     seed: int
+    prompt: str | None = None
 
     def fields(self) -> dict[str, Any]:
-        return {"model": self.model, "run": self.run, "prompt_tokens": self.prompt_tokens, "max_tokens": self.max_tokens, "seed": self.seed}
+        return {
+            "model": self.model, "run": self.run, "prompt_tokens": self.prompt_tokens, "max_tokens": self.max_tokens, "seed": self.seed,
+            "prompt": self.prompt,
+        }
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> Start:
@@ -212,6 +218,7 @@ class Start(Reply):
             prompt_tokens=_need(raw, "prompt_tokens", int),
             max_tokens=_need(raw, "max_tokens", int),
             seed=_need(raw, "seed", int),
+            prompt=_maybe(raw, "prompt", str),
         )
 
 
@@ -475,6 +482,7 @@ __all__ = [
     "TextScores",
     "Token",
     "TokenScore",
+    "Turn",
     "parse_request",
     "reply_from_json",
 ]

@@ -16,6 +16,14 @@ from typing import Any, ClassVar
 
 #: The two sides of every comparison: the base model (adapter off) and a run's model (adapter on).
 MODELS: tuple[str, ...] = ("baseline", "custom")
+#: The model of a second run on the same base (``versus``), for A/B: ``custom`` is A, ``versus`` is B.
+VERSUS = "versus"
+#: Every model a request can ask for.
+ALL_MODELS: tuple[str, ...] = (*MODELS, VERSUS)
+#: The roles of a chat request's turns.
+CHAT_ROLES = ("system", "user", "assistant")
+#: At most this many turns in a chat request.
+MAX_TURNS = 256
 #: At most this many stop sequences, each at most this many characters.
 MAX_STOPS = 16
 MAX_STOP_CHARS = 200
@@ -42,12 +50,36 @@ class RequestError(Exception):
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One turn of a chat request. An earlier assistant turn may differ by model (``replies``): in a chat
+    side by side, each model goes on from its own answers."""
+
+    role: str
+    content: str = ""
+    #: model -> that model's text for this turn, when the models answered differently.
+    replies: tuple[tuple[str, str], ...] = ()
+
+    def for_model(self, model: str) -> dict[str, str]:
+        """The turn as ``model``'s chat template takes it."""
+        return {"role": self.role, "content": dict(self.replies).get(model, self.content)}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"role": self.role, "content": dict(self.replies) if self.replies else self.content}
+
+
+@dataclass(frozen=True)
 class GenerateRequest:
-    """Generate a completion of ``prompt`` with each of ``models``, the same settings and seed for each."""
+    """Generate a completion of ``prompt`` (or an answer to the chat ``messages``) with each of ``models``,
+    the same settings and seed for each."""
 
     KIND: ClassVar[str] = "generate"
-    prompt: str
+    prompt: str = ""
     run: str | None = None
+    #: A second run on the same base model, for A/B (its model is ``versus``).
+    versus: str | None = None
+    #: A chat (system, user and assistant turns, ending with the user's): rendered with the run's chat
+    #: template and its generation prompt, and the answer ends at the template's end of turn.
+    messages: tuple[Turn, ...] = ()
     models: tuple[str, ...] = ("baseline",)
     max_tokens: int = 64
     #: 0 is greedy decoding (the model's top choice at each step).
@@ -71,6 +103,8 @@ class GenerateRequest:
             "type": self.KIND,
             "prompt": self.prompt,
             "run": self.run,
+            "versus": self.versus,
+            "messages": [t.to_json() for t in self.messages],
             "models": list(self.models),
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
@@ -104,11 +138,13 @@ class LikelihoodRequest:
     texts: tuple[Text, ...]
     run: str | None = None
     models: tuple[str, ...] = ("baseline",)
+    #: A second run on the same base model, for A/B (its model is ``versus``).
+    versus: str | None = None
 
     def to_json(self, rid: RequestId = None) -> dict[str, Any]:
         # One text goes as "text" (and "prompt"), as a person would type it, so errors name it the same way.
         texts = self.texts[0].to_json() if len(self.texts) == 1 else {"texts": [t.to_json() for t in self.texts]}
-        return {"id": rid, "type": self.KIND, **texts, "run": self.run, "models": list(self.models)}
+        return {"id": rid, "type": self.KIND, **texts, "run": self.run, "versus": self.versus, "models": list(self.models)}
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> LikelihoodRequest:
@@ -208,40 +244,84 @@ def json_type(value: Any) -> str:
     return "an object"
 
 
-def _run(raw: dict[str, Any]) -> str | None:
-    run = _field(raw, "run", str, None)
+def _run(raw: dict[str, Any], key: str = "run") -> str | None:
+    run = _field(raw, key, str, None)
     if run is not None and not run.strip():
-        raise RequestError("'run' is empty: give a run id, id prefix or name")
+        raise RequestError(f"'{key}' is empty: give a run id, id prefix or name")
     return run.strip() if run else None
 
 
-def default_models(run: str | None) -> tuple[str, ...]:
-    """Both models when a run is named (there is a custom model to compare), the baseline alone otherwise."""
+def _versus(raw: dict[str, Any], run: str | None) -> str | None:
+    versus = _run(raw, "versus")
+    if versus is not None and run is None:
+        raise RequestError("'versus' needs a 'run' to compare it with (A/B: run is A, versus is B)")
+    return versus
+
+
+def default_models(run: str | None, versus: str | None = None) -> tuple[str, ...]:
+    """A against B with ``versus``; else both models when a run is named, the baseline alone otherwise."""
+    if versus:
+        return ("custom", VERSUS)
     return MODELS if run else ("baseline",)
 
 
-def _models(raw: dict[str, Any], run: str | None) -> tuple[str, ...]:
-    """The requested sides: both when a run is named, the baseline alone otherwise."""
+def _models(raw: dict[str, Any], run: str | None, versus: str | None = None) -> tuple[str, ...]:
+    """The requested sides: A and B with ``versus``, both when a run is named, the baseline alone otherwise."""
     value = raw.get("models")
     if value is None:
-        return default_models(run)
+        return default_models(run, versus)
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(m, str) for m in value):
-        raise RequestError("'models' must be a non-empty list of 'baseline' and/or 'custom'")
-    unknown = [m for m in value if m not in MODELS]
+        raise RequestError("'models' must be a non-empty list of 'baseline', 'custom' and/or 'versus'")
+    unknown = [m for m in value if m not in ALL_MODELS]
     if unknown:
-        raise RequestError(f"unknown model {unknown[0]!r} in 'models': use 'baseline' and/or 'custom'")
+        raise RequestError(f"unknown model {unknown[0]!r} in 'models': use 'baseline', 'custom' and/or 'versus'")
     if "custom" in value and not run:
         raise RequestError("'custom' needs a 'run' whose adapter to use")
+    if VERSUS in value and not versus:
+        raise RequestError("'versus' in 'models' needs a 'versus' run (A/B: a second run on the same base model)")
     return tuple(dict.fromkeys(value))
 
 
+def _turns(raw: dict[str, Any], models: tuple[str, ...]) -> tuple[Turn, ...]:
+    """A chat request's ``messages``, checked: known roles, text contents, ending with the user's turn."""
+    value = raw.get("messages")
+    if value is None or value == []:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_TURNS:
+        raise RequestError(f"'messages' must be a list of at most {MAX_TURNS} turns")
+    turns = []
+    for i, item in enumerate(value):
+        where = f"messages[{i}]"
+        if not isinstance(item, dict):
+            raise RequestError(f"{where} must be an object with 'role' and 'content'")
+        role = item.get("role")
+        if role not in CHAT_ROLES:
+            raise RequestError(f"{where}: 'role' must be one of {', '.join(CHAT_ROLES)}, not {role!r}")
+        content = item.get("content")
+        if isinstance(content, dict) and role == "assistant":
+            if not content or not all(isinstance(k, str) and k in ALL_MODELS and isinstance(v, str) for k, v in content.items()):
+                raise RequestError(f"{where}: an assistant 'content' by model must map {', '.join(models)} to texts")
+            turns.append(Turn(role, "", tuple(sorted(content.items()))))
+        elif isinstance(content, str):
+            turns.append(Turn(role, content))
+        else:
+            also = " (or, for an assistant turn, an object of texts by model)" if role == "assistant" else ""
+            raise RequestError(f"{where}: 'content' must be a string{also}")
+    if turns[-1].role != "user" or not turns[-1].content.strip():
+        raise RequestError("a chat must end with the user's turn, not empty: it is what the models answer")
+    return tuple(turns)
+
+
 def parse_generate(raw: dict[str, Any]) -> GenerateRequest:
-    prompt = _field(raw, "prompt", str, what="the text to continue")
-    if not prompt.strip():
-        raise RequestError("the prompt is empty")
     run = _run(raw)
+    versus = _versus(raw, run)
+    models = _models(raw, run, versus)
+    messages = _turns(raw, models)
+    prompt = _field(raw, "prompt", str, "" if messages else ..., what="the text to continue, or 'messages': a chat")
+    if not messages and not prompt.strip():
+        raise RequestError("the prompt is empty")
     max_tokens = _field(raw, "max_tokens", int, GenerateRequest.max_tokens)
     if max_tokens < 1:
         raise RequestError(f"max_tokens must be at least 1, not {max_tokens}")
@@ -269,7 +349,9 @@ def parse_generate(raw: dict[str, Any]) -> GenerateRequest:
     return GenerateRequest(
         prompt=prompt,
         run=run,
-        models=_models(raw, run),
+        versus=versus,
+        messages=messages,
+        models=models,
         max_tokens=max_tokens,
         temperature=temperature,
         top_k=top_k,
@@ -293,6 +375,7 @@ def _text(item: Any, where: str) -> Text:
 
 def parse_likelihood(raw: dict[str, Any]) -> LikelihoodRequest:
     run = _run(raw)
+    versus = _versus(raw, run)
     if "texts" in raw and raw["texts"] is not None:
         items = raw["texts"]
         if not isinstance(items, list) or not items:
@@ -304,7 +387,7 @@ def parse_likelihood(raw: dict[str, Any]) -> LikelihoodRequest:
         texts = (_text({"text": raw.get("text"), "prompt": raw.get("prompt")}, "'text'"),)
     else:
         raise RequestError("missing field 'text' (or 'texts'): the text to score")
-    return LikelihoodRequest(texts=texts, run=run, models=_models(raw, run))
+    return LikelihoodRequest(texts=texts, run=run, models=_models(raw, run, versus), versus=versus)
 
 
 def parse_load(raw: dict[str, Any]) -> LoadRequest:

@@ -11,7 +11,18 @@ refused with ``base_mismatch`` unless the caller asks to ``replace`` the base.
 
 Text is formatted as training formats it: ``bos + prompt`` is what a model
 continues, and ``bos + prompt + completion`` (or ``bos + text``) is what it
-scores. torch, transformers and peft are imported when first needed.
+scores. A chat (``messages``), and the prompt of a run whose prompt/completion
+pairs trained as chats, is rendered with the chat template the run trained
+with (``engine.train.templates.for_run``) and its generation prompt, exactly
+as training rendered it, and the answer ends at the template's end of turn.
+
+A/B: ``versus`` names a second run on the same base model; its row has its
+adapter on, beside the first run's (``custom``), in the same batch. Two runs
+on different base models are refused (``base_mismatch``). Rows whose prompts
+differ (each run's own template, each model's own earlier replies) are
+left-padded to one width.
+
+torch, transformers and peft are imported when first needed.
 """
 
 from __future__ import annotations
@@ -43,8 +54,10 @@ from engine.infer.protocol import (
     TokenScore,
     finite,
 )
+from engine.infer.requests import VERSUS
 from engine.models import ModelError, load_model, resolve_model
 from engine.runs import Run, RunNotFound, RunStore
+from engine.train.templates import RunTemplate, end_of_turn, for_run, prompt_ids, template_or_default
 
 Emit = Callable[[Reply], None]
 #: Logits computed per scoring batch, at most (rows x width x vocabulary): 512 MiB in float32.
@@ -69,6 +82,18 @@ class BaseModel:
 
 
 @dataclass(frozen=True)
+class RowPrompt:
+    """What one model of a generation reads: the prompt's text and ids, and where its answer ends."""
+
+    text: str
+    ids: list[int]
+    #: Tokens that end the answer besides end-of-sequence: the chat template's end of turn.
+    end_ids: frozenset[int] = frozenset()
+    #: Stop strings of a template that ends its turns with plain text.
+    stops: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Encoded:
     """A text as token ids; tokens from ``first_scored`` on are scored, the ones before are context."""
 
@@ -87,6 +112,8 @@ class InferenceSession:
         self.tokenizer: Any = None
         #: run id -> peft adapter name, in the order they were attached.
         self.adapters: dict[str, str] = {}
+        #: run id -> the chat template it trained with.
+        self.templates: dict[str, RunTemplate] = {}
         #: Called with a description before a model loads (it can take a while).
         self.on_loading: Callable[[str], None] | None = None
         #: One CPU thread while a run trains on this machine (see ``engine.cpu_share``).
@@ -111,6 +138,7 @@ class InferenceSession:
             self.on_loading(f"{name} ({quant})")
         self.model = self.tokenizer = None
         self.adapters = {}
+        self.templates = {}
         self.base = None
         try:
             loaded = load_model(name, quant=quant, device=self.device, trust_remote_code=trust_remote_code, resolved=resolved)  # type: ignore[arg-type]
@@ -135,14 +163,7 @@ class InferenceSession:
 
     def _same_base(self, name: str, quant: str) -> bool:
         assert self.base is not None
-        if quant != self.base.quant:
-            return False
-        if name == self.base.name:
-            return True
-        try:
-            return resolve_model(name, download=False).path.resolve() == self.base.path.resolve()
-        except ModelError:
-            return False
+        return _same_model(name, quant, self.base.name, self.base.quant, self.base.path)
 
     def attach(self, ref: str, replace: bool = False) -> Run:
         """Make run ``ref``'s custom model available: load its base model if needed, attach its adapter."""
@@ -162,7 +183,8 @@ class InferenceSession:
             from engine.models.check import check_adapter
 
             check_adapter(run.adapter_dir, f"the adapter of run {run.id}")  # safetensors only, never pickled weights
-            cfg = run.config().model
+            config = run.config()
+            cfg = config.model
         except (ModelError, ValueError) as exc:
             raise RequestError(str(exc), "model") from None
         if self.base is None or (replace and not self._same_base(cfg.name, cfg.quant)):
@@ -174,6 +196,7 @@ class InferenceSession:
                 "base_mismatch",
             )
         self._load_adapter(run)
+        self.templates[run.id] = for_run(run.adapter_dir, config.data.chat_template, self.tokenizer)
         return run
 
     def _load_adapter(self, run: Run) -> None:
@@ -215,6 +238,30 @@ class InferenceSession:
         if self.model is None:
             raise RequestError("no model loaded: name a run (or start the server with --model)", "no_model")
         return None
+
+    def prepare_pair(self, run: str | None, versus: str | None) -> tuple[Run | None, Run | None]:
+        """``prepare``, and for A/B the second run's adapter too, once both are known to share a base model."""
+        if versus is None:
+            return self.prepare(run), None
+        assert run is not None
+        a, b = self.find_run(run), self.find_run(versus)
+        if a.id == b.id:
+            raise RequestError(f"A and B are the same run ({a.id}): pick two runs, or compare one with its baseline")
+        try:
+            ma, mb = a.config().model, b.config().model
+        except ValueError as exc:
+            raise RequestError(str(exc), "model") from None
+        try:
+            path = resolve_model(ma.name, download=False).path
+        except ModelError:
+            path = None
+        if not _same_model(mb.name, mb.quant, ma.name, ma.quant, path):
+            raise RequestError(
+                f"runs {a.id} and {b.id} were trained on different base models ({ma.name} {ma.quant}, {mb.name} {mb.quant}); "
+                "A/B compares two runs of the same base model",
+                "base_mismatch",
+            )
+        return self.attach(a.id), self.attach(b.id)
 
     @contextmanager
     def _computing(self) -> Iterator[None]:
@@ -279,28 +326,54 @@ class InferenceSession:
 
     # -- generation --------------------------------------------------------------------------
 
+    def template_for(self, which: str, run: Run | None, versus: Run | None = None) -> RunTemplate:
+        """The chat template ``which`` reads its prompt with: a run's own; for the baseline, that of the run
+        it is compared with (both models get the same prompt), else the model's own or the default."""
+        if which == VERSUS and versus is not None:
+            return self.templates[versus.id]
+        if run is not None and run.id in self.templates:
+            return self.templates[run.id]
+        text, source = template_or_default(self.tokenizer)
+        return RunTemplate(text, False, source)
+
+    def row_prompt(self, req: GenerateRequest, which: str, run: Run | None, versus: Run | None = None) -> RowPrompt:
+        """What ``which`` reads for ``req``: a chat rendered with its template and generation prompt, a prompt
+        rendered as a user turn when its run trained prompt/completion pairs as chats, else ``bos + prompt``."""
+        template = self.template_for(which, run, versus)
+        if req.messages:
+            turns = [t.for_model(which) for t in req.messages]
+        elif template.prompts:
+            turns = [{"role": "user", "content": req.prompt}]
+        else:
+            return RowPrompt(req.prompt, self.encode_prompt(req.prompt))
+        assert template.text is not None
+        text, ids = prompt_ids(self.tokenizer, template.text, turns)
+        end_ids, stops = end_of_turn(self.tokenizer, template.text)
+        return RowPrompt(text, ids, frozenset(end_ids), stops)
+
     def generate(self, req: GenerateRequest, emit: Emit, cancel: threading.Event | None = None) -> None:
         """Stream a completion from each requested model, all in one batch: a ``start`` per model, then
         their ``token`` events interleaved as the rows advance together, and each model's ``done`` when it ends."""
-        run = self.prepare(req.run)
+        run, versus = self.prepare_pair(req.run, req.versus)
         cancel = cancel or threading.Event()
-        ids = self.encode_prompt(req.prompt)
+        prompts = [self.row_prompt(req, which, run, versus) for which in req.models]
+        longest = max(len(p.ids) for p in prompts)
         context = self.context_length
         max_new, limit = req.max_tokens, "length"
         if context is not None:
-            if len(ids) >= context:
-                raise RequestError(f"the prompt is {len(ids)} tokens; the model reads at most {context}, so no room is left to generate", "too_long")
-            if len(ids) + max_new > context:
-                max_new, limit = context - len(ids), "context"
+            if longest >= context:
+                raise RequestError(f"the prompt is {longest} tokens; the model reads at most {context}, so no room is left to generate", "too_long")
+            if longest + max_new > context:
+                max_new, limit = context - longest, "context"
         seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
         with self._computing():
             if cancel.is_set():
                 return
-            for which in req.models:
-                emit(Start(model=which, run=run.id if which == "custom" and run else None, prompt_tokens=len(ids), max_tokens=max_new, seed=seed))
-            self._generate_rows(run, ids, max_new, limit, req, seed, emit, cancel)
+            for which, prompt in zip(req.models, prompts, strict=True):
+                emit(Start(model=which, run=_run_id(which, run, versus), prompt_tokens=len(prompt.ids), max_tokens=max_new, seed=seed, prompt=prompt.text))
+            self._generate_rows(run, versus, prompts, max_new, limit, req, seed, emit, cancel)
 
-    def _generate_rows(self, run: Run | None, ids: list[int], max_new: int, limit: str,
+    def _generate_rows(self, run: Run | None, versus: Run | None, prompts: list[RowPrompt], max_new: int, limit: str,
                        req: GenerateRequest, seed: int, emit: Emit, cancel: threading.Event) -> None:
         import torch
         from transformers import LogitsProcessorList, StoppingCriteriaList
@@ -315,39 +388,53 @@ class InferenceSession:
             return lambda text: emit(Token(model=which, text=text))
 
         def on_end(row: Row) -> None:
-            emit(self._done_event(row, run, max_new, limit, seed, started, cancel))
+            emit(self._done_event(row, run, versus, max_new, limit, seed, started, cancel))
 
-        rows = [Row(which, TextTracker(self._decode, ids, req.stop), eos_ids, on_text(which), on_end) for which in req.models]
+        rows = [
+            Row(which, TextTracker(self._decode, p.ids, (*req.stop, *p.stops)), eos_ids | p.end_ids, on_text(which), on_end)
+            for which, p in zip(req.models, prompts, strict=True)
+        ]
         device = self.model.device if hasattr(self.model, "device") else "cpu"
-        input_ids = torch.tensor([ids] * len(rows), dtype=torch.long, device=device)
+        # Rows of different lengths are padded on the left; generate takes each row's positions from its mask.
+        width = max(len(p.ids) for p in prompts)
+        pad = next((i for i in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id) if i is not None), 0)
+        input_ids = torch.tensor([[pad] * (width - len(p.ids)) + p.ids for p in prompts], dtype=torch.long, device=device)
+        mask = torch.tensor([[0] * (width - len(p.ids)) + [1] * len(p.ids) for p in prompts], dtype=torch.long, device=device)
         settings: dict[str, Any] = {"do_sample": False}
         if not req.greedy:
             sampler = RowSampler(len(rows), seed, req.temperature, req.top_k, req.top_p)
             settings["logits_processor"] = LogitsProcessorList([sampler])
-        adapters = self._adapter_names(req.models, run)
+        adapters = self._adapter_names(req.models, run, versus)
         if adapters is not None:
             settings["adapter_names"] = adapters
         self.model.generate(
             input_ids=input_ids,
-            attention_mask=torch.ones_like(input_ids),
+            attention_mask=mask,
             max_new_tokens=max_new,
             pad_token_id=self.tokenizer.pad_token_id,
             use_cache=True,
             streamer=BatchStreamer(rows),
-            stopping_criteria=StoppingCriteriaList([StopRows(rows, len(ids), cancel)]),
+            stopping_criteria=StoppingCriteriaList([StopRows(rows, width, cancel)]),
             **settings,
         )
 
-    def _adapter_names(self, models: tuple[str, ...] | list[str], run: Run | None) -> list[str] | None:
+    def _adapter_names(self, models: tuple[str, ...] | list[str], run: Run | None, versus: Run | None = None) -> list[str] | None:
         """peft's ``adapter_names`` for one batch row per model: ``__base__`` (adapters off) for the baseline,
-        the run's adapter for the custom model; None when no adapter was ever attached (a plain model)."""
+        the run's adapter for the custom model (and the second run's for ``versus``); None when no adapter
+        was ever attached (a plain model)."""
         from peft import PeftModel
 
         if not isinstance(self.model, PeftModel):
             return None
-        return [BASE_ROW if which == "baseline" else self.adapters[run.id] for which in models]  # type: ignore[union-attr]
+        by_model = {"baseline": BASE_ROW}
+        if run is not None:
+            by_model["custom"] = self.adapters[run.id]
+        if versus is not None:
+            by_model[VERSUS] = self.adapters[versus.id]
+        return [by_model[which] for which in models]
 
-    def _done_event(self, row: Any, run: Run | None, max_new: int, limit: str, seed: int, started: float, cancel: threading.Event) -> Done:
+    def _done_event(self, row: Any, run: Run | None, versus: Run | None, max_new: int, limit: str, seed: int, started: float,
+                    cancel: threading.Event) -> Done:
         """The protocol's ``done`` for a row that has ended."""
         tracker = row.tracker
         new = len(row.generated)
@@ -363,7 +450,7 @@ class InferenceSession:
         first = row.first_token_at
         return Done(
             model=row.which,
-            run=run.id if row.which == "custom" and run else None,
+            run=_run_id(row.which, run, versus),
             text=tracker.text,
             tokens=new - (1 if row.eos else 0),
             finish_reason=reason,
@@ -378,7 +465,7 @@ class InferenceSession:
 
     def likelihood(self, req: LikelihoodRequest, emit: Emit, cancel: threading.Event | None = None) -> None:
         """Score the texts with each requested model: one ``scores`` event per model."""
-        run = self.prepare(req.run)
+        run, versus = self.prepare_pair(req.run, req.versus)
         encoded = [self.encode_text(t) for t in req.texts]
         context = self.context_length
         for i, (text, enc) in enumerate(zip(req.texts, encoded, strict=True)):
@@ -389,12 +476,12 @@ class InferenceSession:
             if enc.first_scored >= len(enc.ids):
                 raise RequestError(f"{where} has no token to score", "bad_request")
         with self._computing():
-            scored = self.score(encoded, req.models, run, cancel)
+            scored = self.score(encoded, req.models, run, cancel, versus)
         for which, texts in zip(req.models, scored, strict=True):
-            emit(Scores(model=which, run=run.id if which == "custom" and run else None, averages=_summary(texts), texts=tuple(texts)))
+            emit(Scores(model=which, run=_run_id(which, run, versus), averages=_summary(texts), texts=tuple(texts)))
 
     def score(self, encoded: list[Encoded], models: tuple[str, ...] | list[str] = ("baseline",), run: Run | None = None,
-              cancel: threading.Event | None = None) -> list[list[TextScores]]:
+              cancel: threading.Event | None = None, versus: Run | None = None) -> list[list[TextScores]]:
         """Each text's scored tokens (text, id, log-prob, rank) and averages, for each of ``models``.
 
         A row per text and model, in padded batches sorted by length: the
@@ -407,7 +494,7 @@ class InferenceSession:
 
         vocab = int(getattr(self.model.config, "vocab_size", 0) or len(self.tokenizer))
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        adapters = self._adapter_names(models, run)
+        adapters = self._adapter_names(models, run, versus)
         rows = sorted(((t, m) for t in range(len(encoded)) for m in range(len(models))), key=lambda r: len(encoded[r[0]].ids))
         results: list[list[TextScores | None]] = [[None for _ in encoded] for _ in models]
         pieces = [self._token_texts(e) for e in encoded]
@@ -445,6 +532,26 @@ class InferenceSession:
             return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
         return token_texts(decode, encoded.ids[encoded.first_scored :], context)
+
+
+def _run_id(which: str, run: Run | None, versus: Run | None) -> str | None:
+    """The run whose adapter a model's row has on: ``run`` for custom, ``versus`` for versus, none for the baseline."""
+    chosen = run if which == "custom" else versus if which == VERSUS else None
+    return chosen.id if chosen is not None else None
+
+
+def _same_model(name: str, quant: str, other: str, other_quant: str, other_path: Path | None) -> bool:
+    """Whether ``name`` in ``quant`` is the model ``other`` (at ``other_path``) in ``other_quant``."""
+    if quant != other_quant:
+        return False
+    if name == other:
+        return True
+    if other_path is None:
+        return False
+    try:
+        return resolve_model(name, download=False).path.resolve() == other_path.resolve()
+    except ModelError:
+        return False
 
 
 def _text_scores(pieces: list[str], ids: list[int], logprobs: list[float], ranks: list[int]) -> TextScores:
