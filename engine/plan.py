@@ -12,8 +12,8 @@ counted the way finetui trains (``engine.train.finetune``):
   per 256 blocks) or 8 bits, the rest (embeddings, lm_head, norms, fused MoE
   experts) in float32, because ``prepare_model_for_kbit_training`` upcasts
   them; unquantized, everything in the compute dtype;
-- LoRA: rank x (in + out) per targeted layer (peft's ``all-linear``: every
-  linear layer but the output head), in float32, with float32 gradients and
+- LoRA: rank x (in + out) per adapted layer (``engine.models.families.lora_targets``:
+  every linear layer but the output head and MoE routers), in float32, with float32 gradients and
   AdamW's two float32 moments (8 bytes a parameter) or paged 8-bit AdamW's
   two 8-bit moments (2 bytes);
 - activations saved for the backward pass, per token and decoder layer (see
@@ -85,7 +85,7 @@ class ModelShape:
     quantized_rows: int
     """Output rows of those layers: LLM.int8() keeps a float32 scale per row."""
     targets: tuple[Linear, ...]
-    """The layers LoRA adapts (peft's ``all-linear``)."""
+    """The layers LoRA adapts, as training picks them (``lora_targets``)."""
     layers: int
     hidden: int
     q_dim: int
@@ -179,6 +179,8 @@ def shape_from_config(config: Any, name: str) -> ModelShape:
     from transformers.pytorch_utils import Conv1D
     from transformers.quantizers.base import get_keys_to_not_convert
 
+    from engine.models.families import lora_targets
+
     try:
         with torch.device("meta"):
             model = AutoModelForCausalLM.from_config(config)
@@ -186,13 +188,15 @@ def shape_from_config(config: Any, name: str) -> ModelShape:
         raise PlanError(f"'{name}' is not a causal language model finetui can train: {exc}", "not_a_model", Hint("model.name")) from None
     head = model.get_output_embeddings()
     kept = set(get_keys_to_not_convert(model))
+    adapted = set(lora_targets(model))
     quantized = rows = 0
     targets: dict[tuple[int, int], int] = {}
     for module_name, module in model.named_modules():
         if not isinstance(module, (torch.nn.Linear, Conv1D)) or module is head:
             continue
         inputs, outputs = (module.in_features, module.out_features) if isinstance(module, torch.nn.Linear) else module.weight.shape
-        targets[(inputs, outputs)] = targets.get((inputs, outputs), 0) + 1
+        if module_name.rsplit(".", 1)[-1] in adapted:  # peft matches target names by the module name's last part
+            targets[(inputs, outputs)] = targets.get((inputs, outputs), 0) + 1
         if module_name not in kept:
             quantized += inputs * outputs
             rows += outputs

@@ -59,20 +59,26 @@ def test_llama_3_8b_preset() -> None:
     assert plan(shape, lora_r=16).lora_params == 41_943_040  # 16 x (in + out) over the 7 x 32 adapted layers
 
 
-@pytest.mark.parametrize("family", ["llama", "gpt2", "tied"])
+@pytest.mark.parametrize("family", ["llama", "gpt2", "tied", "qwen3_moe"])
 def test_lora_params_equal_what_peft_creates(family: str) -> None:
-    """The same count as peft's trainable parameters on the real model, for linear and Conv1D layers, tied or not."""
+    """The same count as peft's trainable parameters on the real model (as training targets it), for Linear and Conv1D layers,
+    tied or not, and a mixture of experts whose router is left alone."""
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig
+    from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, Qwen3MoeConfig
+
+    from engine.models.families import lora_targets
 
     if family == "gpt2":
         config = GPT2Config(vocab_size=300, n_embd=64, n_layer=2, n_head=4, n_positions=128)
+    elif family == "qwen3_moe":
+        config = Qwen3MoeConfig(**TINY, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32, head_dim=16)
     else:
         config = LlamaConfig(**TINY, tie_word_embeddings=family == "tied")
     shape = shape_from_config(config, family)
     torch.manual_seed(0)
-    model = get_peft_model(AutoModelForCausalLM.from_config(config), LoraConfig(r=8, target_modules="all-linear", task_type="CAUSAL_LM"))
+    base = AutoModelForCausalLM.from_config(config)
+    model = get_peft_model(base, LoraConfig(r=8, target_modules=lora_targets(base), task_type="CAUSAL_LM"))
     trainable, total = model.get_nb_trainable_parameters()
     assert plan(shape, lora_r=8).lora_params == trainable
     assert shape.params == total - trainable
