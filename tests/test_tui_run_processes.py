@@ -14,7 +14,7 @@ from engine.runs.process import cancel
 from tests.fixed_runs import SIZE, events_in, run_page, runs_listed, write_run
 from tests.pilot_helpers import until
 from tui.app import FinetuiApp
-from tui.screens.run import ConfirmScreen
+from tui.screens.dialogs import ConfirmScreen
 
 pytestmark = pytest.mark.usefixtures("tui_env")  # the repository root (paths on screen are relative), UTC (times are local)
 

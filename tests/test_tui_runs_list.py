@@ -9,8 +9,7 @@ from engine.runs import RunStore
 from tests.fixed_runs import SIZE, T0, run_page, runs_listed, text_of, write_run
 from tests.pilot_helpers import until
 from tui.app import FinetuiApp
-from tui.screens.dialogs import ErrorScreen
-from tui.screens.run import ConfirmScreen
+from tui.screens.dialogs import ConfirmScreen, ErrorScreen
 from tui.screens.runs import EMPTY, RunsScreen, RunTable
 
 pytestmark = pytest.mark.usefixtures("tui_env")  # the repository root (paths on screen are relative), UTC (times are local)

@@ -175,7 +175,7 @@ async def test_trusting_a_models_code_asks_before_the_run_starts() -> None:
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
         assert "runs it on this machine" in str(pilot.app.screen.query_one("#dialog-message", Static).render())
-        assert pilot.app.screen.focused is pilot.app.screen.query_one("#dialog-cancel", Button)
+        assert pilot.app.screen.focused is pilot.app.screen.query_one("#dialog-no", Button)
         await pilot.press("escape")  # no: back to the form, nothing started (the start sets its status at once)
         await until(pilot, lambda: pilot.app.screen is screen)
         assert RunStore().list() == [] and "Starting" not in text(screen, "#train-status")

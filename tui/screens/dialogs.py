@@ -37,10 +37,15 @@ class ErrorScreen(ModalScreen[None]):
 class ConfirmScreen(ModalScreen[bool]):
     """A yes-or-no question before something that can't be taken back; dismisses with the answer.
 
-    "Cancel" has the focus, so Enter alone never says yes; Escape says no.
+    One dialog for every such question (cancel or delete a run, start a run
+    that trusts a model's code). "No" has the focus, so Enter alone never
+    says yes; y says yes, n and Escape say no.
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [
+        Binding("y", "dismiss(True)", "Yes"),
+        Binding("n,escape", "dismiss(False)", "No"),
+    ]
 
     def __init__(self, title: str, message: str, yes: str) -> None:
         super().__init__()
@@ -54,15 +59,12 @@ class ConfirmScreen(ModalScreen[bool]):
             with VerticalScroll(id="dialog-body"):
                 yield Static(self.message, markup=False, id="dialog-message")
             with Horizontal(id="dialog-buttons"):
-                yield Button("Cancel", id="dialog-cancel", compact=True)
-                yield Button(self.yes, variant="warning", id="dialog-yes", compact=True)
+                yield Button("No (n)", id="dialog-no", compact=True)
+                yield Button(f"{self.yes} (y)", variant="warning", id="dialog-yes", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#dialog-cancel", Button).focus()
+        self.query_one("#dialog-no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         self.dismiss(event.button.id == "dialog-yes")
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)

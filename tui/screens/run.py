@@ -20,8 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Header, Label, Log, ProgressBar, Static
+from textual.widgets import Footer, Header, Label, Log, ProgressBar, Static
 
 from engine.runs.events import EvalEvent, RunEvent, StepEvent
 from engine.runs.lifecycle import RunStateError, remove_run, resume_run
@@ -31,7 +30,7 @@ from tui.format import format_event, step_summary
 from tui.run_feed import RunDetail, RunsSnapshot, run_by_id
 from tui.run_watch import RunsApp, RunWatcher
 from tui.screens.base import FinetuiScreen, display_path
-from tui.screens.dialogs import ErrorScreen
+from tui.screens.dialogs import ConfirmScreen, ErrorScreen
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.scorecard import Scorecard
 
@@ -52,37 +51,6 @@ class RunActionFailed(Message):
 
     title: str
     error: str
-
-
-class ConfirmScreen(ModalScreen[bool]):
-    """A yes/no question before something that can't be undone; No has the focus."""
-
-    CSS_PATH = "runs.tcss"
-    BINDINGS = [
-        Binding("y", "dismiss(True)", "Yes"),
-        Binding("n,escape", "dismiss(False)", "No"),
-    ]
-
-    def __init__(self, title: str, message: str, yes: str) -> None:
-        super().__init__()
-        self.title_text = title
-        self.message = message
-        self.yes = yes
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-dialog") as dialog:
-            dialog.border_title = self.title_text
-            yield Static(self.message, markup=False, id="confirm-message")
-            with Horizontal(id="confirm-buttons"):
-                yield Button(f"{self.yes} (y)", variant="error", id="confirm-yes", compact=True)
-                yield Button("No (n)", id="confirm-no", compact=True)
-
-    def on_mount(self) -> None:
-        self.query_one("#confirm-no", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.dismiss(event.button.id == "confirm-yes")
 
 
 class RunActionsScreen(FinetuiScreen):
