@@ -9,28 +9,32 @@ screen's state (a half-filled form, a streaming generation):
 
 Nothing here imports torch, transformers or peft: the first screen must
 paint in under a second. Training and inference run in other processes.
+Nor does it import the engine or any screen before the first paint: each
+screen's module is imported when the screen is first shown, and the run
+watcher (and with it the run store) once the first frame is up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from engine.runs.status import ACTIVE
-from tui.run_feed import RunsSnapshot
-from tui.run_watch import RunWatcher
-from tui.screens.data import DataScreen
+if TYPE_CHECKING:
+    from tui.run_feed import RunsSnapshot
+    from tui.run_watch import RunWatcher
 
 #: States worth a bell: the run needs the user's eyes.
 BELL_STATES = ("ready", "failed")
 
 
 def _runs_screen() -> Screen[None]:
-    """The runs dashboard, imported when first shown: the first paint only needs the data screen."""
+    """The runs dashboard, imported when first shown (as every screen is)."""
     from tui.screens.runs import RunsScreen
 
     return RunsScreen()
@@ -66,15 +70,32 @@ class FinetuiApp(App[None]):
         self.start_path = Path.cwd() if start_path is None else Path(start_path)
         self.open_on_runs = start_path is None
         """Whether to show the runs dashboard first when a run is queued or training (no file was asked for)."""
-        self.add_mode("data", lambda: DataScreen(self.start_path))
+        self.add_mode("data", self._data_screen)
         self.add_mode("runs", _runs_screen)
         self.add_mode("playground", _playground_screen)
-        self.run_watcher = RunWatcher(self)
-        """Reads the run store once per tick; every view of runs renders its snapshots."""
         self.run_states: dict[str, str] | None = None
         """The state of every run at the last snapshot; None until the first."""
 
+    def _data_screen(self) -> Screen[None]:
+        from tui.screens.data import DataScreen
+
+        return DataScreen(self.start_path)
+
+    @cached_property
+    def run_watcher(self) -> RunWatcher:
+        """Reads the run store once per tick; every view of runs renders its snapshots.
+
+        Made on first use, so the run store's modules load after the first
+        paint (or when a view of runs asks first).
+        """
+        from tui.run_watch import RunWatcher
+
+        return RunWatcher(self)
+
     def on_mount(self) -> None:
+        self.call_after_refresh(self._watch_runs)
+
+    def _watch_runs(self) -> None:
         self.run_watcher.signal.subscribe(self, self._runs_watched)
         self.run_watcher.start()
 
@@ -84,6 +105,8 @@ class FinetuiApp(App[None]):
         The first snapshot also decides the first screen: reopened while a run
         trains, its progress is what the user came back for.
         """
+        from engine.runs.status import ACTIVE
+
         if snapshot.error is not None:
             return  # an unreadable runs folder is not every run gone; the runs screen says why
         previous, self.run_states = self.run_states, snapshot.states

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tui.commands import inspect, models, plan, playground, runs, train
-
-COMMANDS = (inspect, models, train, plan, runs, playground)
+#: The command modules under ``tui.commands``, in ``--help``'s order. They are imported only to
+#: parse a command line, so a bare ``finetui`` opens the TUI without loading them (or the engine).
+COMMANDS = ("inspect", "models", "train", "plan", "runs", "playground")
 
 DESCRIPTION = """\
 Fine-tune an open LLM on your own data, from a terminal.
@@ -70,16 +71,18 @@ def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
-    for command in COMMANDS:
-        command.add_parser(subparsers)
+    for name in COMMANDS:
+        importlib.import_module(f"tui.commands.{name}").add_parser(subparsers)
     return parser, set(subparsers.choices)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        return _run_tui(None)
     parser, names = build_parser()
-    if not argv or (len(argv) == 1 and argv[0] not in names and not argv[0].startswith("-")):
-        return _run_tui(Path(argv[0]) if argv else None)
+    if len(argv) == 1 and argv[0] not in names and not argv[0].startswith("-"):
+        return _run_tui(Path(argv[0]))
     rest, free = take_free_values(argv)
     args = parser.parse_args(rest)
     for dest, value in free.items():
