@@ -156,6 +156,10 @@ def choose(config: RunConfig, processes: int) -> tuple[str, str]:
     """DDP or FSDP, and why: the setting, or for ``auto`` ``engine.plan``'s choice from the memory estimate."""
     if config.train.strategy != "auto":
         return config.train.strategy, "as set"
+    import torch
+
+    if not torch.cuda.is_available():
+        return "ddp", "on the CPU (gloo), every process holds the whole model"
     from engine.errors import FinetuiError
 
     t = config.train

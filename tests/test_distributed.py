@@ -1,0 +1,213 @@
+"""Runs on several processes (CPU, gloo): the same code path as several GPUs, tested for real.
+
+Two ranks of a tiny in-test model: a run reaches Ready with a loss curve
+close to one process with the same global batch; kill -9 of rank 1 fails the
+run naming rank 1, and resume (on one process: another N) completes it;
+cancel stops both ranks with a checkpoint; no process outlives its run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from engine.runs import Run, RunStore
+from engine.runs.events import CheckpointEvent, StepEvent
+from engine.runs.lifecycle import resume_run, start_run
+from engine.runs.process import cancel, refresh
+from engine.train import distributed
+from engine.train.distributed import Layout, rank_failure, rank_file
+from tests.tiny_model import make_model
+
+TIMEOUT_S = 240
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    return make_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    words = "the quick brown fox jumps over the lazy dog a journey of a thousand miles begins".split()
+    pieces = [" ".join(words[(i * 3) % len(words) :] + words[: (i * 5) % len(words)]) + f" {i}" for i in range(80)]
+    path = tmp_path_factory.mktemp("data") / "lines.txt"
+    path.write_text("\n--SEP--\n".join(pieces))
+    return path
+
+
+def _config(data: Path, model: Path, name: str, **train) -> RunConfig:
+    train = {"max_steps": 4, "save_steps": 1, "lr": 5e-3, "batch_size": 2, "seq_len": 32, "devices": "2", "eval_steps": 0, "samples": 0, **train}
+    return RunConfig(name, DataConfig(str(data), separator="--SEP--"), ModelConfig(str(model)), train=TrainConfig(**train))
+
+
+def _wait(predicate, what: str, timeout: float = TIMEOUT_S):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _final(run: Run) -> str:
+    return _wait(lambda: (s := refresh(run).state) not in ("queued", "training") and s, f"{run.id} to end")
+
+
+def _processes_of(run: Run) -> list[psutil.Process]:
+    """Every live process working on the run: its worker and its ranks (their command lines name the run folder)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and str(run.dir) in " ".join(proc.info["cmdline"] or ()):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def _no_orphans(run: Run) -> None:
+    left = _wait(lambda: not _processes_of(run), "every process of the run to end", timeout=60)
+    assert left
+
+
+def _rank_pid(run: Run, rank: int) -> int:
+    """The pid of the run's rank ``rank``, found among its worker's children by their RANK."""
+
+    def find() -> int | None:
+        for proc in _processes_of(run):
+            try:
+                if "engine.train.distributed" in proc.cmdline() and proc.environ().get("RANK") == str(rank):
+                    return proc.pid
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return None
+
+    return _wait(find, f"rank {rank}'s process")
+
+
+def _steps(run: Run) -> list[StepEvent]:
+    return [e for _, e in run.events() if isinstance(e, StepEvent)]
+
+
+def _set_max_steps(run: Run, steps: int, devices: str | None = None) -> None:
+    raw = run.config().to_dict()
+    raw["train"]["max_steps"] = steps
+    if devices is not None:
+        raw["train"]["devices"] = devices
+    run.config_path.write_text(json.dumps(raw))
+
+
+@pytest.mark.slow
+def test_two_ranks_reach_ready_with_the_loss_of_one_process_with_the_same_global_batch(data, tiny_model):
+    run = start_run(_config(data, tiny_model, "two"))
+    assert _final(run) == "ready", run.status().reason
+    _no_orphans(run)
+    two = [e.loss for e in _steps(run)]
+    assert len(two) == 4
+    assert (run.adapter_dir / "adapter_model.safetensors").exists() and run.metrics() is not None
+    # rank 0 alone wrote the run's files; each rank recorded how it ended
+    assert [json.loads(rank_file(run, r).read_text())["state"] for r in (0, 1)] == ["ready", "ready"]
+    assert sorted(p.name for p in (run.checkpoints_dir / "checkpoint-4").glob("rng_state_*.pth")) == ["rng_state_0.pth", "rng_state_1.pth"]
+
+    from engine.train.finetune import fit, prepare
+
+    alone = RunStore().create(_config(data, tiny_model, "one", devices="1", batch_size=4))
+    session = prepare(alone)
+    assert fit(session, threading.Event()) == "ready"
+    one = [e.loss for e in _steps(alone)]
+    # same seed, data order and global batch (2 ranks x 2 = 1 x 4): only LoRA dropout draws differ per rank
+    assert len(one) == 4
+    assert max(abs(a - b) / b for a, b in zip(two, one, strict=True)) < 0.02, (two, one)
+    assert abs(run.metrics().custom.loss - alone.metrics().custom.loss) / alone.metrics().custom.loss < 0.02
+
+
+@pytest.mark.slow
+def test_kill_of_rank_1_fails_naming_it_then_resume_cancel_and_resume_on_one_process(data, tiny_model):
+    run = start_run(_config(data, tiny_model, "faults", max_steps=400, save_steps=1))
+    _wait(lambda: any(isinstance(e, CheckpointEvent) for _, e in run.events()), "a checkpoint")
+    os.kill(_rank_pid(run, 1), signal.SIGKILL)
+    assert _final(run) == "failed"
+    assert run.status().reason.startswith("rank 1 of 2 was killed (SIGKILL)"), run.status().reason
+    _no_orphans(run)
+
+    resume_run(run)  # the same N: two ranks again, from the last checkpoint
+    before = len(_steps(run))
+    _wait(lambda: len(_steps(run)) > before, "a step after resuming")
+    _wait(lambda: refresh(run).state == "training" and run.last_checkpoint(), "a checkpoint")
+    cancel(run)
+    assert _final(run) == "cancelled", run.status().reason
+    _no_orphans(run)
+    saved = run.last_checkpoint()
+    assert saved is not None
+    assert [json.loads(rank_file(run, r).read_text())["state"] for r in (0, 1)] == ["cancelled", "cancelled"]
+
+    step = int(saved.name.split("-")[1])
+    _set_max_steps(run, step + 2, devices="1")  # another N: one process finishes what two began
+    resume_run(run)
+    assert _final(run) == "ready", run.status().reason
+    _no_orphans(run)
+    assert max(e.step for e in _steps(run)) == step + 2
+
+
+def test_the_failing_rank_is_the_one_killed_not_the_one_whose_peer_went_away(tmp_path):
+    run = Run(tmp_path)
+    (tmp_path / "ranks").mkdir()
+    peer = {"rank": 0, "node": "a", "state": "failed", "reason": "RuntimeError: Connection closed by peer [127.0.0.1]:29500", "time": 1.0}
+    rank_file(run, 0).write_text(json.dumps(peer))
+    two = Layout(devices=2)
+    assert rank_failure(run, two, {0: (1, None), 1: (-9, "SIGKILL")}).startswith("rank 1 of 2 was killed (SIGKILL)")
+    own = {"rank": 1, "node": "a", "state": "failed", "reason": "out of memory: try a smaller --batch-size", "time": 2.0}
+    rank_file(run, 1).write_text(json.dumps(own))
+    assert rank_failure(run, two, {0: (1, None), 1: (1, None)}) == "rank 1 of 2 failed: out of memory: try a smaller --batch-size"
+    rank_file(run, 1).unlink()
+    assert rank_failure(run, two, {0: (1, None)}).startswith("rank 0 of 2 failed: RuntimeError: Connection closed")
+
+
+def test_fsdp_qlora_settings(monkeypatch):
+    """What an FSDP-QLoRA run is given: 4-bit storage in the compute dtype, and accelerate's FSDP plugin settings."""
+    import torch
+
+    from engine.models.load import quantization_config
+
+    config = RunConfig("f", DataConfig("/x.txt"), train=TrainConfig(devices="2", strategy="fsdp"))
+    assert distributed.strategy(config, 2) == "fsdp" and distributed.strategy(config, 1) == "single"
+    args = distributed.trainer_arguments(config, 2)
+    assert args["fsdp"] == "full_shard auto_wrap"
+    assert args["fsdp_config"]["use_orig_params"] is False and args["fsdp_config"]["cpu_ram_efficient_loading"] is True
+    from transformers import TrainingArguments
+
+    made = TrainingArguments(output_dir="/tmp/unused", use_cpu=True, report_to="none", **args)
+    assert made.fsdp_config["use_orig_params"] is False  # transformers takes the config as given
+    assert not distributed.sharded(config)  # one process: nothing to shard
+    monkeypatch.setenv("FINETUI_DISTRIBUTED", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert distributed.sharded(config)
+    quant = quantization_config("4bit", torch.bfloat16, sharded=distributed.sharded(config))
+    assert quant.bnb_4bit_quant_storage == torch.bfloat16 and quant.bnb_4bit_compute_dtype == torch.bfloat16
+    assert quantization_config("4bit", torch.bfloat16).bnb_4bit_quant_storage == torch.uint8
+
+
+def test_devices_and_nodes_are_checked_and_reach_the_launcher():
+    from engine.config import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(devices="two")
+    assert info.value.path == "train.devices"
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(nodes=2)
+    assert info.value.path == "train.main_address"
+    config = RunConfig("m", DataConfig("/x.txt"), train=TrainConfig(devices="4", nodes=2, main_address="10.0.0.1", main_port=29400))
+    where = distributed.layout(config, node_rank=1)
+    assert where == Layout(devices=4, nodes=2, node_rank=1, main_address="10.0.0.1", main_port=29400) and where.processes == 8
+    assert distributed.global_batch(config, where.processes) == config.train.batch_size * 8
+    assert distributed.layout(RunConfig("a", DataConfig("/x.txt"), train=TrainConfig(devices="all"))).devices >= 1
