@@ -14,7 +14,7 @@ from tui.app import FinetuiApp
 from tui.screens.dialogs import ErrorScreen
 from tui.screens.run import RunScreen
 from tui.screens.runs import RunsScreen, RunTable
-from tui.widgets.loss_chart import LossChart, label, resample, value_range
+from tui.widgets.loss_chart import LossChart, step_ticks
 from tui.widgets.scorecard import Scorecard
 
 pytestmark = pytest.mark.usefixtures("tui_env")  # the repository root (paths on screen are relative), UTC (times are local)
@@ -164,9 +164,8 @@ async def test_bad_event_lines_are_skipped_and_the_page_goes_on() -> None:
         assert len(flagged) == 4  # the step and the eval without their figures too
 
 
-def test_the_chart_resamples_to_its_width_and_labels_fit() -> None:
-    assert resample([1.0, 2.0, 3.0, 4.0], 2) == [1.5, 3.5]  # more steps than columns: means
-    assert resample([1.0, 2.0], 4) == [1.0, 1.0, 2.0, 2.0]  # fewer: each step gets its share of columns
-    bottom, top = value_range([1.0, 3.0])
-    assert top == 3.0 and bottom < 1.0  # the lowest column still shows
-    assert [label(v) for v in (2.6234, 0.01234, 0.00012, 123456.0)] == ["2.62", "0.0123", "0.0001", "1e+05"]
+def test_the_chart_ticks_whole_steps() -> None:
+    assert step_ticks(1, 1) == [1]
+    assert step_ticks(0, 4) == [0, 1, 2, 3, 4]
+    ticks = step_ticks(1, 300)
+    assert ticks[0] == 1 and ticks[-1] == 300 and len(ticks) <= 5 and all(isinstance(t, int) for t in ticks)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 #: The command modules under ``tui.commands``, in ``--help``'s order. They are imported only to
 #: parse a command line, so a bare ``finetui`` opens the TUI without loading them (or the engine).
-COMMANDS = ("inspect", "models", "train", "plan", "runs", "playground", "export")
+COMMANDS = ("inspect", "models", "train", "plan", "runs", "compare", "playground", "export")
 
 DESCRIPTION = """\
 Fine-tune an open LLM on your own data, from a terminal.

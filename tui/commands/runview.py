@@ -1,4 +1,4 @@
-"""How runs read on the command line: following a log, the tail of a failed run's output, errors.
+"""How runs read on the command line: following a log, the tail of a failed run's output, samples, errors.
 
 The wording of events, progress and the scorecard is in ``tui.format``,
 shared with the TUI.
@@ -11,8 +11,10 @@ import time
 from typing import Any
 
 from engine.runs import Run
+from engine.runs.events import Scorecard
 from engine.runs.process import refresh
 from engine.runs.status import ACTIVE
+from engine.train.samples import SamplesUnreadable, read_samples
 from tui.format import format_event
 
 POLL_S = 0.5
@@ -62,3 +64,17 @@ def tail(path: Any, lines: int = 10) -> list[str]:
 def error(command: str, message: str) -> int:
     print(f"finetui {command}: error: {message}", file=sys.stderr)
     return 2
+
+
+def print_samples(run: Run, metrics: Scorecard | None) -> int:
+    """``finetui show RUN --samples``: the run's samples, worse first, under the match rates."""
+    from tui.widgets.samples_text import samples_text
+
+    try:
+        samples = read_samples(run)
+    except (SamplesUnreadable, OSError) as exc:
+        return error("show", os_problem(exc))
+    if samples is None:
+        return error("show", f"run {run.id} has no samples: they are written when a run finishes (runs from before samples have none)")
+    print(samples_text(samples, metrics.samples if metrics else None).plain.rstrip("\n"))
+    return 0

@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Footer, Header, Label, Log, ProgressBar, Static
 
-from engine.runs.events import EvalEvent, RunEvent, StepEvent
+from engine.runs.events import DURING, EvalEvent, RunEvent, StepEvent
 from engine.runs.lifecycle import RunStateError, remove_run, resume_run
 from engine.runs.process import cancel
 from engine.runs.status import ACTIVE, RESUMABLE
@@ -31,7 +31,7 @@ from tui.run_feed import RunDetail, RunsSnapshot, run_by_id
 from tui.run_watch import RunsApp, RunWatcher
 from tui.screens.base import FinetuiScreen, display_path
 from tui.screens.dialogs import ConfirmScreen, ErrorScreen
-from tui.widgets.loss_chart import LossChart
+from tui.widgets.loss_chart import LossChart, legend
 from tui.widgets.scorecard import Scorecard
 
 #: Log lines kept on the page; the file keeps them all.
@@ -216,6 +216,8 @@ class RunScreen(RunActionsScreen):
         self.losses: dict[int, float] = {}
         """Train loss by step; a resumed run logs some steps again, the newest value wins."""
         self.evals: dict[str, float] = {}
+        self.curve: dict[int, float] = {}
+        """Eval loss on the eval sample by step, scored during training; the newest value of a step wins."""
         """Eval loss by ``which`` (baseline, custom)."""
         self.last_step: StepEvent | None = None
         self.has_metrics = False
@@ -234,7 +236,7 @@ class RunScreen(RunActionsScreen):
             yield Static(id="run-reason", markup=False)
         with Horizontal(id="run-panels"):
             with Vertical(id="run-chart-panel", classes="panel") as chart:
-                chart.border_title = "Train loss"
+                chart.border_title = "Loss"
                 yield LossChart(id="run-chart")
             with Vertical(id="run-score-panel", classes="panel") as score:
                 score.border_title = "Scorecard"
@@ -295,12 +297,15 @@ class RunScreen(RunActionsScreen):
             if isinstance(event, StepEvent):
                 self.losses[event.step] = event.loss
                 self.last_step = event
+            elif isinstance(event, EvalEvent) and event.figures.loss is not None and event.which == DURING and event.step is not None:
+                self.curve[event.step] = event.figures.loss
             elif isinstance(event, EvalEvent) and event.figures.loss is not None:
                 self.evals[event.which] = event.figures.loss
         chart = self.query_one(LossChart)
         chart.points = tuple(sorted(self.losses.items()))
         chart.evals = self._eval_points()
-        self.query_one("#run-chart-panel").border_subtitle = "● eval loss" if chart.evals and chart.points else ""
+        chart.curve = tuple(sorted(self.curve.items()))
+        self.query_one("#run-chart-panel").border_subtitle = legend(chart.series) if chart.points else ""
 
     def _eval_points(self) -> tuple[tuple[int, float], ...]:
         """The baseline before the first step, the custom model after the last."""
