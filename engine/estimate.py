@@ -9,8 +9,10 @@ finished runs of the same model measured on this machine.
 
 from __future__ import annotations
 
+import glob
 import json
 import math
+import os
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -259,6 +261,10 @@ class Estimate:
     """The CPU cores a guessed speed was measured on (``CPU_RATE_CORES``); None for a measured speed."""
     gpu: bool = False
     """A GPU driver is on this machine, so a guessed CPU speed is far too slow."""
+    processes: int = 1
+    """Training processes (``train.devices`` on each of ``train.nodes``): each takes its own batch per step."""
+    global_batch: int = 0
+    """Sequences per optimizer step over all processes: batch size × grad accumulation × processes."""
 
 
 def steps_per_epoch(config: RunConfig, tokens: TokenStats, train_share: float) -> int:
@@ -266,7 +272,17 @@ def steps_per_epoch(config: RunConfig, tokens: TokenStats, train_share: float) -
     t = config.train
     train_tokens = tokens.trained * train_share
     rows = math.ceil(train_tokens / tokens.seq_len) if t.packing else round(tokens.examples * train_share) + tokens.split
-    return max(1, math.ceil(math.ceil(rows / t.batch_size) / t.grad_accum))
+    return max(1, math.ceil(math.ceil(rows / (t.batch_size * processes(config))) / t.grad_accum))
+
+
+def processes(config: RunConfig) -> int:
+    """The run's training processes: ``train.devices`` per node (``all``: the NVIDIA devices here, without importing torch) × nodes."""
+    devices = config.train.devices
+    if devices == "all":
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        found = len([d for d in visible.split(",") if d.strip()]) if visible is not None else len(glob.glob("/dev/nvidia[0-9]*"))
+        return max(1, found) * config.train.nodes
+    return int(devices) * config.train.nodes
 
 
 def estimate_run(config: RunConfig, tokens: TokenStats, train_share: float, facts: ModelFacts, store: RunStore | None = None) -> Estimate:
@@ -285,11 +301,13 @@ def estimate_run(config: RunConfig, tokens: TokenStats, train_share: float, fact
     # max_steps past one epoch goes round the data again.
     seen = round(steps * train_tokens / per_epoch)
     speed = measured_speed(config.model.name, config.model.quant, store)
+    n = processes(config)
+    spread = {"processes": n, "global_batch": t.batch_size * t.grad_accum * n}
     if speed is not None:
         seconds = seen / speed.tokens_per_s + speed.overhead_s
-        return Estimate(steps, seen, seconds, speed.tokens_per_s, measured_by=speed.run_id)
+        return Estimate(steps, seen, seconds, speed.tokens_per_s, measured_by=speed.run_id, **spread)
     if facts.params:
         rate = CPU_RATE_TIMES_PARAMS / facts.params
         seconds = STARTUP_GUESS_S + (seen + EVAL_COST * eval_tokens) / rate
-        return Estimate(steps, seen, seconds, rate, guess_cores=CPU_RATE_CORES, gpu=shutil.which("nvidia-smi") is not None)
-    return Estimate(steps, seen, None)
+        return Estimate(steps, seen, seconds, rate, guess_cores=CPU_RATE_CORES, gpu=shutil.which("nvidia-smi") is not None, **spread)
+    return Estimate(steps, seen, None, **spread)

@@ -174,20 +174,27 @@ def test_the_failing_rank_is_the_one_killed_not_the_one_whose_peer_went_away(tmp
 
 
 def test_fsdp_qlora_settings(monkeypatch):
-    """What an FSDP-QLoRA run is given: 4-bit storage in the compute dtype, and accelerate's FSDP plugin settings."""
+    """What an FSDP-QLoRA run is given on GPUs: 4-bit storage in the compute dtype, and accelerate's FSDP plugin settings.
+
+    On the CPU FSDP can't run (``FSDP_CPU_LIMIT``): a run asking for it is DDP, and says why.
+    """
     import torch
+    from transformers import TrainingArguments
 
     from engine.models.load import quantization_config
 
     config = RunConfig("f", DataConfig("/x.txt"), train=TrainConfig(devices="2", strategy="fsdp"))
+    if not torch.cuda.is_available():
+        chosen, why = distributed.choose(config, 2)
+        assert chosen == "ddp" and distributed.FSDP_CPU_LIMIT in why
+    monkeypatch.setenv(distributed.STRATEGY_ENV, "fsdp")  # what the worker of a GPU machine hands its ranks
     assert distributed.strategy(config, 2) == "fsdp" and distributed.strategy(config, 1) == "single"
     args = distributed.trainer_arguments(config, 2)
     assert args["fsdp"] == "full_shard auto_wrap"
-    assert args["fsdp_config"]["use_orig_params"] is False and args["fsdp_config"]["cpu_ram_efficient_loading"] is True
-    from transformers import TrainingArguments
-
+    assert args["fsdp_config"]["use_orig_params"] is False and args["fsdp_config"]["auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
+    assert args["fsdp_config"]["cpu_ram_efficient_loading"] is args["fsdp_config"]["sync_module_states"] is torch.cuda.is_available()
     made = TrainingArguments(output_dir="/tmp/unused", use_cpu=True, report_to="none", **args)
-    assert made.fsdp_config["use_orig_params"] is False  # transformers takes the config as given
+    assert made.fsdp_plugin_args["fsdp_version"] == 1 and made.fsdp_plugin_args["use_orig_params"] is False  # accelerate's plugin gets them
     assert not distributed.sharded(config)  # one process: nothing to shard
     monkeypatch.setenv("FINETUI_DISTRIBUTED", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
@@ -195,6 +202,21 @@ def test_fsdp_qlora_settings(monkeypatch):
     quant = quantization_config("4bit", torch.bfloat16, sharded=distributed.sharded(config))
     assert quant.bnb_4bit_quant_storage == torch.bfloat16 and quant.bnb_4bit_compute_dtype == torch.bfloat16
     assert quantization_config("4bit", torch.bfloat16).bnb_4bit_quant_storage == torch.uint8
+
+
+def test_a_sharded_4bit_model_has_one_dtype_and_computes_the_same(tiny_model):
+    """FSDP flattens a module's parameters into one tensor: with the storage dtype the compute dtype, every parameter has it."""
+    import torch
+
+    from engine.models.load import load_model
+
+    plain = load_model(str(tiny_model), quant="4bit", device="cpu").model
+    sharded = load_model(str(tiny_model), quant="4bit", device="cpu", sharded=True).model
+    assert {p.dtype for p in plain.parameters()} == {torch.uint8, torch.float32}
+    assert {p.dtype for p in sharded.parameters()} == {torch.float32}
+    ids = torch.tensor([[1, 5, 9, 14, 3]])
+    with torch.no_grad():
+        assert torch.allclose(plain(ids).logits, sharded(ids).logits, atol=1e-5)
 
 
 def test_devices_and_nodes_are_checked_and_reach_the_launcher():
@@ -211,3 +233,16 @@ def test_devices_and_nodes_are_checked_and_reach_the_launcher():
     assert where == Layout(devices=4, nodes=2, node_rank=1, main_address="10.0.0.1", main_port=29400) and where.processes == 8
     assert distributed.global_batch(config, where.processes) == config.train.batch_size * 8
     assert distributed.layout(RunConfig("a", DataConfig("/x.txt"), train=TrainConfig(devices="all"))).devices >= 1
+
+
+def test_the_estimate_counts_steps_for_the_global_batch():
+    from engine.estimate import TokenStats, estimate_run, model_facts, steps_per_epoch
+
+    tokens = TokenStats(examples=100, total=64_000, p50=640, p90=700, max=800, seq_len=64, exact=True, trained=64_000)
+    one = RunConfig("e", DataConfig("/x.txt"), train=TrainConfig(batch_size=4, epochs=1))
+    two = RunConfig("e", DataConfig("/x.txt"), train=TrainConfig(batch_size=4, epochs=1, devices="2"))
+    assert steps_per_epoch(one, tokens, 1.0) == 250 and steps_per_epoch(two, tokens, 1.0) == 125
+    facts = model_facts("/nonexistent-model")
+    estimate = estimate_run(two, tokens, 1.0, facts)
+    assert (estimate.steps, estimate.processes, estimate.global_batch) == (125, 2, 8)
+    assert estimate.train_tokens == estimate_run(one, tokens, 1.0, facts).train_tokens  # the same tokens, in half the steps

@@ -219,3 +219,5 @@ def estimate_lines(tokens: TokenStats, estimate: Estimate, asked_seq_len: int) -
     lines.append(Line(f"{estimate.steps:,} steps · {estimate.train_tokens:,} tokens{time}", "strong"))
     lines.append(Line(estimate_basis(estimate), "muted"))
     return lines
+    if estimate.processes > 1:
+        lines.append(Line(f"global batch {estimate.global_batch:,} sequences per step, over {estimate.processes} processes"))

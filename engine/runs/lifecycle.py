@@ -13,6 +13,7 @@ from pathlib import Path
 from engine.config import RunConfig
 from engine.data import DataSpec, Report, scan
 from engine.runs.events import StatusEvent
+from engine.runs.files import write_json_atomic
 from engine.runs.process import is_alive, launch, refresh, status_lock
 from engine.runs.status import ACTIVE, BROKEN, RESUMABLE
 from engine.runs.store import Run, RunStore, RunStoreError
@@ -71,11 +72,13 @@ def start_run(config: RunConfig, store: RunStore | None = None) -> Run:
     return run
 
 
-def resume_run(run: Run) -> Run:
+def resume_run(run: Run, devices: str | None = None) -> Run:
     """Start a failed or cancelled run again, from its last checkpoint if it has one.
 
     Check and start happen under the run's status lock, so of several
     ``resume`` at once one starts a worker and the others are refused.
+    ``devices`` (``train.devices``: a number or ``all``) continues it on
+    another number of processes; ``config.json`` records the new one.
     """
     try:
         with status_lock(run):
@@ -87,6 +90,8 @@ def resume_run(run: Run) -> Run:
                 raise RunStateError(f"run {run.id} is {status.state}; only failed or cancelled runs can be resumed ({hint})")
             if is_alive(run):
                 raise RunStateError(f"run {run.id}'s last process is still ending; try again in a moment")
+            if devices is not None:
+                _set_devices(run, devices)
             run.write_status(status.moved("queued", reason=None, pid=None))
             checkpoint = run.last_checkpoint()
             run.append(StatusEvent(state="queued", resumed_from=checkpoint.name if checkpoint else None, resumed=True))
@@ -96,6 +101,16 @@ def resume_run(run: Run) -> Run:
     except OSError as exc:
         raise RunStoreError(f"cannot resume run {run.id}: {exc.strerror or exc}") from None
     return run
+
+
+def _set_devices(run: Run, devices: str) -> None:
+    """Rewrite the run's ``train.devices``, checked first (``ConfigError`` names ``train.devices``)."""
+    config = run.config()
+    if config.train.devices == devices:
+        return
+    changed = replace(config, train=replace(config.train, devices=devices))
+    write_json_atomic(run.config_path, changed.to_dict())
+    run.log(f"resuming on {devices} devices instead of {config.train.devices}")
 
 
 def remove_run(run: Run, store: RunStore | None = None) -> None:

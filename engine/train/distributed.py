@@ -54,6 +54,10 @@ SAVE_GRACE_S = 600
 RENDEZVOUS_TIMEOUT_S = 900
 #: Set by the worker for its ranks: the strategy it chose, so every rank uses the same one.
 STRATEGY_ENV = "FINETUI_STRATEGY"
+#: Why FSDP can't run over gloo on CPUs: accelerate 1.x's ``AcceleratorState`` turns an FSDP plugin on only for
+#: GPU-like distributed types (``MULTI_GPU``, ``MULTI_NPU``, ...), never ``MULTI_CPU``, so the Trainer would silently
+#: wrap the model in DDP; and the plugin's ``sync_module_states`` asks for an accelerator's current device.
+FSDP_CPU_LIMIT = "accelerate enables its FSDP plugin for GPU-type devices only, not for processes on CPUs"
 #: The folder in a run that holds one file per rank and the launcher's own logs.
 RANKS = "ranks"
 #: Text of a failure that only follows another rank's: the peer went away mid-collective.
@@ -154,12 +158,14 @@ def strategy(config: RunConfig, processes: int) -> str:
 
 def choose(config: RunConfig, processes: int) -> tuple[str, str]:
     """DDP or FSDP, and why: the setting, or for ``auto`` ``engine.plan``'s choice from the memory estimate."""
-    if config.train.strategy != "auto":
-        return config.train.strategy, "as set"
     import torch
 
     if not torch.cuda.is_available():
+        if config.train.strategy == "fsdp":
+            return "ddp", f"FSDP shards only on GPUs ({FSDP_CPU_LIMIT}), so on the CPU every process holds the whole model"
         return "ddp", "on the CPU (gloo), every process holds the whole model"
+    if config.train.strategy != "auto":
+        return config.train.strategy, "as set"
     from engine.errors import FinetuiError
 
     t = config.train
@@ -199,14 +205,17 @@ def trainer_arguments(config: RunConfig, processes: int) -> dict[str, Any]:
     if chosen == "ddp":
         return {"ddp_find_unused_parameters": False}  # every LoRA weight gets a gradient every step
     if chosen == "fsdp":
+        import torch
+
+        on_gpu = torch.cuda.is_available()  # accelerate syncs module states through an accelerator device only
         return {
             "fsdp": "full_shard auto_wrap",
             "fsdp_config": {
                 "version": 1,
                 "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
                 "use_orig_params": False,  # the FSDP-QLoRA recipe: frozen 4-bit and trainable LoRA weights in separate flat tensors
-                "cpu_ram_efficient_loading": True,
-                "sync_module_states": True,
+                "cpu_ram_efficient_loading": on_gpu,
+                "sync_module_states": on_gpu,
                 "state_dict_type": "SHARDED_STATE_DICT",
                 "offload_params": False,
             },
