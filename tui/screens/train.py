@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +28,10 @@ from engine.errors import FinetuiError, Hint
 from engine.estimate import Estimate, ModelFacts, TokenStats, count_tokens, effective_seq_len, estimate_run, model_facts, train_share
 from engine.models import ModelError, list_models
 from engine.models.check import check_model
+from engine.plan import GPU_MEMORY_ENV
 from engine.runs.lifecycle import start_run
 from engine.train import defaults
-from tui.format import estimate_lines
+from tui.format import estimate_lines, human_bytes
 from tui.messages import TokensCounted, TokensProgress
 from tui.pacing import Pace
 from tui.screens.base import FinetuiScreen, display_path
@@ -127,6 +133,22 @@ class ModelRefused(Message):
     error: ModelError
 
 
+@dataclass
+class MemoryPlanned(Message):
+    """``python -m engine.plan``'s figures for the settings ``key`` (a ``Plan``'s JSON), or ``{"error": ...}``."""
+
+    key: str
+    plan: dict[str, Any]
+
+
+#: What the GPU memory depends on, by section: the settings ``python -m engine.plan`` is given.
+MEMORY_SETTINGS = {
+    "model": ("name", "quant", "trust_remote_code"),
+    "lora": ("r", "dropout"),
+    "train": ("batch_size", "grad_accum", "seq_len", "devices", "checkpointing", "optim", "liger"),
+}
+
+
 #: An optional field left empty: the setting keeps its default (None: off).
 _UNSET = object()
 
@@ -166,6 +188,9 @@ class TrainScreen(FinetuiScreen):
         """Field id -> the text this screen last put in it: a change to anything else is the user's."""
         self.refusal: _Refusal | None = None
         """The engine's last refusal of a model, hinting at a setting; shown while it stands."""
+        self.memory: MemoryPlanned | None = None
+        """The GPU memory plan of the settings ``_memory_key`` names, once it is in."""
+        self._memory_key = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -323,6 +348,7 @@ class TrainScreen(FinetuiScreen):
         status.set_class(bool(self.problem), "-error")
         self.query_one("#launch", Button).disabled = bool(self.problem)
         self._show_estimate()
+        self._plan_memory()
 
     def _note_overrides(self) -> None:
         """A chosen setting's field that no longer holds what this screen put there is the user's from now on.
@@ -415,7 +441,68 @@ class TrainScreen(FinetuiScreen):
 
     def _estimate_text(self, tokens: TokenStats, estimate: Estimate) -> Content:
         asked = self.config.train.seq_len if self.config is not None else tokens.seq_len
-        return Content("\n").join(Content.styled(line.text, _TONES[line.tone]) for line in estimate_lines(tokens, estimate, asked))
+        lines = [Content.styled(line.text, _TONES[line.tone]) for line in estimate_lines(tokens, estimate, asked)]
+        memory = self._memory_line()
+        if memory:
+            lines.append(Content.styled(memory, "$text-muted" if self._memory_warning() is None else "$text-warning"))
+        return Content("\n").join(lines)
+
+    def _plan_memory(self) -> None:
+        """Plan the GPU memory whenever what it depends on changes: where a GPU will train (or ``$FINETUI_GPU_MEMORY`` says one)."""
+        if self.config is None or not (defaults.has_gpu() or os.environ.get(GPU_MEMORY_ENV)):
+            return
+        sections = {name: {field: getattr(getattr(self.config, name), field) for field in fields} for name, fields in MEMORY_SETTINGS.items()}
+        key = json.dumps(sections, sort_keys=True)
+        if key != self._memory_key:
+            self._memory_key = key
+            self.plan_memory(key)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="memory")
+    def plan_memory(self, key: str) -> None:
+        """Run ``python -m engine.plan`` (it imports torch, which this process never does) and post its figures; a newer plan kills it."""
+        worker = get_current_worker()
+        process = subprocess.Popen([sys.executable, "-m", "engine.plan", key], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        while process.poll() is None:
+            if worker.is_cancelled:
+                process.kill()
+                process.wait()
+                return
+            time.sleep(0.05)
+        out = process.stdout.read() if process.stdout else ""
+        try:
+            plan = json.loads(out)
+        except ValueError:
+            plan = {"error": f"the memory plan ended with code {process.returncode}"}
+        self.post_message(MemoryPlanned(key, plan if isinstance(plan, dict) else {"error": "the memory plan said nothing"}))
+
+    def on_memory_planned(self, message: MemoryPlanned) -> None:
+        if message.key == self._memory_key:
+            self.memory = message
+            self._show_estimate()
+
+    def _current_memory(self) -> dict[str, Any] | None:
+        return self.memory.plan if self.memory is not None and self.memory.key == self._memory_key else None
+
+    def _memory_line(self) -> str:
+        """GPU memory: what the run needs of the GPU's free memory, or why there is no figure."""
+        plan = self._current_memory()
+        if plan is None:
+            return ""
+        if "error" in plan or plan.get("gpu") is None:
+            return f"GPU memory: no plan ({plan.get('error', 'no GPU found')})"
+        return self._memory_warning() or f"GPU memory: {self._need(plan)} of {human_bytes(plan['gpu']['free'])} free"
+
+    @staticmethod
+    def _need(plan: dict[str, Any]) -> str:
+        part = "fsdp" if plan["strategy"] == "fsdp" else "single"
+        return human_bytes(plan[part]["total"]) + (" a device" if plan["devices"] > 1 else "")
+
+    def _memory_warning(self) -> str | None:
+        """Why the run won't fit the GPU, or None (it fits, or there is no plan)."""
+        plan = self._current_memory()
+        if plan is None or plan.get("fits") is not False:
+            return None
+        return f"⚠ needs {self._need(plan)} of GPU memory; {plan['gpu']['name']} has {human_bytes(plan['gpu']['free'])} free: see finetui plan"
 
     @on(Button.Pressed, "#launch")
     def action_launch(self) -> None:
@@ -428,11 +515,12 @@ class TrainScreen(FinetuiScreen):
             return
         config = self.config
         risky = [s for s in FORM if s.meta.confirm and config.value(s.path)]
-        if not risky:
+        too_big = self._memory_warning()
+        if not risky and too_big is None:
             self._start(config)
             return
-        message = "\n\n".join([*(s.meta.confirm for s in risky), f"Model: {config.model.name}"])
-        title = "Start with " + ", ".join(s.meta.label for s in risky) + " on?"
+        message = "\n\n".join([*(s.meta.confirm for s in risky), *([too_big] if too_big else []), f"Model: {config.model.name}"])
+        title = "Start with " + ", ".join(s.meta.label for s in risky) + " on?" if risky else "Start a run that won't fit the GPU?"
         self.app.push_screen(ConfirmScreen(title, message, "Start the run"), lambda yes: self._start(config) if yes else None)
 
     def _start(self, config: RunConfig) -> None:
