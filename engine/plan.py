@@ -30,11 +30,14 @@ the functions that need them.
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from engine.config import LoraConfig, ModelConfig, TrainConfig
 from engine.errors import FinetuiError, Hint
 
 Strategy = Literal["ddp", "fsdp"]
@@ -448,3 +451,54 @@ def choose_strategy(plan: Plan, devices: int) -> Strategy:
     if devices <= 1 or plan.gpu is None or plan.fits("ddp"):
         return "ddp"
     return "fsdp"
+
+
+#: A GPU run's compute capability when none is at hand: Ampere (bf16), as the cards people rent are.
+AMPERE = (8, 0)
+
+
+def plan_run(model: ModelConfig, lora: LoraConfig, train: TrainConfig, gpu: Gpu | None) -> Plan:
+    """The plan of a run with these settings on ``gpu``, each ``auto`` setting resolved as a GPU run resolves it.
+
+    ``train.devices`` ``all`` is every GPU found (one without a GPU).
+    Raises ``PlanError`` (the config can't be read) or the GPU choices'
+    ``GpuSettingError`` (a setting no GPU run could honour).
+    """
+    from engine.train import gpu as choices
+
+    device = choices.Device(gpu.name if gpu else "a GPU", AMPERE)
+    devices = (gpu.count if gpu else 1) if train.devices == "all" else int(train.devices)
+    return plan(
+        model_shape(model.name, model.trust_remote_code),
+        quant=model.quant,
+        lora_r=lora.r,
+        lora_dropout=lora.dropout,
+        batch_size=train.batch_size,
+        seq_len=train.seq_len,
+        grad_accum=train.grad_accum,
+        devices=devices,
+        optim=choices.optimizer(device, train.optim),
+        checkpointing=choices.checkpointing(device, train.checkpointing),
+        liger=choices.liger(device, train.liger),
+        gpu=gpu,
+    )
+
+
+def main(argv: list[str]) -> int:
+    """``python -m engine.plan '{"model": {...}, "lora": {...}, "train": {...}}'``: the plan as JSON on the GPU found here.
+
+    The TUI runs this in a process of its own (it never imports torch), and
+    reads ``{"error": ...}`` for a plan that can't be made.
+    """
+    try:
+        sections = json.loads(argv[0])
+        result = plan_run(ModelConfig(**sections["model"]), LoraConfig(**sections["lora"]), TrainConfig(**sections["train"]), detect_gpu())
+    except (FinetuiError, ValueError, KeyError, TypeError, IndexError) as exc:
+        print(json.dumps({"error": str(exc)}))
+        return 1
+    print(json.dumps(result.to_json()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

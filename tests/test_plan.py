@@ -187,3 +187,46 @@ def test_cli_plan_bad_input_is_one_line(argv: list[str], says: str, capsys) -> N
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and captured.err.startswith("finetui plan: error: ") and says in captured.err
+
+
+def test_module_entry_for_the_tui(capsys) -> None:
+    """``python -m engine.plan SECTIONS``, as the train screen runs it: the plan's JSON, or one error."""
+    from engine.plan import GPU_MEMORY_ENV
+    from engine.plan import main as plan_main
+
+    sections = {"model": {"name": "shape:llama-3.2-1b"}, "lora": {"r": 8}, "train": {"seq_len": 1024, "devices": "2"}}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(GPU_MEMORY_ENV, "24")
+        assert plan_main([json.dumps(sections)]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["fits"] is True and data["devices"] == 2 and data["gpu"]["total"] == 24 * GIB
+        assert data["optim"] == "paged_adamw_8bit" and data["checkpointing"] is True  # a GPU run's "auto"
+        assert plan_main([json.dumps({"model": {"name": "shape:nope"}, "lora": {}, "train": {}})]) == 1
+        assert "no shape preset" in json.loads(capsys.readouterr().out)["error"]
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("tui_env")
+async def test_train_screen_warns_before_a_launch_that_wont_fit(monkeypatch) -> None:
+    """With a GPU (here a 0.25 GiB one, by $FINETUI_GPU_MEMORY) too small for the run, the estimate says so and Ctrl+S asks first."""
+    from textual.widgets import Button
+
+    from engine.plan import GPU_MEMORY_ENV
+    from engine.runs import RunStore
+    from tests.pilot_helpers import until
+    from tests.test_tui_train import HAIKU, SIZE, open_train, text
+    from tui.app import FinetuiApp
+    from tui.screens.dialogs import ConfirmScreen
+
+    monkeypatch.setenv(GPU_MEMORY_ENV, "0.25")
+    async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        await until(pilot, lambda: "GPU memory" in text(screen, "#estimate"), timeout=240)  # a process importing torch
+        assert "⚠ needs" in text(screen, "#estimate") and "256.0 MB free" in text(screen, "#estimate")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+        dialog = pilot.app.screen
+        assert isinstance(dialog, ConfirmScreen) and dialog.title_text == "Start a run that won't fit the GPU?" and "⚠ needs" in dialog.message
+        await pilot.press("n")
+        await until(pilot, lambda: not isinstance(pilot.app.screen, ConfirmScreen))
+        assert RunStore().list() == [] and not screen.query_one("#launch", Button).disabled

@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.config import ConfigError, LoraConfig, ModelConfig, TrainConfig
 from engine.errors import FinetuiError
-from engine.plan import PRESET_PREFIX, PRESETS, Breakdown, Gpu, Plan, choose_strategy
+from engine.plan import PRESET_PREFIX, PRESETS, Breakdown, Plan, choose_strategy
 from tui.commands.flags import add_setting_flags, given, worded
 from tui.commands.runview import error
 
@@ -28,8 +28,6 @@ PLAN_SETTINGS = (
     "train.liger",
 )
 GIB = 1024**3
-#: Compute capability 8.0 (Ampere): bf16, as the cards people rent have.
-BF16_CAPABILITY = (8, 0)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -51,50 +49,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.plan import detect_gpu, model_shape, parse_gib, plan, planned_gpu
-    from engine.train import gpu as choices
+    from engine.plan import detect_gpu, parse_gib, plan_run, planned_gpu
 
     try:
-        settings = _settings(args)
-        train = settings["train"]
-        # The choices a GPU run makes from these settings ("auto": its default there), on an Ampere-class card.
-        device = choices.Device("a GPU", BF16_CAPABILITY)
+        sections = _sections(args)
         gpu = planned_gpu(parse_gib(args.gpu_memory, "--gpu-memory")) if args.gpu_memory else detect_gpu()
-        devices = _devices(settings["devices"], gpu)
-        shape = model_shape(settings["model"].name, settings["model"].trust_remote_code)
-        result = plan(
-            shape,
-            quant=settings["model"].quant,
-            lora_r=settings["lora"].r,
-            lora_dropout=settings["lora"].dropout,
-            batch_size=settings["train"].batch_size,
-            seq_len=settings["train"].seq_len,
-            grad_accum=settings["train"].grad_accum,
-            devices=devices,
-            optim=choices.optimizer(device, train.optim),
-            checkpointing=choices.checkpointing(device, train.checkpointing),
-            liger=choices.liger(device, train.liger),
-            gpu=gpu,
-        )
+        result = plan_run(ModelConfig(**sections["model"]), LoraConfig(**sections["lora"]), TrainConfig(**sections["train"]), gpu)
     except (ConfigError, FinetuiError) as exc:
         return error("plan", worded(exc))
     print(json.dumps(result.to_json(), indent=2) if args.json else format_plan(result))
     return 0
 
 
-def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The model, LoRA and train sections the flags describe, checked as ``finetui train`` checks them."""
+def _sections(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The model, LoRA and train settings given on the command line, by section."""
     sections: dict[str, dict[str, Any]] = {"model": {}, "lora": {}, "train": {}}
     for path, value in given(args).items():
         section, name = path.split(".")
         sections[section][name] = value
-    train = TrainConfig(**sections["train"])
-    return {"model": ModelConfig(**sections["model"]), "lora": LoraConfig(**sections["lora"]), "train": train, "devices": train.devices}
-
-
-def _devices(devices: str, gpu: Gpu | None) -> int:
-    """``all`` is every GPU found (one without a GPU)."""
-    return (gpu.count if gpu else 1) if devices == "all" else int(devices)
+    return sections
 
 
 def gib(n: float) -> str:
