@@ -246,3 +246,18 @@ def test_the_estimate_counts_steps_for_the_global_batch():
     estimate = estimate_run(two, tokens, 1.0, facts)
     assert (estimate.steps, estimate.processes, estimate.global_batch) == (125, 2, 8)
     assert estimate.train_tokens == estimate_run(one, tokens, 1.0, facts).train_tokens  # the same tokens, in half the steps
+
+
+def test_another_node_joins_the_run_node_0_started_or_says_where_it_looked(monkeypatch):
+    from engine.runs import lifecycle
+    from engine.runs.lifecycle import RunStateError, join_run
+
+    started: list[tuple[str, bool, int]] = []
+    monkeypatch.setattr(lifecycle, "launch", lambda run, resume, node_rank: started.append((run.id, resume, node_rank)))
+    with pytest.raises(RunStateError, match="no queued or training multi-node run named 'mn'.*storage every node sees"):
+        join_run("mn", 1, wait_s=0)
+    train = TrainConfig(devices="2", nodes=2, main_address="10.0.0.1")
+    run = RunStore().create(RunConfig("mn", DataConfig("/x.txt"), train=train))
+    assert join_run("mn", 1, wait_s=0) == run and started == [(run.id, True, 1)]
+    with pytest.raises(RunStateError):
+        join_run("mn", 2, wait_s=0)  # only nodes 0 and 1 belong to it

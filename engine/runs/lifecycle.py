@@ -7,6 +7,7 @@ and a refused action leaves the run folder as it was.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from engine.runs.events import StatusEvent
 from engine.runs.files import write_json_atomic
 from engine.runs.process import is_alive, launch, refresh, status_lock
 from engine.runs.status import ACTIVE, BROKEN, RESUMABLE
-from engine.runs.store import Run, RunStore, RunStoreError
+from engine.runs.store import BrokenRun, Run, RunStore, RunStoreError
 
 
 class RunStateError(Exception):
@@ -101,6 +102,36 @@ def resume_run(run: Run, devices: str | None = None) -> Run:
     except OSError as exc:
         raise RunStoreError(f"cannot resume run {run.id}: {exc.strerror or exc}") from None
     return run
+
+
+#: How long another node of a multi-node run waits for node 0 to create the run it joins.
+JOIN_WAIT_S = 120.0
+
+
+def join_run(name: str, node_rank: int, store: RunStore | None = None, wait_s: float = JOIN_WAIT_S) -> Run:
+    """Start this machine's part (node ``node_rank`` > 0) of the multi-node run named ``name`` that node 0 started.
+
+    The run folder must be on storage every node sees: the newest queued or
+    training run of that name is looked for, for up to ``wait_s`` (node 0 may
+    start a moment later). ``RunStateError`` says where it looked.
+    """
+    store = store or RunStore()
+    deadline = time.monotonic() + wait_s
+    while True:
+        for run in reversed(store.list()):
+            try:
+                config = run.config()
+            except (BrokenRun, FileNotFoundError):
+                continue
+            if config.name == name and config.train.nodes > node_rank and refresh(run).state in ACTIVE:
+                launch(run, resume=True, node_rank=node_rank)  # resume: every rank starts from the run's last checkpoint, if any
+                return run
+        if time.monotonic() > deadline:
+            raise RunStateError(
+                f"no queued or training multi-node run named {name!r} under {store.root} after {wait_s:.0f} s: start node 0 first, "
+                "with FINETUI_HOME on storage every node sees"
+            )
+        time.sleep(1.0)
 
 
 def _set_devices(run: Run, devices: str) -> None:

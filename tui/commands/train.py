@@ -12,7 +12,7 @@ from engine.data import DataError, DataSpec, Report
 from engine.estimate import count_tokens, estimate_run, model_facts, train_share
 from engine.models import ModelError
 from engine.runs import RunStore
-from engine.runs.lifecycle import NoEvalSplit, start_run, validate_data, validate_model
+from engine.runs.lifecycle import NoEvalSplit, RunStateError, join_run, start_run, validate_data, validate_model
 from engine.runs.process import refresh
 from engine.runs.status import ACTIVE
 from engine.train import defaults
@@ -37,6 +37,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--name", metavar="N", help="a name for the run (default: the data file's name)")
     add_setting_flags(p)
     p.add_argument("--detach", "-d", action="store_true", help="return at once; watch with `finetui logs RUN -f`")
+    p.add_argument(
+        "--node-rank",
+        type=int,
+        default=0,
+        metavar="R",
+        help="this machine's rank in a multi-node run: 0 creates the run; any other joins the run of that --name node 0 started",
+    )
     p.set_defaults(func=run)
 
 
@@ -96,6 +103,8 @@ def format_estimate(config: RunConfig, report: Report) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.node_rank:
+        return join(args)
     try:
         config = build_config(args)
         validate_model(config)
@@ -128,3 +137,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"run {created.id} is {state}" + ("" if state == "ready" else f": see finetui show {created.id}"))
     return 0 if state == "ready" else 1
+
+
+def join(args: argparse.Namespace) -> int:
+    """Another machine of a multi-node run: check the same flags, then start this node's ranks of node 0's run."""
+    try:
+        config = build_config(args)
+        if not 0 < args.node_rank < config.train.nodes:
+            return error("train", f"--node-rank must be from 0 to {config.train.nodes - 1} (--nodes {config.train.nodes}), not {args.node_rank}")
+        joined = join_run(config.name, args.node_rank)
+    except ConfigError as exc:
+        return error("train", worded(exc))
+    except (RunStateError, OSError) as exc:
+        return error("train", os_problem(exc))
+    print(f"node {args.node_rank} joined run {joined.id}; its log: {joined.dir / f'process-node{args.node_rank}.log'}")
+    return 0
+
