@@ -150,6 +150,12 @@ def join(args: argparse.Namespace) -> int:
         return error("train", worded(exc))
     except (RunStateError, OSError) as exc:
         return error("train", os_problem(exc))
-    print(f"node {args.node_rank} joined run {joined.id}; its log: {joined.dir / f'process-node{args.node_rank}.log'}")
-    return 0
-
+    print(f"node {args.node_rank} joined run {joined.id}; this node's log: {joined.dir / f'process-node{args.node_rank}.log'}")
+    if args.detach:
+        return 0
+    try:
+        state = follow(joined)  # a SLURM step lives while its command does: keep it until the run ends
+    except KeyboardInterrupt:
+        print(f"\nstopped following; the run goes on. Follow again with: finetui logs {joined.id} -f")
+        return 0
+    return 0 if state == "ready" else 1
