@@ -22,6 +22,7 @@ from typing import Any, Literal
 from engine.errors import FinetuiError, Hint
 from engine.models.load import QUANTS
 from engine.models.resolve import DEFAULT_MODEL
+from engine.train.gpu import ATTENTIONS, OPTIMS, PRECISIONS, SWITCHES
 
 __all__ = ["DEFAULT_MODEL", "QUANTS", "ConfigError", "RunConfig", "Setting", "SettingField", "setting", "settings"]
 
@@ -174,6 +175,14 @@ class ModelConfig:
     quant: str = _setting(
         "4bit", help="load the base model in 4bit (NF4, double quantization), 8bit or none", label="Quant", flag="--quant", choices=QUANTS, form="model"
     )
+    attention: str = _setting(
+        "auto",
+        help="attention kernel: sdpa, flash_attention_2 (needs flash-attn and a GPU) or eager",
+        flag="--attention",
+        choices=ATTENTIONS,
+        default_help="auto: flash_attention_2 when installed on a bf16/fp16 GPU run, else sdpa",
+        form="cli",
+    )
     trust_remote_code: bool = _setting(
         False,
         help="allow a model that ships its own Python code (it runs on this machine)",
@@ -263,6 +272,22 @@ class TrainConfig:
     save_steps: int = _setting(20, help="write a checkpoint every N steps", label="Save every", flag="--save-steps", metavar="N", low=1, high=MAX_STEPS)
     logging_steps: int = _setting(1, help="log train metrics every N steps", label="Log every", flag="--logging-steps", metavar="N", low=1, high=MAX_STEPS)
     packing: bool = _setting(True, help="pack examples into full sequences instead of one example per sequence", label="Packing", flag="--packing")
+    precision: str = _setting(
+        "auto", help="compute dtype: bf16, fp16 (with loss scaling) or fp32", flag="--precision", choices=PRECISIONS,
+        default_help="auto: bf16 on Ampere and newer GPUs, fp16 on older ones (T4, V100), fp32 on the CPU", form="cli",
+    )
+    checkpointing: str = _setting(
+        "auto", help="gradient checkpointing (non-reentrant): recompute activations in the backward pass to save memory",
+        flag="--checkpointing", choices=SWITCHES, default_help="auto: on on a GPU, off on the CPU", form="cli",
+    )
+    optim: str = _setting(
+        "auto", help="optimizer: adamw (torch) or paged_adamw_8bit (bitsandbytes, GPU only)", flag="--optim", choices=OPTIMS,
+        default_help="auto: paged_adamw_8bit on a GPU, adamw on the CPU", form="cli",
+    )
+    liger: str = _setting(
+        "auto", help="Liger kernels (fused norms, RoPE, SwiGLU, cross-entropy) through transformers' use_liger_kernel",
+        flag="--liger", choices=SWITCHES, default_help="auto: on on a GPU when liger-kernel is installed", form="cli",
+    )
     devices: str = _setting(
         "1",
         help="processes to train on per machine: a number, or all (every CUDA device); on a CPU, N processes over gloo",

@@ -42,7 +42,7 @@ _DECODER = {
     "num_hidden_layers": LAYERS,
     "num_attention_heads": HEADS,
     "num_key_value_heads": KV_HEADS,
-    "max_position_embeddings": 256,
+    "max_position_embeddings": 512,
 }
 _QWEN = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 
@@ -69,10 +69,10 @@ FAMILIES: tuple[FamilySpec, ...] = (
                ("<|start_of_role|>", "<|end_of_role|>", "<|tool_call|>"),
                config={**_DECODER, "embedding_multiplier": 12.0, "logits_scaling": 8.0, "residual_multiplier": 0.22, "attention_multiplier": 0.0078125}),
     FamilySpec("gpt2", "GPT2Config", None, "<|endoftext|>", "<|endoftext|>", None,
-               config={"n_embd": HIDDEN, "n_layer": LAYERS, "n_head": HEADS, "n_positions": 256}),
+               config={"n_embd": HIDDEN, "n_layer": LAYERS, "n_head": HEADS, "n_positions": 512}),
     FamilySpec("gpt_neox", "GPTNeoXConfig", None, "<|endoftext|>", "<|endoftext|>", None,
                config={"hidden_size": HIDDEN, "intermediate_size": FFN, "num_hidden_layers": LAYERS, "num_attention_heads": HEADS,
-                       "max_position_embeddings": 256}),
+                       "max_position_embeddings": 512}),
     FamilySpec("qwen3_moe", "Qwen3MoeConfig", "Qwen-Qwen3-0.6B.jinja", None, "<|im_end|>", "<|endoftext|>", (*_QWEN, "<think>", "</think>"),
                config={**_DECODER, "head_dim": HEAD_DIM, "moe_intermediate_size": 32, "num_experts": 4, "num_experts_per_tok": 2}),
 )
@@ -88,14 +88,16 @@ def make_tokenizer(family: FamilySpec, out: Path) -> Any:
     from transformers import PreTrainedTokenizerFast
 
     specials = list(dict.fromkeys(t for t in (family.bos, family.eos, family.pad, *family.specials) if t))
+    template = (TEMPLATES / family.template).read_text(encoding="utf-8") if family.template else None
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300 + len(specials), special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator([CORPUS * 20], trainer)
+    trainer = trainers.BpeTrainer(vocab_size=2000 + len(specials), special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    # The template's own words (a default system prompt, a date line) are in the corpus too, so that
+    # they take a few tokens, as in the real vocabularies, not one per character.
+    tok.train_from_iterator([CORPUS * 20, (template or "") * 20], trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=family.bos, eos_token=family.eos, pad_token=family.pad)
-    if family.template:
-        fast.chat_template = (TEMPLATES / family.template).read_text(encoding="utf-8")
+    fast.chat_template = template
     fast.save_pretrained(out)
     return fast
 

@@ -148,12 +148,17 @@ def load_model(
     resolved: ResolvedModel | None = None,
     dtype: str | None = None,
     sharded: bool = False,
+    attention: str | None = None,
 ) -> LoadedModel:
     """Resolve ``spec`` (see ``resolve_model``) and load the model and tokenizer for training.
 
     Weights load from safetensors only. ``device`` defaults to the GPU when
     there is one; ``dtype`` (float32, bfloat16, float16) overrides the compute
-    dtype chosen for the device. Raises ``ModelError`` for anything a user can fix.
+    dtype chosen for the device. ``attention`` names the attention kernel
+    (``flash_attention_2``, ``eager``); SDPA or None leaves transformers'
+    choice for the architecture, which is SDPA except where a family needs
+    otherwise (Gemma 2's logit soft-capping runs eager). Raises ``ModelError``
+    for anything a user can fix.
     """
     if quant not in QUANTS:
         raise ModelError(f"unknown quantization '{quant}': choose one of {', '.join(QUANTS)}", code="quantization")
@@ -165,6 +170,8 @@ def load_model(
     device = device or default_device()
     torch_dtype = compute_dtype(device, dtype)
     kwargs: dict[str, Any] = {"use_safetensors": True, "trust_remote_code": trust_remote_code, "dtype": torch_dtype}
+    if attention not in (None, "auto", "sdpa"):
+        kwargs["attn_implementation"] = attention
     if quant != "none":
         check_bitsandbytes(quant, device)
         kwargs["quantization_config"] = quantization_config(quant, torch_dtype, sharded)

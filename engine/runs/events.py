@@ -321,6 +321,8 @@ class TrainFigures:
     train_time_s: float | None = None
     tokens_per_s: float | None = None
     peak_memory_bytes: int | None = None
+    peak_memory_per_gpu: tuple[int, ...] = ()
+    """Peak bytes allocated on each GPU (``torch.cuda.max_memory_allocated``); empty on the CPU and in older runs."""
     device: str | None = None
     train_examples: int | None = None
     eval_examples: int | None = None
@@ -343,6 +345,7 @@ class TrainFigures:
             "train_time_s": self.train_time_s,
             "tokens_per_s": self.tokens_per_s,
             "peak_memory_bytes": self.peak_memory_bytes,
+            "peak_memory_per_gpu": list(self.peak_memory_per_gpu),
             "device": self.device,
             "train_examples": self.train_examples,
             "eval_examples": self.eval_examples,
@@ -362,6 +365,7 @@ class TrainFigures:
             train_time_s=finite(raw, "train_time_s"),
             tokens_per_s=finite(raw, "tokens_per_s"),
             peak_memory_bytes=int(memory) if memory is not None else None,
+            peak_memory_per_gpu=_byte_counts(raw.get("peak_memory_per_gpu") if isinstance(raw, dict) else None),
             device=text(raw, "device"),
             train_examples=count(raw, "train_examples"),
             eval_examples=count(raw, "eval_examples"),
@@ -419,6 +423,13 @@ class SampleRates:
             finite(custom, "exact"),
             finite(custom, "contains"),
         )
+
+
+def _byte_counts(raw: Any) -> tuple[int, ...]:
+    """A list of whole byte counts; anything else (absent in an older run, damaged) reads as none."""
+    if not isinstance(raw, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in raw):
+        return ()
+    return tuple(raw)
 
 
 @dataclass(frozen=True)

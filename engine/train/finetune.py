@@ -18,14 +18,12 @@ from engine.data import DataSpec, split_examples
 from engine.runs import Run
 from engine.runs.events import EvalEvent, EvalFigures, PhaseEvent, Scorecard, StepEvent, TrainFigures
 from engine.runs.files import write_json_atomic
-from engine.train import distributed, templates
+from engine.train import distributed, gpu, templates
 from engine.train.packing import PackedCollator, one_per_row, pack
 from engine.train.samples import make_samples
 from engine.train.scorecard import eval_curve, evaluate
 from engine.train.tokenize import Encoded, encode_windows
 
-#: Above this many parameters on a GPU, recomputing activations saves more memory than it costs.
-CHECKPOINTING_MIN_PARAMS = 300_000_000
 #: The steps of a run, in order; each is announced with a ``phase`` event.
 PHASES = ("loading", "baseline", "training", "custom", "saving")
 #: Test hook: a phase name here makes the worker stop and wait at that phase
@@ -90,11 +88,11 @@ def _one_kernel_for_training(model: Any) -> None:
 
 def prepare(run: Run, resume: bool = False) -> Session:
     """Load data and model, add the LoRA adapter, and score the baseline (adapter off)."""
-    import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import set_seed
 
     from engine.models import load_model
+    from engine.models.families import lora_targets
 
     started = time.time()
     cfg = run.config()
@@ -108,7 +106,10 @@ def prepare(run: Run, resume: bool = False) -> Session:
         raise NoEvalSplit(f"{cfg.data.path}: no example is left for the eval split, so the run could not be scored")
     _phase(run, "loading")
     run.log(f"loading {cfg.model.name} ({cfg.model.quant})")
-    model, tokenizer = load_model(cfg.model.name, quant=cfg.model.quant, trust_remote_code=cfg.model.trust_remote_code, device=distributed.rank_device())
+    choices = gpu.choose(gpu.probe(), cfg)
+    run.log(f"device: {choices.describe()}")
+    model, tokenizer = load_model(cfg.model.name, quant=cfg.model.quant, trust_remote_code=cfg.model.trust_remote_code, device=distributed.rank_device(),
+                                  sharded=distributed.sharded(cfg), dtype=choices.dtype_name, attention=choices.attention)
     _one_kernel_for_training(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     seq_len = min(cfg.train.seq_len, getattr(model.config, "max_position_embeddings", cfg.train.seq_len))
@@ -121,16 +122,16 @@ def prepare(run: Run, resume: bool = False) -> Session:
     rows = pack(encoded_train, seq_len) if cfg.train.packing else one_per_row(encoded_train, seq_len)
     run.log(f"{sum(map(len, encoded_train)):,} train tokens in {len(rows)} sequences of up to {seq_len} tokens")
 
-    checkpointing = torch.cuda.is_available() and model.num_parameters() >= CHECKPOINTING_MIN_PARAMS
+    checkpointing = choices.checkpointing
     if cfg.model.quant != "none":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing, gradient_checkpointing_kwargs={"use_reentrant": False})
     model.config.use_cache = False  # a cache would hide the packed-sequence boundaries from the mask
     set_seed(cfg.train.seed)
     lora = LoraConfig(
         r=cfg.lora.r,
         lora_alpha=cfg.lora.alpha,
         lora_dropout=cfg.lora.dropout,
-        target_modules="all-linear",
+        target_modules=lora_targets(model),
         task_type="CAUSAL_LM",
     )
     model = get_peft_model(model, lora)
@@ -172,13 +173,12 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
         warmup_steps=0.03,
         per_device_train_batch_size=cfg.train.batch_size,
         gradient_accumulation_steps=cfg.train.grad_accum,
-        gradient_checkpointing=session.checkpointing,
         logging_steps=cfg.train.logging_steps,
         save_total_limit=2,
         **plan.arguments(),
         seed=cfg.train.seed,
         data_seed=cfg.train.seed,
-        bf16=on_gpu and torch.cuda.is_bf16_supported(),
+        **gpu.choose(gpu.probe(), cfg).trainer_args(),
         use_cpu=not on_gpu,
         report_to=cfg.train.report_to,
         disable_tqdm=True,
@@ -191,7 +191,7 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
         model=session.model,
         args=args,
         train_dataset=session.rows,
-        data_collator=PackedCollator(session.pad_id),
+        data_collator=PackedCollator(session.pad_id, flatten=gpu.choose(gpu.probe(), cfg).flatten_packed),
         processing_class=session.tokenizer,
         callbacks=[EventsCallback(run, stop), *plan.callbacks()],
         eval_rows=plan.sample,
@@ -204,7 +204,12 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
         score_base_on_sample(run, session.model, plan, session.encoded_eval, session.pad_id, session.baseline)
     run.log(plan.describe())
     _phase(run, "training")
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    try:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    except Exception as exc:
+        if gpu.is_cuda_oom(exc):
+            raise gpu.GpuOutOfMemory(gpu.advise_oom(cfg)) from exc
+        raise
     if stop.is_set():
         run.log(f"cancelled at step {trainer.state.global_step}; checkpoint saved")
         return "cancelled"
@@ -233,6 +238,7 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
         train_time_s=train_time,
         tokens_per_s=tokens / train_time if train_time > 0 else None,
         peak_memory_bytes=_peak_memory_bytes(torch),
+        peak_memory_per_gpu=gpu.peak_memory_per_gpu(),
         device=torch.cuda.get_device_name(0) if on_gpu else "cpu",
         train_examples=session.train_examples,
         eval_examples=len(session.encoded_eval),
@@ -292,3 +298,4 @@ def _last_step_per_attempt(run: Run) -> list[StepEvent]:
     if previous is not None:
         attempts.append(previous)
     return attempts
+

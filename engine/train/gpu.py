@@ -41,7 +41,7 @@ SWITCHES = ("auto", "on", "off")
 ATTENTIONS = ("auto", "sdpa", "flash_attention_2", "eager")
 OPTIMS = ("auto", "adamw", "paged_adamw_8bit")
 #: The Trainer's names for finetui's optimizers.
-TRAINER_OPTIM = {"adamw": "adamw_torch", "paged_adamw_8bit": "paged_adamw_8bit"}
+TRAINER_OPTIM = {"adamw": "adamw_torch_fused", "paged_adamw_8bit": "paged_adamw_8bit"}
 #: bf16 needs compute capability 8.0 (Ampere) or newer.
 BF16_CAPABILITY = (8, 0)
 #: The dtype names ``engine.models.load.compute_dtype`` takes.
@@ -272,6 +272,20 @@ def planned_fit(cfg: Any, total_bytes: int) -> Fit | None:
 
 def _plan_optim(cfg: Any) -> str:
     return "adamw" if cfg.train.optim == "adamw" else "paged_adamw_8bit"
+
+
+def advise_oom(cfg: Any) -> str:
+    """The failed run's reason after a CUDA OOM: the memory model's fit for this card, else one scaled from the measured peak."""
+    import torch
+
+    device = probe()
+    total = device.total_bytes or 0
+    try:
+        fit = planned_fit(cfg, total)
+    except Exception:  # a model the memory model can't shape (remote code, an odd config): measure instead
+        peak = max(peak_memory_per_gpu() or (0,))
+        fit = measured_fit(peak, total, int(torch.cuda.memory_allocated()), cfg.train.batch_size, cfg.train.seq_len)
+    return oom_advice(cfg.train.batch_size, cfg.train.seq_len, cfg.train.grad_accum, fit, device.name, total or None)
 
 
 def is_cuda_oom(exc: BaseException) -> bool:

@@ -58,14 +58,27 @@ class PackedCollator:
     The padding is given its own position ids from 0, so it forms a separate
     sequence that nothing else attends to, and label -100. No attention mask
     is passed: that is what tells transformers to derive the packed mask.
+
+    With ``flatten`` (FlashAttention-2), the batch's rows are joined into a
+    single row instead, with no padding at all: FlashAttention's
+    variable-length path finds the examples from the restarts of
+    ``position_ids``, but only in a batch of one row; given several rows it
+    would attend across the examples packed in each.
     """
 
-    def __init__(self, pad_id: int) -> None:
+    def __init__(self, pad_id: int, flatten: bool = False) -> None:
         self.pad_id = pad_id
+        self.flatten = flatten
 
     def __call__(self, rows: list[Row]) -> dict[str, Any]:
         import torch
 
+        if self.flatten:
+            return {
+                "input_ids": torch.tensor([[t for r in rows for t in r.input_ids]], dtype=torch.long),
+                "labels": torch.tensor([[t for r in rows for t in r.labels]], dtype=torch.long),
+                "position_ids": torch.tensor([[t for r in rows for t in r.position_ids]], dtype=torch.long),
+            }
         width = max(len(r.input_ids) for r in rows)
         ids, labels, positions = [], [], []
         for r in rows:

@@ -37,8 +37,9 @@ def _reason(exc: BaseException) -> str:
     from engine.models.errors import ModelError
     from engine.train.callback import TrainingFailed
     from engine.train.distributed import RankFailed
+    from engine.train.gpu import GpuOutOfMemory, GpuSettingError
 
-    if isinstance(exc, (TrainingFailed, RankFailed, DataError, ModelError)):
+    if isinstance(exc, (TrainingFailed, RankFailed, DataError, ModelError, GpuOutOfMemory, GpuSettingError)):
         return str(exc)
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
         return "out of memory: try a smaller --batch-size or --seq-len, or 4-bit quantization (--quant 4bit)"
