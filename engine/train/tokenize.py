@@ -132,6 +132,10 @@ def _encode_chat(example: Example, tokenizer: Any) -> tuple[list[int], list[int]
     labels: list[int] = []
     for k in range(1, len(turns) + 1):
         prefix = _render(tokenizer, turns[:k], tools, tokenize=True)
+        if ids and ids[-1] == tokenizer.eos_token_id and prefix[: len(ids)] != ids and prefix[: len(ids) - 1] == ids[:-1]:
+            # Phi-3.5's template ends a chat that stops short of a generation prompt with eos
+            # ("{% else %}{{ eos_token }}"): that eos is not in the longer chat, so it is not a turn's token.
+            ids, labels = ids[:-1], labels[:-1]
         if prefix[: len(ids)] != ids:
             raise TemplateError(f"{_where(example)}: the chat template renders a conversation differently from its beginning; can't mask turns")
         added = prefix[len(ids) :]
