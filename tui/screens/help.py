@@ -52,6 +52,7 @@ From a shell, `finetui --help` lists the same actions as commands:
 class HelpScreen(ModalScreen[None]):
     """A scrollable page of help over the current screen; Esc, F1 or q closes it."""
 
+    CSS_PATH = "help.tcss"
     BINDINGS = [
         Binding("escape", "dismiss", "Close"),
         Binding("f1", "dismiss", "Close", show=False),

@@ -79,6 +79,7 @@ class PreviewScreen(FinetuiScreen):
     cancels the scan.
     """
 
+    CSS_PATH = "preview.tcss"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", tooltip="Back to the data screen (stops parsing)", id="back"),
         Binding("t", "train", "Train", tooltip="Set up a fine-tune on this file", id="train"),

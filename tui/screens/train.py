@@ -164,6 +164,7 @@ class TrainScreen(FinetuiScreen):
     (trusting a model's code) is confirmed before the run starts.
     """
 
+    CSS_PATH = "train.tcss"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", tooltip="Back to the preview"),
         Binding("ctrl+s", "launch", "Launch", tooltip="Start the run in the background", id="launch"),
