@@ -160,7 +160,7 @@ def test_cli_plan(capsys) -> None:
     assert "fits: " in out and "a 80 GiB card" in out
     assert main(["plan", "--model", "shape:llama-3-8b", "--seq-len", "4096", "--batch-size", "8", "--gpu-memory", "24"]) == 0
     out = capsys.readouterr().out
-    assert "does not fit" in out and "fits: --batch-size " in out
+    assert "does not fit" in out and "would fit: --batch-size " in out
 
 
 def test_cli_plan_devices_json(capsys) -> None:

@@ -131,12 +131,13 @@ def verdict(p: Plan) -> list[str]:
     lines = [f"does not fit: needs {gib(need)} a device, {where}"]
     from engine.train.gpu import fitting
 
-    fit = fitting(p.fixed, p.per_token, p.gpu.free, p.batch_size, p.seq_len)
+    part = p.per_device(strategy)
+    fit = fitting(part.total - part.activations - part.logits, p.per_token, p.gpu.free, p.batch_size, p.seq_len)
     if fit is None:
         lines.append("  not even batch size 1 at 64 tokens fits: a smaller model, --quant 4bit or more --devices")
     else:
         accum = max(1, p.batch_size * p.grad_accum // fit.batch_size)
-        lines.append(f"  fits: --batch-size {fit.batch_size} --seq-len {fit.seq_len} --grad-accum {accum}")
+        lines.append(f"  would fit: --batch-size {fit.batch_size} --seq-len {fit.seq_len} --grad-accum {accum}")
     if not p.checkpointing:
         lines.append("  gradient checkpointing would save " + gib(p.without_checkpointing - p.with_checkpointing))
     if p.quant != "4bit":
