@@ -288,19 +288,19 @@ class TrainConfig:
         "auto", help="Liger kernels (fused norms, RoPE, SwiGLU, cross-entropy) through transformers' use_liger_kernel",
         flag="--liger", choices=SWITCHES, default_help="auto: on on a GPU when liger-kernel is installed", form="cli",
     )
-    devices: str = _setting(
-        "1",
-        help="processes to train on per machine: a number, or all (every CUDA device); on a CPU, N processes over gloo",
-        label="Devices",
-        flag="--devices",
-        metavar="N|all",
-    )
     strategy: str = _setting(
         "auto",
         help="with several devices: ddp (a model copy per device) or fsdp (shards of it); auto chooses from the memory estimate",
         label="Sharding",
         flag="--strategy",
         choices=("auto", "ddp", "fsdp"),
+    )
+    devices: str = _setting(
+        "1",
+        help="processes to train on per machine: a number, or all (every CUDA device); on a CPU, N processes over gloo",
+        label="Devices",
+        flag="--devices",
+        metavar="N|all",
     )
     nodes: int = _setting(
         1, help="machines in the run; start the same command on each with its --node-rank", flag="--nodes", metavar="N", low=1, high=4096, form="cli"
