@@ -93,8 +93,9 @@ def test_oom_advice_lowers_the_batch_first_and_keeps_the_step_size() -> None:
     fit = gpu.fitting(10 * gib, 2**20, 16 * gib, batch_size=8, seq_len=1024)
     assert fit == gpu.Fit(6, 1024)
     text = gpu.oom_advice(8, 1024, 1, fit, "Tesla T4", 15 * gib)
-    assert "batch size 8, sequence length 1024" in text and "--batch-size 6 --grad-accum 1" in text and "15.0 GiB" in text
-    assert "--batch-size 2 --grad-accum 4" in gpu.oom_advice(8, 1024, 1, gpu.Fit(2, 1024), "T4", None)
+    assert "batch size 8, sequence length 1024" in text and "--batch-size 6 --grad-accum 2 (12 sequences per step; it was 8)" in text
+    assert "15.0 GiB" in text
+    assert "--batch-size 2 --grad-accum 4 (the same 8 sequences per step)" in gpu.oom_advice(8, 1024, 1, gpu.Fit(2, 1024), "T4", None)
 
 
 def test_oom_advice_shortens_the_sequence_when_one_row_does_not_fit() -> None:

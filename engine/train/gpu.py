@@ -236,10 +236,11 @@ def oom_advice(batch_size: int, seq_len: int, grad_accum: int, fit: Fit | None, 
     said = f"the GPU ran out of memory on {where} at batch size {batch_size}, sequence length {seq_len}"
     if fit is None:
         return f"{said}: even batch 1 at 64 tokens does not fit; use --quant 4bit or a smaller model"
-    accum = max(1, (batch_size * grad_accum) // fit.batch_size)
-    if fit.seq_len == seq_len:
-        return f"{said}: try --batch-size {fit.batch_size} --grad-accum {accum} (the same {batch_size * grad_accum} sequences per step)"
-    return f"{said}: try --batch-size 1 --seq-len {fit.seq_len} --grad-accum {accum}"
+    step = batch_size * grad_accum
+    accum = -(-step // fit.batch_size)  # enough accumulation to keep at least the step's sequences
+    kept = f"the same {step} sequences per step" if accum * fit.batch_size == step else f"{accum * fit.batch_size} sequences per step; it was {step}"
+    length = f" --seq-len {fit.seq_len}" if fit.seq_len != seq_len else ""
+    return f"{said}: try --batch-size {fit.batch_size}{length} --grad-accum {accum} ({kept})"
 
 
 def measured_fit(peak_bytes: int, total_bytes: int, base_bytes: int, batch_size: int, seq_len: int) -> Fit | None:
