@@ -171,6 +171,10 @@ def test_the_failing_rank_is_the_one_killed_not_the_one_whose_peer_went_away(tmp
     assert rank_failure(run, two, {0: (1, None), 1: (1, None)}) == "rank 1 of 2 failed: out of memory: try a smaller --batch-size"
     rank_file(run, 1).unlink()
     assert rank_failure(run, two, {0: (1, None)}).startswith("rank 0 of 2 failed: RuntimeError: Connection closed")
+    # two nodes of one rank each, seen from node 0: rank 1 on the other machine left no file
+    nodes = Layout(devices=1, nodes=2, main_address="10.0.0.1")
+    said = rank_failure(run, nodes, {0: (1, None)})
+    assert said.startswith("rank 1 of 2 (on another node) ended without saying why") and "Connection closed by peer" in said
 
 
 def test_fsdp_qlora_settings(monkeypatch):

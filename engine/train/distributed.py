@@ -397,6 +397,11 @@ def rank_failure(run: Run, where: Layout, exits: dict[int, tuple[int, str | None
         index, sig = killed[0]
         return f"rank {index}{of}{node} was killed ({sig}), so the run stopped; `finetui resume` continues from the last checkpoint"
     own = {i: r for i, r in records.items() if not any(w in str(r.get("reason", "")).lower() for w in _PEER_WORDS)}
+    local = range(where.node_rank * where.devices, (where.node_rank + 1) * where.devices)
+    silent = [i for i in range(where.processes) if i not in local and not rank_file(run, i).exists()]
+    if not own and silent:  # another machine's rank died without a word: the ones here only lost it
+        lost = f": {records[min(records)].get('reason')}" if records else ""
+        return f"rank {silent[0]}{of} (on another node) ended without saying why (killed, or its machine went down); the others lost it{lost}"
     pool = own or records
     if pool:
         index = min(pool, key=lambda i: (pool[i].get("time") or 0.0, i))
