@@ -270,6 +270,7 @@ def _env(home: Path) -> dict[str, str]:
     return {**os.environ, "FINETUI_HOME": str(home), "PYTHONPATH": str(REPO)}
 
 
+@pytest.mark.slow
 def test_real_command_reads_a_file(workdir: Path, finetui_home: Path) -> None:
     data = write(workdir / "d.txt", "a\n--SEPARATOR--\nb\n--SEPARATOR--\nc\n")
     done = subprocess.run(
@@ -283,6 +284,7 @@ def test_real_command_reads_a_file(workdir: Path, finetui_home: Path) -> None:
     assert sorted(p.name for p in workdir.iterdir()) == ["d.txt"] and not finetui_home.exists()
 
 
+@pytest.mark.slow
 def test_real_command_error_and_help(workdir: Path, finetui_home: Path) -> None:
     data = write(workdir / "d.jsonl", '{"text": "a"}\n{oops}\n')
     command = ["finetui"] if _on_path("finetui") else [sys.executable, "-m", "tui.cli"]
@@ -293,6 +295,7 @@ def test_real_command_error_and_help(workdir: Path, finetui_home: Path) -> None:
     assert shown.returncode == 0 and "inspect" in shown.stdout
 
 
+@pytest.mark.slow
 def test_reader_closing_the_pipe_early_is_not_a_crash(workdir: Path, finetui_home: Path) -> None:
     # Like `finetui inspect big.txt | head -1`: a few MB, so the report comes well after the pipe closed.
     data = write(workdir / "d.txt", "".join(f"example {i} " + "word " * 60 + "\n--S--\n" for i in range(10_000)))

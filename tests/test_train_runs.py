@@ -20,6 +20,8 @@ from engine.runs.lifecycle import resume_run, start_run
 from engine.runs.process import INTERRUPTED, cancel, refresh
 from tests.tiny_model import make_model
 
+pytestmark = pytest.mark.slow  # every test here starts training processes
+
 TIMEOUT_S = 240
 
 

@@ -29,7 +29,7 @@ SIZE = (80, 24)
 SLOW = 300.0
 
 
-pytestmark = pytest.mark.usefixtures("tui_env")
+pytestmark = [pytest.mark.usefixtures("tui_env"), pytest.mark.slow]  # it trains a run and starts the playground's process
 
 
 async def tab_to(pilot: Pilot, widget: str | type, limit: int = 30) -> None:

@@ -26,6 +26,8 @@ from tui.widgets import playground_output
 
 BUNDLED = REPO / "sample_data" / "models" / "finetui-tiny"
 
+pytestmark = pytest.mark.slow  # each picture waits on the playground's own inference process
+
 
 @pytest.fixture(autouse=True)
 def steady_speed(monkeypatch: pytest.MonkeyPatch) -> None:

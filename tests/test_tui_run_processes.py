@@ -41,6 +41,7 @@ async def test_cancel_asks_then_signals_the_training_process() -> None:
         proc.wait()
 
 
+@pytest.mark.slow
 async def test_resume_starts_the_training_process_again(tmp_path: Path) -> None:
     """Resume through the engine for real; the run's data file is missing, so the worker cannot train."""
     run = write_run("20260101-0900-haiku", "cancelled", steps=4, data=tmp_path / "missing.txt")

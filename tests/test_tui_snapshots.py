@@ -78,6 +78,7 @@ async def tokens_shown(pilot: Pilot) -> None:
     await until(pilot, lambda: "trained" in str(summary.render()), timeout=120)
 
 
+@pytest.mark.slow
 def test_example_dialog(snap_compare) -> None:
     """One prompt/completion example opened whole over the preview, with its tokens: the completion trained."""
 
@@ -89,6 +90,7 @@ def test_example_dialog(snap_compare) -> None:
     assert snap_compare(FinetuiApp(start_path=FIXTURES / "qa.jsonl"), terminal_size=SIZE, run_before=run_before)
 
 
+@pytest.mark.slow
 def test_token_preview_of_a_chat(snap_compare) -> None:
     """An OpenAI chat with a weight-0 assistant turn: only the last assistant turn is drawn as trained."""
 

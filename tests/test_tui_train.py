@@ -105,6 +105,7 @@ async def test_a_bad_value_marks_its_field_and_blocks_the_launch(tui_env: Path, 
         assert not screen.query_one("#launch", Button).disabled and screen.config.train.batch_size == 8
 
 
+@pytest.mark.slow
 async def test_launch_saves_the_form_as_the_runs_config_and_opens_the_run() -> None:
     async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
         screen = await open_train(pilot)
@@ -166,6 +167,7 @@ async def test_every_setting_reaches_the_form_from_its_one_declaration() -> None
         await until(pilot, lambda: screen.config is not None and not screen.config.train.packing and screen.config.train.logging_steps == 5)
 
 
+@pytest.mark.slow
 async def test_trusting_a_models_code_asks_before_the_run_starts() -> None:
     async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
         screen = await open_train(pilot)
