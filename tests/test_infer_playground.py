@@ -316,6 +316,7 @@ def test_cancel_stops_a_generation_at_once(session, world):
     assert events[-1].to_json() == {"id": "g", "event": "end"}, "the line on the wire is as it was"
 
 
+@pytest.mark.slow
 def test_the_real_process_streams_and_survives_bad_requests(world):
     with InferenceClient(runs=[world["alpha"]], env={"FINETUI_HOME": str(world["home"])}) as client:
         ready = client.wait_ready(timeout=120)

@@ -162,6 +162,7 @@ def engine(world: dict[str, Any]) -> Callable[..., dict[str, Any]]:
     return answer
 
 
+@pytest.mark.slow
 async def test_generate_streams_both_models_and_greedy_matches_the_engine(world, home, engine) -> None:
     seen: list[Message] = []
     app = PlaygroundApp()
@@ -201,6 +202,7 @@ async def test_generate_streams_both_models_and_greedy_matches_the_engine(world,
             assert "stopped · seed 7" in str(panel.query_one(".output-done", Static).render())
 
 
+@pytest.mark.slow
 async def test_likelihood_shows_both_averages_the_change_and_coloured_tokens(world, home, engine) -> None:
     app = PlaygroundApp()
     async with app.run_test(size=SIZE) as pilot:
@@ -247,6 +249,7 @@ async def test_a_bad_sampling_value_is_marked_and_sends_nothing(world, home) -> 
         assert not top_p.has_class("-invalid") and not screen.query_one("#sampling-message").has_class("-error")
 
 
+@pytest.mark.slow
 async def test_failures_are_dialogs_and_a_dead_process_is_replaced_on_the_next_request(world, home) -> None:
     app = PlaygroundApp()
     async with app.run_test(size=SIZE) as pilot:
