@@ -55,6 +55,11 @@ def human_bytes(n: int) -> str:
     return f"{size:.1f} TB"
 
 
+def number(value: float | None, spec: str) -> str:
+    """``value`` formatted with ``spec``; ``-`` when it has none (a reply carries a non-finite figure as None)."""
+    return "-" if value is None else format(value, spec)
+
+
 def short_model(name: str, width: int | None = None) -> str:
     """A model as people call it: a local folder by its last part, a hub id or bundled name as it is.
 

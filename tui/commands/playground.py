@@ -15,9 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.infer.protocol import Done, Error, GenerateRequest, LikelihoodRequest, Loading, Reply, Scores, Start, Text, Token
-from engine.infer.requests import default_models
+from engine.infer.protocol import Done, Error, GenerateRequest, LikelihoodRequest, Loading, Reply, Scores, Start, Text, Token, Turn
+from engine.infer.requests import ALL_MODELS, default_models
 from tui.commands.runview import error
+from tui.format import number
 
 G = GenerateRequest
 RULE = 60
@@ -32,19 +33,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "model (the run's adapter on), with the same settings and seed, both in one batch. The first streams "
             "as it comes; the other's text so far follows once the first is done, then streams on. "
             "The prompt is formatted as in training (bos + prompt); for prompt/completion data, give the "
-            "prompt as it appears in the data, e.g. --prompt $'Question: ...\\nAnswer:'. "
+            "prompt as it appears in the data, e.g. --prompt $'Question: ...\\nAnswer:'. A run whose pairs trained as "
+            "chats (data.chat_template on) gets the prompt as a user turn, in its chat template. With --chat, the prompt is "
+            "the user's message, rendered with the chat template the run trained with (saved with its adapter) and "
+            "answered up to the template's end of turn; --show-prompt prints what each model reads. With --versus B, "
+            "run A (RUN) and run B, two runs of the same base model, answer side by side instead. "
             "Bad input exits 2 with a one-line error."
         ),
     )
-    p.add_argument("run", help="run id, unique id prefix, or name")
-    p.add_argument("--prompt", "-p", required=True, help="the text to continue")
+    p.add_argument("run", help="run id, unique id prefix, or name (A, with --versus)")
+    p.add_argument("--prompt", "-p", required=True, help="the text to continue; with --chat, the user's message")
+    p.add_argument("--chat", action="store_true", help="chat: the prompt is a user turn, rendered with the run's chat template")
+    p.add_argument("--system", metavar="S", help="a system prompt before the user's turn (with --chat)")
+    p.add_argument("--show-prompt", action="store_true", help="print the prompt as each model reads it (template applied) first")
+    p.add_argument("--versus", metavar="B", help="A/B: compare with run B (same base model) instead of the baseline")
     p.add_argument("--max-tokens", "-n", type=int, default=G.max_tokens, help="most new tokens (default: %(default)s)")
     p.add_argument("--temperature", "-t", type=float, default=G.temperature, help="0 is greedy (default: %(default)s)")
     p.add_argument("--top-k", type=int, default=G.top_k, help="sample among the k likeliest tokens; 0 is off (default: %(default)s)")
     p.add_argument("--top-p", type=float, default=G.top_p, help="nucleus sampling; 1 is off (default: %(default)s)")
     p.add_argument("--seed", type=int, help="seed for sampling, the same for both models (default: a random one, printed)")
     p.add_argument("--stop", action="append", metavar="S", help="end the generation at S, which is left out (repeatable)")
-    p.add_argument("--only", choices=("baseline", "custom"), help="generate with one model only")
+    p.add_argument("--only", choices=ALL_MODELS, help="generate with one model only (versus: run B)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object, once done")
     p.set_defaults(func=generate)
 
@@ -62,6 +71,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--text", metavar="T", help="the text to score")
     source.add_argument("--file", "-f", metavar="F", type=Path, help="read the text to score from a UTF-8 file")
     p.add_argument("--prompt", "-p", metavar="P", help="context before the text; not scored")
+    p.add_argument("--versus", metavar="B", help="A/B: score with run B (same base model) instead of the baseline")
     p.add_argument("--tokens", action="store_true", help="also list each token with its log-prob and rank under both models")
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.set_defaults(func=likelihood)
@@ -103,11 +113,16 @@ class _Handler:
 
 
 def generate(args: argparse.Namespace) -> int:
+    if args.system is not None and not args.chat:
+        return error("generate", "--system needs --chat (a system prompt is a chat turn)")
     handler = _Handler("generate")
+    turns = ((Turn("system", args.system),) if args.system else ()) + (Turn("user", args.prompt),) if args.chat else ()
     request = GenerateRequest(
-        prompt=args.prompt,
+        prompt="" if args.chat else args.prompt,
         run=args.run,
-        models=(args.only,) if args.only else default_models(args.run),
+        versus=args.versus,
+        messages=turns,
+        models=(args.only,) if args.only else default_models(args.run, args.versus),
         max_tokens=args.max_tokens,
         temperature=args.temperature,
         top_k=args.top_k,
@@ -121,12 +136,16 @@ def generate(args: argparse.Namespace) -> int:
     # first streams live, the other's text waits and is printed, then streams on, once the first is done.
     held: dict[str, list[Start | Token | Done]] = {}
     live: list[str] = []
+    prompts: dict[str, str | None] = {}
+    names = {"custom": "A", "versus": "B"} if args.versus else {}
 
     def write(reply: Start | Token | Done) -> None:
         if isinstance(reply, Start):
+            if args.show_prompt and reply.prompt not in prompts.values():
+                out.write(_rule(f"prompt · as {names.get(reply.model, reply.model)} reads it") + f"{reply.prompt}\n")
+            prompts[reply.model] = reply.prompt
             who = handler.describe_base() if reply.model == "baseline" else f"run {reply.run}"
-            head = f"── {reply.model} · {who} "
-            out.write(head + "─" * max(0, RULE - len(head)) + "\n")
+            out.write(_rule(f"{names.get(reply.model, reply.model)} · {who}"))
         elif isinstance(reply, Token):
             out.write(reply.text)
         else:
@@ -167,8 +186,16 @@ def generate(args: argparse.Namespace) -> int:
             "prompt": args.prompt,
             **{model: {k: reply.to_json()[k] for k in keep} for model, reply in done.items()},
         }
+        if args.show_prompt:
+            for model in done:
+                result[model]["prompt"] = prompts.get(model)
         print(json.dumps(result, indent=2, ensure_ascii=False), file=out)
     return 0
+
+
+def _rule(title: str) -> str:
+    head = f"── {title} "
+    return head + "─" * max(0, RULE - len(head)) + "\n"
 
 
 def _reason(done: Done) -> str:
@@ -197,7 +224,7 @@ def likelihood(args: argparse.Namespace) -> int:
         if isinstance(reply, Scores):
             scores[reply.model] = reply
 
-    request = LikelihoodRequest(texts=(Text(text, args.prompt),), run=args.run, models=default_models(args.run))
+    request = LikelihoodRequest(texts=(Text(text, args.prompt),), run=args.run, models=default_models(args.run, args.versus), versus=args.versus)
     last = handler(request, keep)
     if isinstance(last, Error):
         return handler.fail(last)
@@ -226,7 +253,7 @@ def format_scores(scores: dict[str, Scores], base: str, scored_prompt: bool = Fa
         f"{'model':<10} {'avg log-likelihood':>19} {'perplexity':>12}",
     ]
     for model, reply in scores.items():
-        lines.append(f"{model:<10} {_num(reply.avg_logprob, '.3f'):>19} {_num(reply.perplexity, ',.2f'):>12}")
+        lines.append(f"{model:<10} {number(reply.avg_logprob, '.3f'):>19} {number(reply.perplexity, ',.2f'):>12}")
     if "baseline" in scores and "custom" in scores:
         b, c = scores["baseline"].avg_logprob, scores["custom"].avg_logprob
         if b is not None and c is not None:
@@ -242,10 +269,6 @@ def format_tokens(scores: dict[str, Scores]) -> str:
     per_model = [scores[m].texts[0].tokens for m in models]
     for i, row in enumerate(zip(*per_model, strict=True), start=1):
         shown = json.dumps(row[0].text, ensure_ascii=False)[1:-1]
-        cells = "".join(f"  {_num(t.logprob, '.3f'):>18} {t.rank:>6}" for t in row)
+        cells = "".join(f"  {number(t.logprob, '.3f'):>18} {t.rank:>6}" for t in row)
         lines.append(f"{i:>4}  {shown[:16]:<16}{cells}")
     return "\n".join(lines)
-
-
-def _num(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)

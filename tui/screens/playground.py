@@ -5,6 +5,13 @@ adapter off) and the custom model (the run's adapter on), with the same
 sampling settings and seed, in one batch: both panes stream together. **Likelihood** scores a pasted
 text under both and colours each token by how sure each model was of it.
 
+**vs** picks what the run is compared with: the baseline, or run B, another
+ready run of the same base model (A/B: both adapters in one batch; the left
+pane is A, the right B). **Chat** turns the prompt into a chat: a system
+prompt and turns, rendered with the chat template the run trained with,
+each model going on from its own answers, each answer ending at the
+template's end of turn; Ctrl+O shows the prompt as each model read it.
+
 All model work happens in one inference process (``engine.infer``), started
 on first use and kept while the screen lives, so only the first request
 waits for the model to load. Workers block on it in threads and report
@@ -21,8 +28,9 @@ from time import monotonic
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Header, Label, Select, Static, TabbedContent, TabPane, TextArea
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static, TabbedContent, TabPane, TextArea
 
 from engine.infer import MODELS, InferenceClient, InferenceError
 from engine.infer.protocol import (
@@ -39,7 +47,9 @@ from engine.infer.protocol import (
     Start,
     Text,
     Token,
+    Turn,
 )
+from engine.infer.requests import VERSUS
 from tui.playground_client import ClientKeeper
 from tui.run_feed import RunsSnapshot
 from tui.screens.base import FinetuiScreen
@@ -58,9 +68,9 @@ from tui.widgets.playground_messages import (
 )
 from tui.widgets.playground_output import OutputPanel
 from tui.widgets.playground_params import SamplingForm
-from tui.widgets.playground_runs import RunPicker, ready_runs, short_model
+from tui.widgets.playground_runs import BASELINE, RunPicker, VersusPicker, ready_runs, short_model
 from tui.widgets.playground_scores import format_scores
-from tui.widgets.token_view import TokenView, legend
+from tui.widgets.token_view import TokenView, legend, visible
 
 #: Seconds between two updates of a streaming panel, at most.
 STREAM_EVERY = 0.03
@@ -85,6 +95,8 @@ class PlaygroundScreen(FinetuiScreen):
         Binding("ctrl+g", "generate", "Generate", tooltip="Continue the prompt with both models", id="generate"),
         Binding("ctrl+r", "score", "Score", tooltip="Score the text under both models", id="score"),
         Binding("escape", "stop", "Stop", tooltip="Stop the running request", id="stop"),
+        Binding("ctrl+o", "show_prompt", "Prompt", tooltip="Show the last prompt as each model read it (its chat template applied)", id="show-prompt"),
+        Binding("ctrl+n", "new_chat", "New chat", tooltip="Forget the chat's turns and start again", id="new-chat"),
     ]
 
     def __init__(self) -> None:
@@ -100,6 +112,16 @@ class PlaygroundScreen(FinetuiScreen):
         """A run to pick once the list is read (``select_run`` before the screen has its runs)."""
         self.model_text = ""
         """The loaded base model, device and quantization, for the status line."""
+        self.chat: list[Turn] = []
+        """The chat so far (chat mode): the user's turns and each model's answers."""
+        self.asked = ""
+        """The user's message being answered (chat mode), added to ``chat`` once both answers are in."""
+        self.prompts: dict[str, str | None] = {}
+        """What each model read in the last generation, for Ctrl+O."""
+        self.compared_with: str | None = None
+        """Run B's id while the picked run is compared with it (A/B), None for the baseline."""
+        self.panel_of: dict[str, str] = {m: m for m in MODELS}
+        """Which pane shows which model: baseline | custom, or A (custom) | B (versus)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -107,6 +129,11 @@ class PlaygroundScreen(FinetuiScreen):
             yield Label("Run", id="run-label")
             yield RunPicker(id="run")
             yield Static("pick a run to load its model", id="inference-status", markup=False)
+        with Horizontal(id="mode-row"):
+            yield Label("vs", id="versus-label")
+            yield VersusPicker(id="versus")
+            yield Checkbox("Chat", id="chat", compact=True, tooltip="A chat in the run's chat template: system prompt, turns, answers ending at end of turn")
+            yield Input(placeholder="system prompt (chat)", id="system", compact=True)
         yield Static(NO_RUNS, id="no-runs", markup=False)
         with TabbedContent(id="tabs"):
             with TabPane("Generate", id="generate"):
@@ -167,6 +194,7 @@ class PlaygroundScreen(FinetuiScreen):
         picker = self.query_one(RunPicker)
         wanted, self.wanted_run = self.wanted_run, None
         picker.set_runs(message.runs, pick=wanted)
+        self.query_one(VersusPicker).set_runs(message.runs)
         if wanted is not None and all(run.id != wanted for run in message.runs):
             self.notify(f"Run {wanted} is not ready yet: only a finished run can be tried.", severity="warning")
         self.query_one("#no-runs").display = not message.runs
@@ -178,11 +206,56 @@ class PlaygroundScreen(FinetuiScreen):
         choice = next((c for c in self.query_one(RunPicker).choices if c.id == run), None)
         if choice is None:
             return
-        self.query_one("#baseline", OutputPanel).border_title = f"baseline · {choice.model}"
-        self.query_one("#custom", OutputPanel).border_title = f"custom · {choice.name}"
+        self._check_versus()
+        self._title_panels()
         if run != self.loaded_run:
             self.loaded_run = run
             self.load_run(choice.id)
+
+    @on(Select.Changed, "#versus")
+    def versus_picked(self) -> None:
+        self._check_versus()
+        self._title_panels()
+        if self.versus_run() != self.compared_with:  # not a mere relisting of the runs
+            self.compared_with = self.versus_run()
+            self._forget_chat()
+
+    def _check_versus(self) -> None:
+        """Run B must share run A's base model; another is refused at once, back to the baseline."""
+        a = next((c for c in self.query_one(RunPicker).choices if c.id == self.query_one(RunPicker).value), None)
+        versus = self.query_one(VersusPicker)
+        b = versus.chosen()
+        if a is None or b is None:
+            return
+        if b.id == a.id or b.base != a.base:
+            why = "it is run A itself" if b.id == a.id else f"run B was trained on {b.model}, run A on {a.model}"
+            self.notify(f"A/B compares two runs of the same base model: {why}.", severity="error")
+            versus.value = BASELINE
+
+    def _title_panels(self) -> None:
+        a = next((c for c in self.query_one(RunPicker).choices if c.id == self.query_one(RunPicker).value), None)
+        if a is None:
+            return
+        b = self.query_one(VersusPicker).chosen()
+        left, right = self.query_one("#baseline", OutputPanel), self.query_one("#custom", OutputPanel)
+        if b is None:
+            left.border_title, right.border_title = f"baseline · {a.model}", f"custom · {a.name}"
+        else:
+            left.border_title, right.border_title = f"A · {a.name}", f"B · {b.name}"
+
+    def versus_run(self) -> str | None:
+        """Run B's id when one is picked (A/B), else None (the baseline)."""
+        b = self.query_one(VersusPicker).chosen()
+        return b.id if b is not None else None
+
+    def compared(self) -> tuple[str, ...]:
+        """The models side by side: baseline and custom, or A (custom) and B (versus)."""
+        return ("custom", VERSUS) if self.versus_run() else MODELS
+
+    @on(Checkbox.Changed, "#chat")
+    def chat_toggled(self) -> None:
+        self._forget_chat()
+        self.refresh_bindings()
 
     def picked_run(self) -> str | None:
         value = self.query_one(RunPicker).value
@@ -201,6 +274,8 @@ class PlaygroundScreen(FinetuiScreen):
             return active == ("generate" if action == "generate" else "likelihood")
         if action == "stop":
             return self.busy is not None
+        if action == "new_chat":
+            return self.query_one("#chat", Checkbox).value if self.query("#chat") else False
         return True
 
     @on(TabbedContent.TabActivated)
@@ -214,11 +289,52 @@ class PlaygroundScreen(FinetuiScreen):
             return
         prompt = self.query_one("#prompt", TextArea).text
         if not prompt.strip():
-            self.notify("Write a prompt first.", severity="warning")
+            self.notify("Write a prompt first." if not self._chatting() else "Write a message first.", severity="warning")
             return
+        models = self.compared()
+        self.panel_of = dict(zip(models, ("baseline", "custom"), strict=True))
         for panel in self.query(OutputPanel):
             panel.wait("waiting for the model…")
-        self._start_request(GenerateRequest(prompt=prompt, run=run, models=MODELS, **settings))
+        if self._chatting():
+            self.asked = prompt
+            system = self.query_one("#system", Input).value.strip()
+            turns = ((Turn("system", system),) if system else ()) + (*self.chat, Turn("user", prompt))
+            request = GenerateRequest(run=run, versus=self.versus_run(), messages=turns, models=models, **settings)
+        else:
+            request = GenerateRequest(prompt=prompt, run=run, versus=self.versus_run(), models=models, **settings)
+        self._start_request(request)
+
+    def _chatting(self) -> bool:
+        return self.query_one("#chat", Checkbox).value
+
+    def action_new_chat(self) -> None:
+        if self._idle():
+            self._forget_chat()
+
+    def _forget_chat(self) -> None:
+        self.chat = []
+        self.asked = ""
+        for panel in self.query(OutputPanel):
+            panel.history = ""
+            panel.wait("Pick a run, write a prompt, press Ctrl+G." if not self._chatting() else "A new chat: write a message, press Ctrl+G.")
+
+    def _chat_answered(self) -> None:
+        """Both answers are in: the exchange joins the chat, each pane showing it as its model saw it."""
+        panels = {model: self.query_one(f"#{pane}", OutputPanel) for model, pane in self.panel_of.items()}
+        answers = {model: panel.done.text for model, panel in panels.items() if panel.done is not None}
+        if len(answers) != len(panels):
+            return
+        self.chat += [Turn("user", self.asked), Turn("assistant", "", tuple(sorted(answers.items())))]
+        for model, panel in panels.items():
+            panel.history += f"› {self.asked}\n{answers[model]}\n\n"
+        self.asked = ""
+        self.query_one("#prompt", TextArea).text = ""
+
+    def action_show_prompt(self) -> None:
+        if not self.prompts:
+            self.notify("Generate first: the prompt shows as each model read it.", severity="warning")
+            return
+        self.app.push_screen(PromptScreen(self.prompts))
 
     def action_score(self) -> None:
         run = self.picked_run()
@@ -230,7 +346,9 @@ class PlaygroundScreen(FinetuiScreen):
             return
         context = self.query_one("#context", TextArea).text
         self.query_one("#scores", Static).update("Scoring…")
-        self._start_request(LikelihoodRequest(texts=(Text(text, context or None),), run=run, models=MODELS))
+        models = self.compared()
+        self.panel_of = dict(zip(models, ("baseline", "custom"), strict=True))
+        self._start_request(LikelihoodRequest(texts=(Text(text, context or None),), run=run, models=models, versus=self.versus_run()))
 
     def action_stop(self) -> None:
         if self.request_id is not None:
@@ -310,7 +428,7 @@ class PlaygroundScreen(FinetuiScreen):
                 elif isinstance(reply, Start):
                     texts[reply.model] = ""
                     posted[reply.model] = monotonic()
-                    self.post_message(StreamStarted(reply.model))
+                    self.post_message(StreamStarted(reply.model, reply.prompt))
                 elif isinstance(reply, Token):
                     texts[reply.model] += reply.text
                     if monotonic() - posted[reply.model] >= STREAM_EVERY:
@@ -360,22 +478,27 @@ class PlaygroundScreen(FinetuiScreen):
         if message.kind == self.busy:
             self.request_id = message.rid
 
+    def _pane(self, model: str) -> OutputPanel:
+        return self.query_one(f"#{self.panel_of.get(model, model)}", OutputPanel)
+
     def on_stream_started(self, message: StreamStarted) -> None:
         self._status_ready()
-        self.query_one(f"#{message.model}", OutputPanel).stream("")
+        if len(self.prompts) >= len(self.panel_of) or message.model in self.prompts:
+            self.prompts = {}
+        self.prompts[message.model] = message.prompt
+        self._pane(message.model).stream("")
 
     def on_stream_text(self, message: StreamText) -> None:
-        self.query_one(f"#{message.model}", OutputPanel).stream(message.text)
+        self._pane(message.model).stream(message.text)
 
     def on_stream_done(self, message: StreamDone) -> None:
-        self.query_one(f"#{message.done.model}", OutputPanel).finish(message.done)
+        self._pane(message.done.model).finish(message.done)
 
     def on_scores_ready(self, message: ScoresReady) -> None:
         self._status_ready()
         self.query_one("#scores", Static).update(format_scores(message.scores))
-        for model in MODELS:
-            if model in message.scores:
-                self.query_one(f"#{model}-tokens", TokenView).show(message.scores[model].texts[0].tokens)
+        for model, reply in message.scores.items():
+            self.query_one(f"#{self.panel_of.get(model, model)}-tokens", TokenView).show(reply.texts[0].tokens)
 
     def on_request_ended(self, message: RequestEnded) -> None:
         if message.kind == self.busy:
@@ -383,6 +506,8 @@ class PlaygroundScreen(FinetuiScreen):
             self.request_id = None
             self.refresh_bindings()
         failed = message.code not in (None, "cancelled")
+        if message.kind == "generate" and message.code is None and self.asked:
+            self._chat_answered()
         if message.kind == "generate":
             for panel in self.query(OutputPanel):
                 if panel.done is None:  # a request that failed before it started
@@ -421,3 +546,37 @@ def _short_what(what: str) -> str:
 def _describe_model(info: ModelInfo) -> str:
     """The status line once a run is loaded: base model, quantization, device."""
     return f"ready · {short_model(info.model or '?')} ({info.quant}) · {info.device}"
+
+
+class PromptScreen(ModalScreen[None]):
+    """The last prompt as each model read it: the chat template applied, special tokens and all."""
+
+    DEFAULT_CSS = """
+    PromptScreen { align: center middle; }
+    PromptScreen > Vertical { width: 76; height: 20; border: round $accent; padding: 0 1; background: $surface; }
+    PromptScreen VerticalScroll { height: 1fr; }
+    PromptScreen .prompt-title { color: $text-muted; text-style: bold; }
+    PromptScreen Button { width: 100%; }
+    """
+    BINDINGS = [Binding("escape", "close", "Close")]
+
+    def __init__(self, prompts: dict[str, str | None]) -> None:
+        super().__init__()
+        self.prompts = prompts
+
+    def compose(self) -> ComposeResult:
+        shown = list(dict.fromkeys(self.prompts.values()))
+        with Vertical():
+            with VerticalScroll():
+                for text in shown:
+                    models = [m for m, p in self.prompts.items() if p == text]
+                    title = "what " + " and ".join(models) + " read" if len(shown) > 1 else "what both models read"
+                    yield Static(title, classes="prompt-title", markup=False)
+                    yield Static(visible(text or ""), markup=False)
+            yield Button("Close", id="close", compact=True)
+
+    def on_button_pressed(self) -> None:
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -64,9 +64,10 @@ class RequestEnded(Message):
 
 @dataclass
 class StreamStarted(Message):
-    """``model`` (baseline or custom) starts generating."""
+    """``model`` (baseline, custom or versus) starts generating; ``prompt`` is what it reads (its template applied)."""
 
     model: str
+    prompt: str | None = None
 
 
 @dataclass

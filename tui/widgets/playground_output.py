@@ -50,6 +50,8 @@ class OutputPanel(Vertical):
         """What the model generated so far."""
         self.done: Done | None = None
         """The ``Done`` reply, once the model has finished."""
+        self.history = ""
+        """A chat's earlier turns as this model saw them, shown above its text (chat mode)."""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(can_focus=True):
@@ -60,20 +62,21 @@ class OutputPanel(Vertical):
         """Clear the panel and show ``note`` (waiting for its turn, loading...) in its place."""
         self.text = ""
         self.done = None
-        self._set_text(note, waiting=True)
+        self._set_text(visible(self.history, mark_newlines=False) + note, waiting=not self.history)
         self.query_one(".output-done", Static).update("")
 
     def stream(self, text: str) -> None:
         """Show ``text``, everything generated so far, and keep its end in view."""
         self.text = text
-        self._set_text(visible(text, mark_newlines=False) if text else "…", waiting=not text)
+        shown = visible(self.history + text, mark_newlines=False)
+        self._set_text(shown + ("" if text else "…"), waiting=not shown)
         self.query_one(VerticalScroll).scroll_end(animate=False)
 
     def finish(self, done: Done) -> None:
         self.done = done
         self.stream(done.text)
         if not done.text:
-            self._set_text("(nothing generated)", waiting=True)
+            self._set_text(visible(self.history, mark_newlines=False) + "(nothing generated)", waiting=not self.history)
         self.query_one(".output-done", Static).update(done_line(done))
 
     def _set_text(self, text: str, waiting: bool) -> None:

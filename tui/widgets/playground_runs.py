@@ -13,11 +13,12 @@ from tui.run_feed import RunsSnapshot
 
 @dataclass(frozen=True)
 class RunChoice:
-    """A ready run as the picker shows it: its name, its base model and its id."""
+    """A ready run as the picker shows it: its name, its base model (short, and as configured) and its id."""
 
     id: str
     name: str
     model: str
+    base: str = ""
 
     @property
     def label(self) -> str:
@@ -30,7 +31,7 @@ def ready_runs(snapshot: RunsSnapshot) -> tuple[RunChoice, ...]:
     A run whose config can't be read is left out: the runs screen reports it.
     """
     return tuple(
-        RunChoice(row.id, row.name, short_model(row.model_name))
+        RunChoice(row.id, row.name, short_model(row.model_name), row.model_name)
         for row in snapshot.rows
         if row.state == "ready" and row.name is not None and row.model_name is not None
     )
@@ -51,3 +52,27 @@ class RunPicker(Select[str]):
             self.set_options((choice.label, choice.id) for choice in runs)
         if keep is not None and any(choice.id == keep for choice in runs) and self.value != keep:
             self.value = keep
+
+
+#: The versus picker's value for the base model with its adapter off: the usual comparison.
+BASELINE = "baseline"
+
+
+class VersusPicker(Select[str]):
+    """What the picked run is compared with: the baseline, or run B, another ready run (A/B)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(((f"{BASELINE} (adapter off)", BASELINE),), value=BASELINE, allow_blank=False, compact=True, id=id)
+        self.choices: tuple[RunChoice, ...] = ()
+
+    def set_runs(self, runs: Sequence[RunChoice]) -> None:
+        """List the baseline and ``runs``; keep run B while it is listed, else go back to the baseline."""
+        keep = self.value
+        if tuple(runs) != self.choices:
+            self.choices = tuple(runs)
+            self.set_options([(f"{BASELINE} (adapter off)", BASELINE), *((f"B: {c.label}", c.id) for c in runs)])
+        self.value = keep if any(c.id == keep for c in runs) else BASELINE
+
+    def chosen(self) -> RunChoice | None:
+        """Run B, or None for the baseline."""
+        return next((c for c in self.choices if c.id == self.value), None)

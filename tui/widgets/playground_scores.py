@@ -5,10 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 
 from engine.infer.protocol import Scores
-
-
-def _num(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+from tui.format import number
 
 
 def format_scores(scores: dict[str, Scores]) -> Content:
@@ -21,8 +18,8 @@ def format_scores(scores: dict[str, Scores]) -> Content:
     for model, reply in scores.items():
         rows.append(
             Content(
-                f"{model:<9} {_num(reply.avg_logprob, '.3f'):>12} "
-                f"{_num(reply.perplexity, ',.2f'):>12} {reply.scored_tokens:>7}"
+                f"{model:<9} {number(reply.avg_logprob, '.3f'):>12} "
+                f"{number(reply.perplexity, ',.2f'):>12} {reply.scored_tokens:>7}"
             )
         )
     base, custom = (scores[m].avg_logprob if m in scores else None for m in ("baseline", "custom"))
