@@ -38,6 +38,8 @@ LOSS_TOLERANCE = {
 }
 #: Types whose greedy answers must equal the playground's word for word; lower precision may flip near-ties.
 EXACT_ANSWERS = ("fp32",)
+#: Top-2 logit gap under which a greedy step is a near-tie: float rounding alone may pick either token.
+TIE_MARGIN = 1e-3
 #: Eval prompts generated from, and new tokens each.
 PROMPTS = 3
 MAX_NEW_TOKENS = 24
@@ -190,13 +192,29 @@ def compare_loss(report: Report, loss: float | None, accuracy: float | None, run
         report.add("eval token accuracy vs scorecard", f"{accuracy:.4f}", f"{ref_acc:.4f}", True, f"diff {accuracy - ref_acc:+.4f} (reported)")
 
 
-def compare_answers(report: Report, asked: list[Prompt], reference: list[str], got: list[str], kind: str) -> None:
+def compare_answers(report: Report, asked: list[Prompt], reference: list[str], got: list[str], kind: str, ties: int = 0) -> None:
+    """Greedy answers, word for word; ``ties`` of the differing ones part where the export's top two tokens
+    are within ``TIE_MARGIN`` (a near-tie that float rounding may break either way: reported, not failed)."""
     same = sum(1 for a, b in zip(reference, got, strict=True) if a == b)
     shown = [p.text or p.turns[-1][1] for p in asked]
     report.answers = list(zip(shown, reference, got, strict=True))
     exact = kind in EXACT_ANSWERS
+    note = ("must all match" + (f"; {ties} differ only after a near-tie (top-2 logits within {TIE_MARGIN:g})" if ties else "")) if exact \
+        else "lower precision may differ: reported"
     report.add("greedy answers vs playground", f"{same} of {len(asked)} the same", f"{len(asked)} of {len(asked)}",
-               same == len(asked) or not exact, "must all match" if exact else "lower precision may differ: reported")
+               same + ties == len(asked) or not exact, note)
+
+
+def near_tie(model: Any, tokenizer: Any, prompt: list[int], reference: str, got: list[int]) -> bool:
+    """Whether the export's answer leaves the reference's at a step where its top two logits are within ``TIE_MARGIN``."""
+    import torch
+
+    wanted = list(tokenizer(reference, add_special_tokens=False)["input_ids"])
+    step = next((i for i, (a, b) in enumerate(zip(wanted, got, strict=False)) if a != b), min(len(wanted), len(got)))
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([prompt + got[:step]])).logits[0, -1].float()
+    top = torch.topk(logits, 2).values
+    return bool(top[0] - top[1] < TIE_MARGIN)
 
 
 def playground_answers(run: Run, asked: list[Prompt], max_tokens: int = MAX_NEW_TOKENS) -> list[str]:
@@ -247,12 +265,17 @@ def check_hf(run: Run, folder: Path, dtype: str, fmt: TrainedFormat, reference_t
     compare_loss(report, figures.loss, figures.accuracy, run, dtype)
     asked = prompts(reference.examples)
     progress(f"check: greedy answers to {len(asked)} eval prompts, export and playground")
-    got = []
+    got, new_ids, asked_ids = [], [], []
     for prompt in asked:
         ids = torch.tensor([prompt_ids(tokenizer, prompt)])
         with torch.inference_mode():
             new = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=MAX_NEW_TOKENS,
                                  pad_token_id=pad)[0, ids.shape[1]:]
         got.append(tokenizer.decode(new, skip_special_tokens=True))
-    compare_answers(report, asked, playground_answers(run, asked), got, dtype)
+        new_ids.append(new.tolist())
+        asked_ids.append(ids[0].tolist())
+    reference_answers = playground_answers(run, asked)
+    ties = sum(1 for i, (ref, text) in enumerate(zip(reference_answers, got, strict=True))
+               if ref != text and near_tie(model, tokenizer, asked_ids[i], ref, new_ids[i]))
+    compare_answers(report, asked, reference_answers, got, dtype, ties)
     return report

@@ -31,6 +31,7 @@ from tui.run_feed import RunDetail, RunsSnapshot, run_by_id
 from tui.run_watch import RunsApp, RunWatcher
 from tui.screens.base import FinetuiScreen, display_path
 from tui.screens.dialogs import ConfirmScreen, ErrorScreen
+from tui.screens.export import ExportScreen
 from tui.widgets.loss_chart import LossChart, legend
 from tui.widgets.scorecard import Scorecard
 
@@ -195,6 +196,7 @@ class RunScreen(RunActionsScreen):
         Binding("c", "cancel_run", "Cancel", tooltip="Stop the run; it saves a checkpoint first", id="run-cancel"),
         Binding("r", "resume_run", "Resume", tooltip="Continue a failed or cancelled run", id="run-resume"),
         Binding("p", "playground", "Play", tooltip="Try this run's model (Ready runs)", id="run-playground"),
+        Binding("e", "export", "Export", tooltip="Export a Ready run: merged weights, adapter or GGUF, checked against the run", id="run-export"),
         Binding("escape", "app.pop_screen", "Runs", tooltip="Back to the list of runs", id="run-back"),
     ]
     AUTO_FOCUS = "#run-log"
@@ -340,6 +342,14 @@ class RunScreen(RunActionsScreen):
     def action_resume_run(self) -> None:
         if self.state is not None:
             self.resume(self.run_id, self.state)
+
+    def action_export(self) -> None:
+        if self.state is None:
+            return
+        if self.state != "ready":
+            self.app.push_screen(ErrorScreen("Not ready", f"Run {self.run_id} is {self.state}: only a Ready run can be exported."))
+            return
+        self.app.push_screen(ExportScreen(self.run_id))
 
     def action_playground(self) -> None:
         if self.state is not None:
