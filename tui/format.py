@@ -94,6 +94,10 @@ def event_text(event: RunEvent) -> str:
             parts.append(f"eta {duration(event.eta_s)}")
             return "  ".join(parts)
         case EvalEvent(figures=f):
+            if event.step is not None:  # scored during training, on the fixed eval sample
+                if f.loss is None or f.accuracy is None:
+                    return f"eval at step {event.step}: no tokens to score"
+                return f"eval at step {event.step}: loss {f.loss:.4f}  accuracy {100 * f.accuracy:.1f}%"
             if f.loss is None or f.accuracy is None:
                 return f"eval {event.which}: no tokens to score"
             return f"eval {event.which}: loss {f.loss:.4f}  accuracy {100 * f.accuracy:.1f}%  ({f.tokens:,} tokens)"
@@ -183,7 +187,32 @@ def format_scorecard(card: Scorecard) -> str:
     if t.loss_curve:
         (first_step, first_loss), (last_step, last_loss) = t.loss_curve[0], t.loss_curve[-1]
         lines.append(f"train loss: {first_loss:.4f} at step {first_step} → {last_loss:.4f} at step {last_step}")
+    lines.extend(evaluation_lines(card))
     return "\n".join(lines)
+
+
+def evaluation_lines(card: Scorecard) -> list[str]:
+    """The eval curve's ends and lowest point, the kept step, why training stopped early, and the samples' rates."""
+    t, lines = card.train, []
+    if t.eval_curve:
+        (first_step, first_loss), (last_step, last_loss) = t.eval_curve[0], t.eval_curve[-1]
+        best_step, best_loss = min(t.eval_curve, key=lambda point: point[1])
+        lines.append(f"eval loss during training: {first_loss:.4f} at step {first_step} → {last_loss:.4f} at step {last_step}")
+        lines.append(f"  lowest {best_loss:.4f} at step {best_step}")
+    if t.kept_step is not None:
+        lines.append(f"kept the checkpoint of step {t.kept_step} (the best eval loss, --load-best): the custom figures are its")
+    if t.stop_reason:
+        lines.append(t.stop_reason)
+    rates = card.samples
+    if rates is not None:
+        lines.append(f"samples: {rates.count}, {rates.worse} where the custom model did worse (finetui show RUN --samples)")
+        if rates.custom_exact is not None:
+            def pct(v: float | None) -> str:
+                return f"{100 * v:.0f}%" if v is not None else "-"
+
+            lines.append(f"  exact match      baseline {pct(rates.baseline_exact):>4} → custom {pct(rates.custom_exact):>4}")
+            lines.append(f"  contains answer  baseline {pct(rates.baseline_contains):>4} → custom {pct(rates.custom_contains):>4}")
+    return lines
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,5 @@ def chart(runs: list[ComparedRun], width: int = 78, height: int = 18, color: boo
             plt.plot([s for s, _ in run.eval_curve], [v for _, v in run.eval_curve], marker=evals, label=f"{run.name} eval")
     plt.xlabel("step")
     plt.ylabel("loss")
-    if not color:
-        plt.theme("clear")
-    return plt.build()
+    out = plt.build()
+    return out if color else plt.uncolorize(out)

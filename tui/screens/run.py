@@ -32,6 +32,7 @@ from tui.run_watch import RunsApp, RunWatcher
 from tui.screens.base import FinetuiScreen, display_path
 from tui.screens.dialogs import ConfirmScreen, ErrorScreen
 from tui.screens.export import ExportScreen
+from tui.screens.samples import SamplesScreen
 from tui.widgets.loss_chart import LossChart, legend
 from tui.widgets.scorecard import Scorecard
 
@@ -196,6 +197,7 @@ class RunScreen(RunActionsScreen):
         Binding("c", "cancel_run", "Cancel", tooltip="Stop the run; it saves a checkpoint first", id="run-cancel"),
         Binding("r", "resume_run", "Resume", tooltip="Continue a failed or cancelled run", id="run-resume"),
         Binding("p", "playground", "Play", tooltip="Try this run's model (Ready runs)", id="run-playground"),
+        Binding("s", "samples", "Samples", tooltip="What baseline and custom wrote on held-out examples, worse first", id="run-samples"),
         Binding("e", "export", "Export", tooltip="Export a Ready run: merged weights, adapter or GGUF, checked against the run", id="run-export"),
         Binding("escape", "app.pop_screen", "Runs", tooltip="Back to the list of runs", id="run-back"),
     ]
@@ -329,11 +331,14 @@ class RunScreen(RunActionsScreen):
         self.query_one(ProgressBar).update(total=100, progress=100 * progress)
         self.query_one("#run-step", Static).update(step_summary(status.state, step))
         reason = self.query_one("#run-reason", Static)
-        reason.display = status.state in ("failed", "broken")
+        reason.display = status.state in ("failed", "broken") or (status.state == "ready" and bool(status.reason))
+        reason.set_class(status.state == "ready", "-note")
         if status.state == "failed":
             reason.update(f"Failed: {status.reason or 'no reason recorded'}. r resumes it from its last checkpoint.")
         elif status.state == "broken":
             reason.update(f"Broken: {status.reason}. It can't be resumed; d on the runs list deletes it.")
+        elif status.reason:
+            reason.update(f"Ready, {status.reason}.")
 
     def action_cancel_run(self) -> None:
         if self.state is not None:
@@ -342,6 +347,9 @@ class RunScreen(RunActionsScreen):
     def action_resume_run(self) -> None:
         if self.state is not None:
             self.resume(self.run_id, self.state)
+
+    def action_samples(self) -> None:
+        self.app.push_screen(SamplesScreen(self.run_id))
 
     def action_export(self) -> None:
         if self.state is None:

@@ -1,4 +1,4 @@
-"""The runs dashboard (F3): every run with its status, progress and ETA; Enter opens one."""
+"""The runs dashboard (F3): every run with its status, progress and ETA; Enter opens one, m marks runs and v compares them."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.runs import STATES
 from tui.run_feed import RunRow, RunsSnapshot
+from tui.screens.compare import CompareScreen
+from tui.screens.dialogs import ErrorScreen
 from tui.screens.run import RunActionsScreen, RunScreen
 
 EMPTY = "No runs yet: F2 picks a data file, then t sets up training."
@@ -23,6 +25,8 @@ COLUMNS = (("id", "Run"), ("state", "Status"), ("progress", "Done"), ("eta", "ET
 WIDTHS = {"id": 24, "state": 9, "progress": 4, "eta": 6, "model": 13, "created": 11}
 #: Longest run id the table shows whole; the run's page shows it all.
 ID_CHARS = 24
+#: Before the id of a run marked for comparing.
+MARK = "● "
 #: Right-aligned columns: numbers read better that way.
 RIGHT = {"progress", "eta"}
 
@@ -37,6 +41,8 @@ class RunTable(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.shown: dict[str, RunRow] = {}
         """The rows on screen, by run id, in table order."""
+        self.marked: list[str] = []
+        """Runs marked for comparing (m), in the order they were marked."""
 
     def on_mount(self) -> None:
         for field, heading in COLUMNS:
@@ -72,8 +78,21 @@ class RunTable(DataTable[Text]):
         if target is not None:
             self.move_cursor(row=self.get_row_index(target), animate=False)
 
+    def toggle_mark(self) -> None:
+        """Mark the run under the cursor for comparing, or unmark it."""
+        row = self.picked()
+        if row is None:
+            return
+        if row.id in self.marked:
+            self.marked.remove(row.id)
+        else:
+            self.marked.append(row.id)
+        self.update_cell(row.id, "id", self._cell(row, "id"))
+
     def _cell(self, row: RunRow, field: str) -> Text:
         value = getattr(row, field)
+        if field == "id" and row.id in self.marked:
+            value = MARK + value
         if field == "state":
             return Text(value.capitalize(), style=self.get_component_rich_style(f"run-table--{value}"))
         if field == "id" and len(value) > ID_CHARS:
@@ -91,6 +110,8 @@ class RunsScreen(RunActionsScreen):
         Binding("r", "resume_run", "Resume", tooltip="Continue the selected failed or cancelled run", id="runs-resume"),
         Binding("p", "playground", "Play", tooltip="Try the selected run's model (Ready runs)", id="runs-playground"),
         Binding("d", "delete_run", "Delete", tooltip="Delete the selected run's folder", id="runs-delete"),
+        Binding("m", "mark_run", "Mark", tooltip="Mark the selected run for comparing (again: unmark)", id="runs-mark"),
+        Binding("v", "compare_runs", "Compare", tooltip="Compare the marked runs: scorecards, settings, curves", id="runs-compare"),
     ]
     AUTO_FOCUS = "#runs-table"
 
@@ -166,6 +187,17 @@ class RunsScreen(RunActionsScreen):
     def action_playground(self) -> None:
         if row := self.query_one(RunTable).picked():
             self.playground(row.id, row.state)
+
+    def action_mark_run(self) -> None:
+        self.query_one(RunTable).toggle_mark()
+
+    def action_compare_runs(self) -> None:
+        table = self.query_one(RunTable)
+        marked = [run_id for run_id in table.marked if run_id in table.shown]
+        if len(marked) < 2:
+            self.app.push_screen(ErrorScreen("Nothing to compare", "Mark two or more runs with m, then press v."))
+            return
+        self.app.push_screen(CompareScreen(marked))
 
     def action_delete_run(self) -> None:
         if row := self.query_one(RunTable).picked():

@@ -45,6 +45,8 @@ class Scorecard(Widget):
         if custom.tokens is not None:
             text.append(f"on {custom.tokens:,} held-out tokens\n", muted)
         text.append("\n".join(line for line in training_lines(self.metrics.train) if line), muted)
+        if self.metrics.train.kept_step is not None:
+            text.append(f"\nkept step {self.metrics.train.kept_step}: the best eval loss", muted)
         return text
 
     def _row(self, text: Text, name: str, baseline: float | None, custom: float | None, percent: bool) -> None:
