@@ -105,7 +105,7 @@ def test_lora_weights_change_and_base_weights_do_not(data, tiny_model):
     layers_after = _base_outputs(session.model)
     for name, y in layers_before.items():
         assert layers_after[name].equal(y), f"4-bit base layer {name} changed"
-    assert set(json.loads(run.metrics_path.read_text())) == {"schema", "baseline", "custom", "change", "train"}
+    assert set(json.loads(run.metrics_path.read_text())) == {"schema", "baseline", "custom", "change", "train", "samples"}
     metrics = run.metrics()
     assert metrics is not None and metrics.custom.loss is not None and metrics.baseline.loss is not None
     assert metrics.custom.loss < metrics.baseline.loss
