@@ -233,6 +233,7 @@ async def test_the_map_field_reaches_the_preview(tui_env: Path) -> None:
         assert preview.examples["0"].completion == "Halden."
 
 
+@pytest.mark.slow
 async def test_the_example_view_shows_what_trains(tui_env: Path) -> None:
     app = FinetuiApp(start_path=FORMATS / "openai_chat.jsonl")
     async with app.run_test(size=SIZE) as pilot:

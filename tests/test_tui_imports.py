@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "transformers", "peft", "bitsandbytes")
 
@@ -47,6 +49,7 @@ print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in {h
 """
 
 
+@pytest.mark.slow
 def test_the_tui_never_imports_the_training_stack(tmp_path: Path) -> None:
     env = {**os.environ, "FINETUI_HOME": str(tmp_path)}
     done = subprocess.run(

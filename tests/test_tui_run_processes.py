@@ -19,6 +19,7 @@ from tui.screens.dialogs import ConfirmScreen
 pytestmark = pytest.mark.usefixtures("tui_env")  # the repository root (paths on screen are relative), UTC (times are local)
 
 
+@pytest.mark.slow
 async def test_cancel_asks_then_signals_the_training_process() -> None:
     run = write_run("20260101-0900-haiku", "training", steps=4)
     # A stand-in for the training process: alive, and holding the run's worker lock as a worker does.
