@@ -292,6 +292,7 @@ async def test_no_ready_run_explains_what_to_do_until_one_is_ready(tmp_path: Pat
         assert screen.keeper.current() is None, "nothing picked, nothing started"
 
 
+@pytest.mark.slow
 async def test_the_app_opens_the_playground_on_a_run(world, home, monkeypatch: pytest.MonkeyPatch) -> None:
     """``FinetuiApp.open_playground(run)`` (the runs dashboard's way in) picks the run and loads it; quitting ends the process."""
     from tui.app import FinetuiApp
