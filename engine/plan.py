@@ -17,7 +17,7 @@ counted the way finetui trains (``engine.train.finetune``):
   AdamW's two float32 moments (8 bytes a parameter) or paged 8-bit AdamW's
   two 8-bit moments (2 bytes);
 - activations saved for the backward pass, per token and decoder layer (see
-  ``_layer_bytes_per_token``), and with gradient checkpointing only each
+  ``layer_bytes_per_token``), and with gradient checkpointing only each
   layer's input plus one layer recomputed at a time;
 - the logits and the loss: batch x sequence x vocabulary, in bf16, its
   float32 copy and log-softmax, then their gradients; at a 128k vocabulary
@@ -350,26 +350,33 @@ class Plan:
         return data
 
 
-def _layer_bytes_per_token(shape: ModelShape, stream: int, compute: int, dropout: bool) -> int:
-    """Bytes one decoder layer saves for backward, per token.
+def layer_bytes_per_token(shape: ModelShape, stream: int, compute: int, dropout: bool, lora_r: int, mask: int = 1) -> int:
+    """Bytes one decoder layer saves for backward, per token (a gated-MLP, Llama-style layer; SDPA attention).
 
-    - two norms, each saving its input and its output in the residual
-      stream's dtype (float32 after ``prepare_model_for_kbit_training``);
-    - LoRA dropout: each adapted layer drops out its own copy of its input
-      and keeps the mask (a byte an element); without dropout peft saves
-      nothing beyond the input the base layer already has;
-    - attention (SDPA, no sequence-squared matrix): q, k, v and the output;
-    - MLP (gated): the gate's and up's outputs and the activation's output.
+    Frozen base layers save no input (their weights need no gradient); the
+    LoRA path does. So a layer keeps:
+
+    - each norm's input, in the residual stream's dtype (float32 after
+      ``prepare_model_for_kbit_training``);
+    - attention: the rotated q and k, v, and the output (which is also
+      o_proj's input);
+    - MLP: the gate's and up's outputs and the activation's output;
+    - each adapted layer's LoRA A output (rank values);
+    - with LoRA dropout, each adapted layer's own dropped-out copy of its
+      input and the mask (``mask`` bytes an element: a bool on CUDA's fused
+      dropout; the CPU's keeps a float32 mask); without dropout, the inputs
+      themselves: the norms' outputs and down_proj's input.
+
+    ``tests/test_plan.py`` checks this against the bytes autograd saves on a
+    real model on the CPU.
     """
     h, q, kv, i = shape.hidden, shape.q_dim, shape.kv_dim, shape.intermediate
-    norms = 2 * 2 * stream * h
-    attention = compute * (q + 2 * kv) + compute * q
-    mlp = 3 * compute * i
-    adapted = 0
+    adapted_layers = sum(t.count for t in shape.targets) / max(1, shape.layers)
+    kept = 2 * stream * h + compute * (q + 2 * kv) + compute * q + 3 * compute * i + int(adapted_layers * lora_r * compute)
     if dropout:
-        # q, k, v and gate, up read the normed stream; o the attention's output; down the MLP's product.
-        adapted = 5 * (stream + 1) * h + (compute + 1) * q + (compute + 1) * i
-    return norms + attention + mlp + adapted
+        # q, k, v, gate and up read the normed stream; o the attention's output; down the MLP's product.
+        return kept + 5 * (stream + mask) * h + (compute + mask) * q + (compute + mask) * i
+    return kept + 2 * stream * h + compute * i
 
 
 def plan(
@@ -409,7 +416,7 @@ def plan(
         base, stream = compute * shape.params, compute
     lora_params = sum(lora_r * (t.inputs + t.outputs) * t.count for t in shape.targets)
     tokens = batch_size * seq_len
-    layer = _layer_bytes_per_token(shape, stream, compute, lora_dropout > 0) * tokens
+    layer = layer_bytes_per_token(shape, stream, compute, lora_dropout > 0, lora_r) * tokens
     kept = layer * shape.layers
     checkpointed = shape.layers * stream * shape.hidden * tokens + layer
     logits = LIGER_BYTES * tokens * shape.hidden if liger else LOGITS_BYTES * tokens * shape.vocab

@@ -230,3 +230,41 @@ async def test_train_screen_warns_before_a_launch_that_wont_fit(monkeypatch) -> 
         await pilot.press("n")
         await until(pilot, lambda: not isinstance(pilot.app.screen, ConfirmScreen))
         assert RunStore().list() == [] and not screen.query_one("#launch", Button).disabled
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.05])
+def test_activations_are_what_autograd_saves(dropout: float) -> None:
+    """The per-layer formula against the bytes autograd saves for backward on a real LoRA Llama (CPU, float32):
+    the difference between a 2- and a 1-layer model, per token, parameters left out."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    from engine.models.families import lora_targets
+    from engine.plan import layer_bytes_per_token
+
+    def saved(layers: int) -> tuple[int, ModelShape]:
+        config = LlamaConfig(**{**TINY, "hidden_size": 128, "intermediate_size": 352, "num_hidden_layers": layers})
+        torch.manual_seed(0)
+        base = AutoModelForCausalLM.from_config(config)
+        model = get_peft_model(base, LoraConfig(r=8, lora_dropout=dropout, target_modules=lora_targets(base), task_type="CAUSAL_LM"))
+        model.train()
+        params = {p.data_ptr() for p in model.parameters()}
+        storages: dict[int, int] = {}
+
+        def keep(t: torch.Tensor) -> torch.Tensor:
+            if t.data_ptr() not in params:
+                storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+            return t
+
+        ids = torch.randint(0, 300, (2, 64))
+        with torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
+            loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        return sum(storages.values()), shape_from_config(config, "x")
+
+    one, _ = saved(1)
+    two, shape = saved(2)
+    measured = (two - one) / (2 * 64)
+    # float32 throughout on the CPU, whose dropout keeps a float32 mask
+    assert layer_bytes_per_token(shape, stream=4, compute=4, dropout=dropout > 0, lora_r=8, mask=4) == pytest.approx(measured, rel=0.03)
