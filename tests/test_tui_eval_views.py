@@ -177,7 +177,7 @@ def test_cli_compare_and_show_samples(capsys) -> None:
     out = capsys.readouterr().out
     assert "settings that differ:" in out and "train.lr" in out and "train.max_steps" in out
     assert "kept step" in out and "exact b→c" in out and "0.0% → 50.0%" in out
-    assert "step" in out.rstrip().splitlines()[-1]  # the chart's x label under the curves
+    assert out.rstrip().splitlines()[-1].startswith("• facts-lr3e-4 train   O facts-lr3e-4 eval   + facts-lr3e-3 train")  # the legend under the chart
     assert main(["show", "facts-lr3e-4", "--samples"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("2 samples, 1 where the custom model did worse")

@@ -68,18 +68,22 @@ def table(runs: list[ComparedRun]) -> str:
 
 
 def chart(runs: list[ComparedRun], width: int = 78, height: int = 18, color: bool = False) -> str:
-    """Train and eval loss of each run, overlaid in one text chart; each curve has its own marker, named in the legend."""
+    """Train and eval loss of each run, overlaid in one text chart; each curve has its own marker, named in the legend under it."""
     import plotext as plt
 
     plt.clear_figure()
     plt.plotsize(width, height)
+    legend = []
     for i, run in enumerate(runs):
         train, evals = MARKERS[i % len(MARKERS)]
         if run.train_curve:
-            plt.plot([s for s, _ in run.train_curve], [v for _, v in run.train_curve], marker=train, label=f"{run.name} train")
+            plt.plot([s for s, _ in run.train_curve], [v for _, v in run.train_curve], marker=train)
+            legend.append(f"{train} {run.name} train")
         if run.eval_curve:
-            plt.plot([s for s, _ in run.eval_curve], [v for _, v in run.eval_curve], marker=evals, label=f"{run.name} eval")
+            plt.plot([s for s, _ in run.eval_curve], [v for _, v in run.eval_curve], marker=evals)
+            legend.append(f"{evals} {run.name} eval")
     plt.xlabel("step")
     plt.ylabel("loss")
     out = plt.build()
-    return out if color else plt.uncolorize(out)
+    # The legend goes under the chart: plotext's own sits in the top left corner, over the curves' start.
+    return (out if color else plt.uncolorize(out)).rstrip() + "\n" + "   ".join(legend)
