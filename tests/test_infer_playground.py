@@ -28,7 +28,7 @@ from engine.infer.protocol import (
     Start,
     Token,
 )
-from engine.infer.requests import parse_generate, parse_likelihood
+from engine.infer.requests import RequestError, parse_generate, parse_likelihood
 from engine.infer.server import Server
 from engine.infer.session import InferenceSession
 from engine.runs import RunStore
@@ -179,6 +179,28 @@ def test_two_adapters_give_different_outputs(session, world):
     beta = _done(_generate(session, run=world["beta"], temperature=0, models=["custom"]))["custom"]
     assert alpha.text != beta.text
     assert _scores(session, run=world["alpha"])["custom"].avg_logprob != _scores(session, run=world["beta"])["custom"].avg_logprob
+
+
+def test_a_against_b_two_runs_of_one_base_in_one_batch_each_as_alone(session, world):
+    both = _done(_generate(session, run=world["alpha"], versus=world["beta"], temperature=0))
+    assert set(both) == {"custom", "versus"}
+    assert both["custom"].run == world["alpha"] and both["versus"].run == world["beta"]
+    alpha = _done(_generate(session, run=world["alpha"], temperature=0, models=["custom"]))["custom"]
+    beta = _done(_generate(session, run=world["beta"], temperature=0, models=["custom"]))["custom"]
+    assert both["custom"].text == alpha.text and both["versus"].text == beta.text and alpha.text != beta.text
+    scores = _scores(session, run=world["alpha"], versus=world["beta"])
+    assert scores["custom"].texts == _scores(session, run=world["alpha"])["custom"].texts
+    assert scores["versus"].texts == _scores(session, run=world["beta"])["custom"].texts
+
+
+def test_a_against_b_refuses_runs_of_another_base_and_the_same_run_twice(session, world):
+    with pytest.raises(RequestError) as refused:
+        session.generate(parse_generate({"prompt": PROMPT, "run": world["alpha"], "versus": world["other"]}), lambda reply: None)
+    assert refused.value.code == "base_mismatch" and "different base models" in str(refused.value) and "another-model" in str(refused.value)
+    with pytest.raises(RequestError, match="the same run"):
+        session.generate(parse_generate({"prompt": PROMPT, "run": world["alpha"], "versus": "alpha"}), lambda reply: None)
+    with pytest.raises(RequestError, match="'versus' needs a 'run'"):
+        parse_generate({"prompt": PROMPT, "versus": world["beta"]})
 
 
 def test_baseline_is_identical_with_and_without_adapters_loaded(session, plain, world):
@@ -364,6 +386,14 @@ def test_cli_generate_and_likelihood(world, session, monkeypatch, capsys):
     scores = _scores(session, run=world["alpha"])
     assert f"{scores['baseline'].avg_logprob:.3f}" in out and f"{scores['custom'].avg_logprob:.3f}" in out
     assert "baseline log-prob" in out and "custom log-prob" in out and len(out.splitlines()) > 18
+
+    # A/B: run alpha (A) against run beta (B), two adapters on one base.
+    assert main(["generate", "alpha", "--versus", "beta", "--prompt", PROMPT, "-n", "16", "--temperature", "0"]) == 0
+    a, b = capsys.readouterr().out.split("── B · run ")
+    both = _done(_generate(session, run=world["alpha"], versus=world["beta"], temperature=0))
+    assert a.startswith("── A · run ") and both["custom"].text in a and both["versus"].text in b
+    assert main(["generate", "alpha", "--versus", "other", "--prompt", PROMPT]) == 2
+    assert "different base models" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
