@@ -208,7 +208,7 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     except Exception as exc:
         if gpu.is_cuda_oom(exc):
-            raise gpu.GpuOutOfMemory(gpu.advise_oom(cfg)) from exc
+            raise gpu.GpuOutOfMemory(gpu.advise_oom(cfg, exc)) from exc
         raise
     if stop.is_set():
         run.log(f"cancelled at step {trainer.state.global_step}; checkpoint saved")

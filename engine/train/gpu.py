@@ -30,6 +30,7 @@ torch is imported inside the functions that need it.
 from __future__ import annotations
 
 import importlib.util
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -243,18 +244,31 @@ def oom_advice(batch_size: int, seq_len: int, grad_accum: int, fit: Fit | None, 
     return f"{said}: try --batch-size {fit.batch_size}{length} --grad-accum {accum} ({kept})"
 
 
-def measured_fit(peak_bytes: int, total_bytes: int, base_bytes: int, batch_size: int, seq_len: int) -> Fit | None:
-    """What would fit, scaled from a run's own measured peak: the weights stay, the rest grows with the tokens.
+def measured_fit(peak_bytes: int, requested_bytes: int, base_bytes: int, batch_size: int, seq_len: int) -> Fit | None:
+    """What would fit, scaled from the run's own failure: the weights stay, the rest grows with the tokens.
 
-    Used when the memory model (``engine.plan``) can't be built for the
-    model; ``base_bytes`` is what the loaded model took before training.
-    A peak measured at the OOM is a lower bound of what the step wanted, so
-    the result errs large only by the part of the step that never ran.
+    At an OOM the process had reached ``peak_bytes`` and asked for
+    ``requested_bytes`` more (torch's "Tried to allocate"): the step wanted at
+    least their sum, and no more than the peak was to be had (the card, other
+    processes, a memory cap). ``base_bytes`` is what stays whatever the batch
+    (the weights). The step's want is a lower bound, so the advice errs large
+    only by what the step would have asked for after the failed allocation.
     """
     tokens = batch_size * seq_len
-    per_token = max(1.0, (peak_bytes - base_bytes) / tokens)
-    # The step that failed wanted more than the peak: leave a tenth of the card as margin.
-    return fitting(base_bytes, per_token, 0.9 * total_bytes, batch_size, seq_len)
+    per_token = max(1.0, (peak_bytes + requested_bytes - base_bytes) / tokens)
+    return fitting(base_bytes, per_token, peak_bytes, batch_size, seq_len)
+
+
+def requested_bytes(exc: BaseException) -> int:
+    """The allocation a CUDA OOM failed on, from torch's message ("Tried to allocate 2.00 GiB"); 0 if it does not say."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        found = re.search(r"Tried to allocate ([0-9.]+) (GiB|MiB|KiB|B)", str(exc))
+        if found:
+            return int(float(found.group(1)) * {"GiB": 2**30, "MiB": 2**20, "KiB": 2**10, "B": 1}[found.group(2)])
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return 0
 
 
 def planned_fit(cfg: Any, total_bytes: int) -> Fit | None:
@@ -275,18 +289,22 @@ def _plan_optim(cfg: Any) -> str:
     return "adamw" if cfg.train.optim == "adamw" else "paged_adamw_8bit"
 
 
-def advise_oom(cfg: Any) -> str:
-    """The failed run's reason after a CUDA OOM: the memory model's fit for this card, else one scaled from the measured peak."""
+def advise_oom(cfg: Any, exc: BaseException) -> str:
+    """The failed run's reason after a CUDA OOM: the memory model's fit for this card; scaled from the failure
+    itself when the model can't shape this one, or when it says the settings that just failed would fit."""
     import torch
 
     device = probe()
     total = device.total_bytes or 0
+    batch, length = cfg.train.batch_size, cfg.train.seq_len
     try:
         fit = planned_fit(cfg, total)
-    except Exception:  # a model the memory model can't shape (remote code, an odd config): measure instead
+    except Exception:  # a model the memory model can't shape (remote code, an odd config)
+        fit = None
+    if fit is None or fit == Fit(batch, length):
         peak = max(peak_memory_per_gpu() or (0,))
-        fit = measured_fit(peak, total, int(torch.cuda.memory_allocated()), cfg.train.batch_size, cfg.train.seq_len)
-    return oom_advice(cfg.train.batch_size, cfg.train.seq_len, cfg.train.grad_accum, fit, device.name, total or None)
+        fit = measured_fit(peak, requested_bytes(exc), int(torch.cuda.memory_allocated()), batch, length)
+    return oom_advice(batch, length, cfg.train.grad_accum, fit, device.name, total or None)
 
 
 def is_cuda_oom(exc: BaseException) -> bool:
