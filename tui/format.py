@@ -183,6 +183,8 @@ def format_scorecard(card: Scorecard) -> str:
         line += f" ({t.tokens_per_s:,.0f} tokens/s)"
     if t.peak_memory_bytes is not None:
         line += f", peak memory {t.peak_memory_bytes / 2**20:,.0f} MiB on {t.device or '?'}"
+    if len(t.peak_memory_per_gpu) > 1:
+        line += " (per GPU: " + " / ".join(f"{b / 2**20:,.0f}" for b in t.peak_memory_per_gpu) + " MiB)"
     lines.append(line)
     if t.loss_curve:
         (first_step, first_loss), (last_step, last_loss) = t.loss_curve[0], t.loss_curve[-1]
