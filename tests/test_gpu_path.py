@@ -175,6 +175,18 @@ def test_scorecard_reads_old_runs_without_per_gpu_memory() -> None:
     assert TrainFigures.from_json({"peak_memory_per_gpu": ["x", -1]}).peak_memory_per_gpu == ()
 
 
+def test_the_scorecard_text_shows_each_gpu_s_peak() -> None:
+    from engine.runs.events import EvalFigures, Scorecard
+    from tui.format import format_scorecard
+
+    figures = EvalFigures(2.0, 0.5, 10)
+    mib = 2**20
+    two = TrainFigures(steps=1, tokens=10, peak_memory_bytes=900 * mib, peak_memory_per_gpu=(900 * mib, 850 * mib), device="H100")
+    assert "(per GPU: 900 / 850 MiB)" in format_scorecard(Scorecard(figures, figures, two))
+    one = TrainFigures(steps=1, tokens=10, peak_memory_bytes=900 * mib, peak_memory_per_gpu=(900 * mib,), device="H100")
+    assert "per GPU" not in format_scorecard(Scorecard(figures, figures, one))
+
+
 # -- on a GPU --------------------------------------------------------------------------------------
 
 
