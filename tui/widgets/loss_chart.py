@@ -56,7 +56,7 @@ def step_ticks(first: int, last: int, most: int = X_TICKS) -> list[int]:
 
 def legend(series: Sequence[Series]) -> str:
     """The series' names with their glyphs in their colours (Textual content markup), for a border subtitle."""
-    return "  ".join(f"[{RICH.get(s.color, s.color)}]{GLYPHS[s.style]}[/] {s.label}" for s in series if s.points)
+    return " ".join(f"[{RICH.get(s.color, s.color)}]{GLYPHS[s.style]}[/] {s.label}" for s in series if s.points)
 
 
 class CurvesChart(PlotextPlot):
@@ -129,6 +129,6 @@ class LossChart(CurvesChart):
         self.series = (
             Series("train", self.points, PALETTE[0]),
             Series("eval", self.curve, PALETTE[1]),
-            Series("baseline", tuple(baseline), "gray", "level"),
+            Series("base", tuple(baseline), "gray", "level"),
             Series("custom", tuple(custom), PALETTE[1], "dot"),
         )
