@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 
@@ -22,6 +23,9 @@ from engine.plan import (
     shape_from_config,
 )
 from tui.cli import main
+
+#: Each preset built once for the module (a meta-device 8B model takes a second or two).
+preset = functools.cache(model_shape)
 
 TINY = dict(vocab_size=300, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
 
@@ -53,7 +57,7 @@ def test_four_bit_base_bytes(tiny: ModelShape) -> None:
 
 def test_llama_3_8b_preset() -> None:
     """The published Llama-3-8B: 8.03B parameters, 1.05B of them in the embeddings and the head."""
-    shape = model_shape("shape:llama-3-8b")
+    shape = preset("shape:llama-3-8b")
     assert shape.params == 8_030_261_248
     assert shape.params - shape.quantized == 2 * 128_256 * 4096 + (2 * 32 + 1) * 4096
     assert plan(shape, lora_r=16).lora_params == 41_943_040  # 16 x (in + out) over the 7 x 32 adapted layers
@@ -85,7 +89,7 @@ def test_lora_params_equal_what_peft_creates(family: str) -> None:
 
 
 def test_checkpointing_keeps_less() -> None:
-    shape = model_shape("shape:llama-3.2-1b")
+    shape = preset("shape:llama-3.2-1b")
     on, off = plan(shape, checkpointing=True, seq_len=2048), plan(shape, checkpointing=False, seq_len=2048)
     assert on.single.activations < off.single.activations / 5
     assert on.single.activations == on.with_checkpointing and off.single.activations == off.without_checkpointing
@@ -104,7 +108,7 @@ def test_paged_adamw_8bit_holds_a_quarter(tiny: ModelShape) -> None:
 
 
 def test_devices_ddp_and_fsdp() -> None:
-    shape = model_shape("shape:llama-3-8b")
+    shape = preset("shape:llama-3-8b")
     one = plan(shape, batch_size=2, grad_accum=4, seq_len=2048)
     two = plan(shape, batch_size=2, grad_accum=4, seq_len=2048, devices=2)
     assert (one.global_batch, two.global_batch) == (8, 16)
@@ -116,7 +120,7 @@ def test_devices_ddp_and_fsdp() -> None:
 
 
 def test_choose_strategy() -> None:
-    shape = model_shape("shape:llama-3-8b")
+    shape = preset("shape:llama-3-8b")
     free = plan(shape, seq_len=2048, devices=2)
     ddp_total, fsdp_total = free.single.total, free.fsdp.total
     roomy = plan(shape, seq_len=2048, devices=2, gpu=planned_gpu(ddp_total / GIB + 1))
@@ -128,12 +132,12 @@ def test_choose_strategy() -> None:
 
 
 def test_liger_never_holds_the_full_logits() -> None:
-    shape = model_shape("shape:llama-3-8b")
+    shape = preset("shape:llama-3-8b")
     assert plan(shape, seq_len=2048, liger=True).single.logits < plan(shape, seq_len=2048).single.logits / 10
 
 
 def test_per_token_and_fixed_add_up() -> None:
-    p = plan(model_shape("shape:llama-3.2-3b"), batch_size=3, seq_len=1024)
+    p = plan(preset("shape:llama-3.2-3b"), batch_size=3, seq_len=1024)
     assert p.fixed + p.per_token * 3 * 1024 == pytest.approx(p.single.total)
     assert p.fixed == p.single.base + p.single.lora + p.single.grads + p.single.optimizer + CONTEXT_BYTES
 
