@@ -82,7 +82,8 @@ def test_hf_export_reloads_with_plain_transformers_and_passes_its_check(world, h
     loss_line = next(line for line in hf["text"].splitlines() if "eval loss vs scorecard" in line)
     diff = float(loss_line.split("|diff| ")[1].split(",")[0])
     assert diff <= LOSS_TOLERANCE["fp32"] == 1e-3
-    assert "greedy answers vs playground: export 3 of 3 the same" in hf["text"]
+    answers = next(line for line in hf["text"].splitlines() if "greedy answers vs playground" in line)
+    assert answers.lstrip().startswith("ok") and "must all match" in answers  # a difference only after a near-tie is allowed
     model = AutoModelForCausalLM.from_pretrained(hf["path"])
     tokenizer = AutoTokenizer.from_pretrained(hf["path"])
     assert not any("lora" in name for name, _ in model.named_parameters())
@@ -120,15 +121,16 @@ def test_check_fails_on_a_missing_end_of_turn(world, hf):
 
 def test_check_fails_on_another_tokenizer(world, hf):
     folder = _damaged_copy(world, hf, "tokenizer")
+    from transformers import AutoTokenizer
+
+    a, b = AutoTokenizer.from_pretrained(folder).tokenize(" brown fox")[:2]  # two tokens of the data trade ids
     data = json.loads((folder / "tokenizer.json").read_text())
     vocab = data["model"]["vocab"]
-    a, b = "Ġthe", "Ġquick"  # two frequent tokens trade ids
     vocab[a], vocab[b] = vocab[b], vocab[a]
     (folder / "tokenizer.json").write_text(json.dumps(data))
     report = _check(world, folder)
-    failed = {line.what for line in report.failures()}
-    assert "eval split tokens (transformers tokenizer)" in failed
-    assert "eval loss vs scorecard" in failed
+    assert not report.passed
+    assert "eval split tokens (transformers tokenizer)" in {line.what for line in report.failures()}
 
 
 def test_adapter_export_is_a_clean_peft_folder_with_a_model_card(world):
