@@ -19,7 +19,7 @@ import pytest
 from textual.app import App
 from textual.message import Message
 from textual.pilot import Pilot
-from textual.widgets import Input, Static, TabbedContent, TextArea
+from textual.widgets import Checkbox, Input, Static, TabbedContent, TextArea
 
 from engine.config import DataConfig, ModelConfig, RunConfig
 from engine.infer.protocol import Done, Reply, Scores, TokenScore
@@ -27,10 +27,10 @@ from engine.runs import RunStore
 from tests.tiny_model import make_adapter, make_model
 from tui.run_watch import RunWatcher
 from tui.screens.dialogs import ErrorScreen
-from tui.screens.playground import PlaygroundScreen
+from tui.screens.playground import PlaygroundScreen, PromptScreen
 from tui.widgets.playground_messages import RequestSent, StreamDone, StreamStarted, StreamText
 from tui.widgets.playground_output import OutputPanel
-from tui.widgets.playground_runs import RunPicker
+from tui.widgets.playground_runs import BASELINE, RunPicker, VersusPicker
 from tui.widgets.token_view import TokenView
 
 REPO = Path(__file__).resolve().parent.parent
@@ -342,3 +342,52 @@ async def test_a_token_view_wraps_between_words_and_reads_as_written() -> None:
             await pilot.pause()
             lines = ["".join(s.text for s in view.render_line(y)).rstrip() for y in range(8)]
             assert " ".join(line for line in lines if line) == TEXT
+
+
+@pytest.mark.slow
+@pytest.mark.slow
+async def test_a_against_b_side_by_side_and_another_base_refused(world, home, engine) -> None:
+    app = PlaygroundApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await pick_run(pilot, world["alpha"])
+        versus = screen.query_one(VersusPicker)
+        versus.value = world["broken"]  # trained on a base model that is not alpha's
+        await until(pilot, lambda: versus.value == BASELINE, timeout=10)
+        assert any("same base model" in n.message for n in app._notifications)
+        versus.value = world["beta"]
+        await pilot.pause()
+        await generate(pilot, max_tokens="12", temperature="0", seed="3")
+        panels = {p.id: p for p in screen.query(OutputPanel)}
+        expected = engine(type="generate", prompt=PROMPT, run=world["alpha"], versus=world["beta"], max_tokens=12, temperature=0.0, seed=3)
+        assert set(expected) == {"custom", "versus"}
+        assert panels["baseline"].text == expected["custom"].text and panels["custom"].text == expected["versus"].text
+        assert panels["baseline"].border_title == "A · alpha" and panels["custom"].border_title == "B · beta"
+
+
+@pytest.mark.slow
+@pytest.mark.slow
+async def test_chat_mode_renders_the_template_goes_on_from_each_answer_and_shows_the_prompt(world, home, engine) -> None:
+    app = PlaygroundApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await pick_run(pilot, world["alpha"])
+        screen.query_one("#chat", Checkbox).value = True
+        screen.query_one("#system", Input).value = "be brief"
+        await pilot.pause()
+        await generate(pilot, "the quick brown fox?", max_tokens="6", temperature="0", seed="1")
+        first = {p.id: p.text for p in screen.query(OutputPanel)}
+        expected = engine(type="generate", run=world["alpha"], max_tokens=6, temperature=0.0, seed=1,
+                          messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "the quick brown fox?"}])
+        assert first == {"baseline": expected["baseline"].text, "custom": expected["custom"].text}
+        assert screen.query_one("#prompt", TextArea).text == "", "the message joined the chat"
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen), timeout=10)
+        shown = "\n".join(str(s.render()) for s in app.screen.query(Static))
+        assert "<|system|>be brief</s><|user|>the quick brown fox?</s><|assistant|>" in shown
+        await pilot.press("escape")
+        await generate(pilot, "and then?", max_tokens="6", temperature="0", seed="1")
+        answers = {"baseline": expected["baseline"].text, "custom": expected["custom"].text}
+        second = engine(type="generate", run=world["alpha"], max_tokens=6, temperature=0.0, seed=1, messages=[
+            {"role": "system", "content": "be brief"}, {"role": "user", "content": "the quick brown fox?"},
+            {"role": "assistant", "content": answers}, {"role": "user", "content": "and then?"}])
+        for panel in screen.query(OutputPanel):
+            assert panel.text == second[panel.id].text and panel.history.startswith("› the quick brown fox?\n")
