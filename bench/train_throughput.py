@@ -14,8 +14,9 @@ Each side's figure is reported twice: tokens per second of wall-clock time,
 and tokens per second of this process's CPU time (user + system, all
 threads) over the same training steps. On a shared machine the wall clock
 counts the time other jobs took from the cores; the CPU time counts only the
-work this process did, so its ratio holds between runs where the wall
-clock's does not (as ``bench/generate.py`` does).
+work this process did (as ``bench/generate.py`` does), so its ratio moves
+less between runs, though not nothing: torch's OpenMP threads spin while
+they wait, and a heavy load makes them wait longer.
 
     python bench/train_throughput.py [--model finetui-tiny] [--steps 30] [--batch-size 4] [--seq-len 512] [--repeats 2]
 
