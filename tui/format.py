@@ -253,7 +253,7 @@ def estimate_lines(tokens: TokenStats, estimate: Estimate, asked_seq_len: int) -
         lines.append(Line(f"{tokens.split:,} texts longer than {tokens.seq_len:,} tokens are read in parts"))
     time = f" · about {duration(estimate.seconds)}" if estimate.seconds is not None else ""
     lines.append(Line(f"{estimate.steps:,} steps · {estimate.train_tokens:,} tokens{time}", "strong"))
-    lines.append(Line(estimate_basis(estimate), "muted"))
-    return lines
     if estimate.processes > 1:
         lines.append(Line(f"global batch {estimate.global_batch:,} sequences per step, over {estimate.processes} processes"))
+    lines.append(Line(estimate_basis(estimate), "muted"))
+    return lines
