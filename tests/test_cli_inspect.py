@@ -385,6 +385,6 @@ def test_show_tokens_marks_only_assistant_turns_and_skips_weight_zero(workdir: P
     assert (code, err) == (0, "")
     tokens = out.split("── tokens of #0", 1)[1]
     trained = [part.split("⟧")[0] for part in tokens.split("⟦")[1:]]
-    assert trained == ["Assistant: Paris, as if everyone doesn't know that already.</s>\n"]
+    assert trained == [" Paris, as if everyone doesn't know that already.</s>\n"]
     assert "Assistant: Paris</s>" in tokens  # the weight-0 turn is shown, as context
     assert "[assistant, weight 0: not trained] Paris" in out

@@ -248,7 +248,7 @@ async def test_the_example_view_shows_what_trains(tui_env: Path) -> None:
 
         content = app.screen.query_one(TokenPreview).content
         trained = "".join(content.plain[s.start : s.end] for s in content.spans if str(s.style) == TRAINED_STYLE)
-        assert trained == "Assistant: Paris, as if everyone doesn't know that already.</s>\n"  # not the weight-0 "Paris"
+        assert trained == " Paris, as if everyone doesn't know that already.</s>\n"  # not the weight-0 "Paris"
         assert "Assistant: Paris</s>" in content.plain
 
 
