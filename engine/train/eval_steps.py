@@ -149,9 +149,7 @@ class Outcome:
 def outcome(trainer: Trainer, plan: EvalPlan, cancelled: bool) -> Outcome:
     """Read the Trainer's state after ``train``: the best step it went back to, and whether early stopping ended it."""
     state = trainer.state
-    kept = None
-    if plan.load_best and state.best_model_checkpoint is not None:
-        kept = int(str(state.best_model_checkpoint).rstrip("/").rsplit("-", 1)[-1])
+    kept = state.best_global_step if plan.load_best and state.best_model_checkpoint is not None else None
     reason = None
     stopper = next((cb for cb in trainer.callback_handler.callbacks if isinstance(cb, EarlyStoppingCallback)), None)
     if stopper is not None and not cancelled and stopper.early_stopping_patience_counter >= stopper.early_stopping_patience:
