@@ -90,9 +90,7 @@ def format_plan(p: Plan) -> str:
     if p.devices > 1:
         columns.append(("FSDP, each", p.fsdp))
     rest = s.params - s.quantized
-    base_why = (
-        f"{s.quantized / 1e9:,.2f}B quantized + {rest / 1e9:,.2f}B in float32" if p.quant != "none" else f"{s.params / 1e9:,.2f}B in bf16"
-    )
+    base_why = f"{_count(s.quantized)} quantized + {_count(rest)} in float32" if p.quant != "none" else f"{_count(s.params)} in bf16"
     other = p.without_checkpointing if p.checkpointing else p.with_checkpointing
     rows = [
         (f"base weights ({p.quant})", "base", base_why),
@@ -143,3 +141,8 @@ def verdict(p: Plan) -> list[str]:
     if p.quant != "4bit":
         lines.append("  --quant 4bit stores the base weights in about a quarter of the memory")
     return lines
+
+
+def _count(params: int) -> str:
+    """A parameter count as model cards write it: 8.03B, 1.24B, 8.9M."""
+    return f"{params / 1e9:,.2f}B" if params >= 1e9 else f"{params / 1e6:,.1f}M"
