@@ -139,7 +139,6 @@ def test_quick_pretrain_end_to_end(tmp_path: Path) -> None:
     assert len(metrics["samples"]) == 3 and card.count("**Prompt:**") == 3
 
 
-@pytest.mark.xfail(strict=True, reason="the bundled finetui-tiny predates the corpus-v2 recipe (issue 14); the retrained model is not in yet")
 def test_bundled_model_matches_its_card() -> None:
     metrics = json.loads((BUNDLED / "metrics.json").read_text())
     card = (BUNDLED / "README.md").read_text()
@@ -167,3 +166,8 @@ def test_bundled_model_matches_its_card() -> None:
         assert f"| {o['name']} | {o['tokens']:,} | {o['bytes']:,} | {o['loss']:.4f} | {o['bits_per_byte']:.4f} |" in card
     assert (metrics["blocklist"]["generations"], metrics["blocklist"]["hits"]) == (200, [])
     assert "200 generations" in card and ": no hits." in card
+    assert metrics["blocklist"]["guard"] and f"{metrics['blocklist']['guard_sequences']:,} token sequences" in card
+    # A second run of the same command, compared in the card.
+    second = metrics["second_run"]
+    assert second["command"].split("--out")[0] == metrics["command"].split("--out")[0]
+    assert "### A second run" in card and f"| held-out, all | {metrics['heldout']['bits_per_byte']:.4f} |" in card

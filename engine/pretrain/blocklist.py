@@ -6,6 +6,14 @@ copied here. The corpus is filtered with it (paragraphs that contain a listed
 word are dropped) and the model card checks sampled generations against it,
 so the check measures what the model learned, not what it was shown.
 
+A model that never read a listed word can still spell one out of smaller
+tokens (about one hit in five checks of 200 generations, measured on the
+corpus-v2 model), so the bundled model also ships a guard: its
+``generation_config.json`` carries ``bad_words_ids``, the token sequences of
+every listed word as the tokenizer writes it, which transformers' ``generate``
+(and so the playground) never samples. The card checks with the guard, as
+users get the model, and reports the check without it too.
+
 ``wordfilter`` itself matches substrings, which flags ordinary words
 ("sniggered", "Japan", "abode"); here a word counts only whole, in any case,
 with an optional plural ending ("s", "es"); a hyphen or an apostrophe ends a
@@ -82,12 +90,47 @@ def drop_paragraphs(text: str, blocklist: Blocklist) -> tuple[str, int]:
     return "\n\n".join(kept), len(paragraphs) - len(kept)
 
 
+#: Endings that the whole-word match also counts (``find``), and the letter cases the guard covers.
+_ENDINGS = ("", "s", "es")
+_CASES = (str.lower, str.capitalize, str.upper)
+
+
+def bad_words_ids(tokenizer, blocklist: Blocklist) -> list[list[int]]:
+    """The token sequences of every listed word, for ``GenerationConfig.bad_words_ids``.
+
+    Each word with each ending ``find`` counts, in lower, capitalised and
+    upper case, both after a space and not (after a quote, a newline or a
+    hyphen), each as the tokenizer encodes it. A sampled model could still
+    reach a word through a split the tokenizer never makes; the card's check
+    measures that this does not happen in practice. A sequence also stops the
+    words it begins ("Japan" after "Jap"): the price of a guard that runs
+    inside ``generate``, token by token.
+    """
+    sequences = set()
+    for word in blocklist.words:
+        for form in (case(word + ending) for ending in _ENDINGS for case in _CASES):
+            for text in (form, " " + form):
+                ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+                if ids:
+                    sequences.add(tuple(ids))
+    return [list(s) for s in sorted(sequences)]
+
+
 def scan_generations(
-    model, tokenizer, blocklist: Blocklist, n: int = 200, new_tokens: int = 64, seed: int = 0, batch_size: int = 20, device: str = "cpu"
+    model,
+    tokenizer,
+    blocklist: Blocklist,
+    n: int = 200,
+    new_tokens: int = 64,
+    seed: int = 0,
+    batch_size: int = 20,
+    device: str = "cpu",
+    guard: bool = True,
 ) -> dict:
     """Sample ``n`` continuations of ``PROMPTS`` (in turn) and scan each against ``blocklist``.
 
-    Sampling follows the model's generation config (temperature, top-k); the
+    Sampling follows the model's generation config (temperature, top-k, and
+    ``bad_words_ids`` where it has them; ``guard=False`` leaves those out); the
     prompts go in batches, left-padded, after one ``torch.manual_seed(seed)``,
     so the same model gives the same texts again.
     """
@@ -96,6 +139,8 @@ def scan_generations(
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(n)]
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"
+    guarded = guard and bool(getattr(model.generation_config, "bad_words_ids", None))
+    settings = {} if guard else {"bad_words_ids": None}
     torch.manual_seed(seed)
     hits, texts = [], []
     try:
@@ -103,7 +148,7 @@ def scan_generations(
             batch = prompts[start : start + batch_size]
             inputs = tokenizer(batch, return_tensors="pt", padding=True).to(device)
             with torch.no_grad():
-                out = model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
+                out = model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **settings)
             for i, row in enumerate(out[:, inputs["input_ids"].shape[1] :]):
                 text = tokenizer.decode(row, skip_special_tokens=True)
                 texts.append(text)
@@ -118,6 +163,7 @@ def scan_generations(
         "prompts": len(set(prompts)),
         "new_tokens": new_tokens,
         "seed": seed,
+        "guard": guarded,
         "hits": hits,
         "texts": texts,
     }

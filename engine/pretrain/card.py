@@ -191,6 +191,17 @@ def _blocklist(metrics: dict) -> str:
     if not b:
         return ""
     verdict = "no hits" if not b["hits"] else f"**{len(b['hits'])} hits** (listed in `metrics.json`)"
+    guard = ""
+    if b.get("guard"):
+        raw = b.get("unguarded_hits", [])
+        guard = f"""
+The saved generation config carries a guard: `bad_words_ids`, the
+{b["guard_sequences"]:,} token sequences that spell a listed word (each ending and
+letter case, with and without a leading space), which `generate` and the
+finetui playground never sample. The corpus holds none of the words, but a
+model can spell one out of smaller tokens: the same check with the guard off
+found {len(raw) if raw else "none"}{" (generations " + ", ".join(map(str, raw)) + ")" if raw else ""}.
+"""
     return f"""
 ## Blocklist check
 
@@ -199,7 +210,7 @@ generation config from {b["prompts"]} varied prompts (seed {b["seed"]}), were sc
 whole-word and case-insensitively against the {b["words"]:,}-entry profanity and slur list
 of `{b["package"]}` {b["version"]}: {verdict}. The check is also a test,
 `tests/test_model_blocklist.py`.
-"""
+{guard}"""
 
 
 def _card_command(metrics: dict) -> str:
@@ -233,11 +244,14 @@ def _reproduced(metrics: dict) -> str:
     table = "\n".join(f"| {name} | {a:.4f} | {b:.4f} | {b - a:+.4f} |" for name, a, b in rows)
     worst = max(abs(b - a) for _, a, b in rows)
     tokenizer = "identical, byte for byte" if second["tokenizer_identical"] else "different"
+    if "weights_identical" in second:
+        tokenizer += "; weights " + ("identical, byte for byte" if second["weights_identical"] else "different")
     return f"""
 ### A second run
 
 `{second["command"]}`, on {second["cpu"]} ({second["threads"]} threads, {second["precision"]}): wall time
-{second["wall_s"] / 60:.1f} minutes (this model: {metrics["wall_s"] / 60:.1f}); tokenizer {tokenizer}.
+{second["wall_s"] / 60:.1f} minutes (this model: {metrics["wall_s"] / 60:.1f}; wall time depends on what else
+the machine runs); tokenizer {tokenizer}.
 Bits per byte, this model against the second run (largest difference {worst:.4f}):
 
 | | this model | second run | difference |
@@ -295,6 +309,18 @@ def load_in_float32(out: Path) -> None:
         path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
+def install_guard(out: Path, model, tokenizer, blocklist) -> None:
+    """Write the blocklist's token sequences into the saved ``generation_config.json`` (and ``model``'s), as ``bad_words_ids``.
+
+    The card step, not training, installs it, so ``python -m engine.pretrain.card DIR``
+    brings any saved model's guard up to date with the installed list.
+    """
+    from engine.pretrain.blocklist import bad_words_ids
+
+    model.generation_config.bad_words_ids = bad_words_ids(tokenizer, blocklist)
+    model.generation_config.save_pretrained(out)
+
+
 def load_saved(out: Path, device: str = "cpu"):
     """The model (float32, eval mode) and tokenizer as saved in ``out``."""
     import torch
@@ -316,8 +342,9 @@ def complete_card(
     """Run the card's checks on the saved model in ``out``, add them to ``metrics.json``, and write ``README.md``.
 
     The checks: sample generations, bits per byte on ``DEFAULT_OUTSIDE`` and
-    ``outside`` texts, and the blocklist scan of sampled generations. It also
-    sets ``config.json`` to load in float32 (``load_in_float32``).
+    ``outside`` texts, and the blocklist scan of sampled generations, with the
+    guard it installs (``install_guard``) and without. It also sets
+    ``config.json`` to load in float32 (``load_in_float32``).
     """
     from engine.pretrain.blocklist import load_blocklist, scan_generations
 
@@ -333,16 +360,25 @@ def complete_card(
         about = ABOUT_OUTSIDE.get(Path(path).name, f"`{Path(path).name}`")
         metrics["outside"].append({"name": Path(path).name, "about": f"{about}; its first {figures['bytes']:,} bytes", **figures})
         log(f"outside the corpus, {Path(path).name}: {figures['bits_per_byte']:.4f} bits per byte")
-    scan = scan_generations(model, tokenizer, load_blocklist(), n=args.get("check_generations", 200), seed=args["seed"], device=device)
-    metrics["blocklist"] = {k: v for k, v in scan.items() if k != "texts"}
-    log(f"blocklist: {len(scan['hits'])} hits in {scan['generations']} generations")
+    blocklist = load_blocklist()
+    install_guard(out, model, tokenizer, blocklist)
+    check = dict(n=args.get("check_generations", 200), seed=args["seed"], device=device)
+    unguarded = scan_generations(model, tokenizer, blocklist, guard=False, **check)
+    scan = scan_generations(model, tokenizer, blocklist, **check)
+    metrics["blocklist"] = {
+        **{k: v for k, v in scan.items() if k != "texts"},
+        "guard_sequences": len(model.generation_config.bad_words_ids),
+        "unguarded_hits": [h["generation"] for h in unguarded["hits"]],
+    }
+    log(f"blocklist: {len(scan['hits'])} hits in {scan['generations']} generations ({len(unguarded['hits'])} without the guard)")
     if command:
         metrics["card_command"] = command
     if second_run is not None:
         other = json.loads((Path(second_run) / "metrics.json").read_text())
         same = (Path(second_run) / "tokenizer.json").read_bytes() == (out / "tokenizer.json").read_bytes()
         keep = ("command", "cpu", "threads", "precision", "wall_s", "heldout", "heldout_by_book")
-        metrics["second_run"] = {**{k: other[k] for k in keep}, "tokenizer_identical": same}
+        weights = (Path(second_run) / "model.safetensors").read_bytes() == (out / "model.safetensors").read_bytes()
+        metrics["second_run"] = {**{k: other[k] for k in keep}, "tokenizer_identical": same, "weights_identical": weights}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     write_card(out, args, metrics)
     log(f"model card written to {out / 'README.md'}")
