@@ -177,7 +177,8 @@ async def test_an_unexpected_worker_error_becomes_a_dialog() -> None:
     async with app.run_test(size=SIZE) as pilot:
         buggy = _BuggyScreen()
         await app.push_screen(buggy)
-        await until(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        # Pushed is not yet composed: wait for the message itself (under load the query could come first).
+        await until(pilot, lambda: isinstance(app.screen, ErrorScreen) and bool(app.screen.query("#dialog-message")))
         assert str(app.screen.query_one("#dialog-message", Static).content) == "RuntimeError: boom"
         await pilot.press("enter")
         assert app.screen is buggy and app.is_running

@@ -54,7 +54,7 @@ async def test_preview_shows_lengths_in_the_default_models_tokens() -> None:
         await pilot.press("f5")
         await until(pilot, lambda: isinstance(pilot.app.screen, PreviewScreen) and "median" in text(pilot.app.screen, "#tokens"))
         # the bundled tokenizer: the haiku are 21 tokens at the median, 30 at most (bos and eos included)
-        assert text(pilot.app.screen, "#tokens") == "tokens (finetui-tiny): median 21, p90 24, max 30"
+        assert text(pilot.app.screen, "#tokens") == "tokens (finetui-tiny): median 20, p90 24, max 29"
 
 
 async def test_train_screen_defaults_and_estimate() -> None:
@@ -62,15 +62,15 @@ async def test_train_screen_defaults_and_estimate() -> None:
         screen = await open_train(pilot)
         assert screen.query_one("#model", Input).value == "finetui-tiny"
         assert screen.query_one("#name", Input).value == "haiku"
-        assert "5.9M parameters · context 256 tokens" in text(screen, "#model-facts")
+        assert "8.9M parameters · context 512 tokens" in text(screen, "#model-facts")
         # Defaults from the model and the data (engine.train.defaults), each saying why.
         await until(pilot, lambda: screen.config is not None and screen.config.train.epochs == 20.0)
-        assert (screen.config.train.lr, screen.config.lora.r, screen.config.lora.alpha) == (0.003, 16, 32)
-        assert (screen.query_one("#epochs", Input).value, screen.query_one("#lr", Input).value) == ("20", "0.003")
+        assert (screen.config.train.lr, screen.config.lora.r, screen.config.lora.alpha) == (0.0026, 16, 32)
+        assert (screen.query_one("#epochs", Input).value, screen.query_one("#lr", Input).value) == ("20", "0.0026")
         why = text(screen, "#defaults")
-        assert "Learn rate ← 5.9M params" in why and "small data, 20 passes" in why and "α ← 2 × r" in why
+        assert "Learn rate ← 8.9M params" in why and "small data, 20 passes" in why and "α ← 2 × r" in why
         estimate = text(screen, "#estimate")
-        assert "sequences of 256 (the model's context)" in estimate and "100 steps" in estimate and "about" in estimate
+        assert "sequences of 512" in estimate and "60 steps" in estimate and "about" in estimate
         # Whatever the user types wins, and says so.
         screen.query_one("#lr", Input).value = "0.001"
         screen.query_one("#lora-r", Input).value = "4"
