@@ -5,7 +5,7 @@ examples and 300,000. The rule, in one place:
 
 - **Learning rate** from the model's size. Small models need larger LoRA
   learning rates: ``3e-3 x (params / 6M) ** -0.38``, which gives 3e-3 for
-  finetui-tiny (6M), about 4e-4 for a 1B model and 2e-4 for a 7B one (the
+  a 6M model, 2.6e-3 for finetui-tiny (8.9M), about 4e-4 for a 1B model and 2e-4 for a 7B one (the
   usual QLoRA setting), kept within [1e-4, 3e-3].
 - **Epochs** from the data's size. A small dataset needs several passes
   before the adapter learns it (a facts file needs about twenty): enough
