@@ -345,7 +345,6 @@ async def test_a_token_view_wraps_between_words_and_reads_as_written() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 async def test_a_against_b_side_by_side_and_another_base_refused(world, home, engine) -> None:
     app = PlaygroundApp()
     async with app.run_test(size=SIZE) as pilot:
@@ -364,7 +363,6 @@ async def test_a_against_b_side_by_side_and_another_base_refused(world, home, en
         assert panels["baseline"].border_title == "A · alpha" and panels["custom"].border_title == "B · beta"
 
 
-@pytest.mark.slow
 @pytest.mark.slow
 async def test_chat_mode_renders_the_template_goes_on_from_each_answer_and_shows_the_prompt(world, home, engine) -> None:
     app = PlaygroundApp()
