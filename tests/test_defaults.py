@@ -105,4 +105,4 @@ def test_finetui_train_fills_in_what_its_flags_leave_unset_and_says_why() -> Non
     assert resolved.train.epochs == MAX_EPOCHS, "haiku.txt is small: many passes"
     shown = "\n".join(lines)
     assert "train.lr         0.001    given" in shown and "lora.r           8        given" in shown
-    assert "small data, 20 passes" in shown and "lora.alpha       16       2 × r" in shown
+    assert "small data, 40 passes" in shown and "lora.alpha       16       2 × r" in shown
