@@ -17,9 +17,14 @@ text from the batch is the plain call's, token for token.
 Without ``--run``, the custom model is the bundled model with a fresh LoRA
 adapter whose B matrices are random (a fresh one changes nothing), in a
 temporary run store: the speed does not depend on what the adapter learnt.
-With ``--run RUN``, a trained run is used.
+With ``--run RUN``, a trained run is used. ``--shape NAME`` swaps the
+bundled model for a random-init model with the layer shapes of a real one
+(``SHAPES``; the bundled tokenizer and vocabulary), written to a temporary
+folder: on the 8.9M bundled model each layer's cost is mostly per-call
+overhead, and a bigger model shows the batch where the weights' work
+dominates, as on any model people fine-tune.
 
-    python bench/generate.py [--run RUN] [--max-tokens 128] [--repeats 7] [--threads N]
+    python bench/generate.py [--run RUN] [--shape qwen2.5-0.5b] [--max-tokens 128] [--repeats 7] [--threads N]
 """
 
 from __future__ import annotations
@@ -37,6 +42,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 PROMPT = "It was a bright cold day in April, and the clocks were striking thirteen. The"
 
+#: Layer shapes of real models (their config.json), for ``--shape``: Llama-architecture, random weights.
+SHAPES = {
+    "smollm2-135m": {"hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30, "num_attention_heads": 9, "num_key_value_heads": 3},
+    "qwen2.5-0.5b": {"hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 24, "num_attention_heads": 14, "num_key_value_heads": 2},
+}
+
 #: One timed generation of both models: wall seconds, CPU seconds, {model: (text, new tokens)}.
 Timed = tuple[float, float, dict[str, tuple[str, int]]]
 
@@ -45,6 +56,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", help="a ready run to serve as the custom model (default: a random adapter on the bundled model)")
     p.add_argument("--model", default="finetui-tiny", help="base model for the random adapter (default: %(default)s)")
+    p.add_argument("--shape", choices=sorted(SHAPES), help="a random-init model with these layer shapes instead of --model")
     p.add_argument("--quant", default="4bit", choices=("4bit", "8bit", "none"))
     p.add_argument("--prompt", default=PROMPT)
     p.add_argument("--max-tokens", type=int, default=128)
@@ -67,7 +79,8 @@ def main() -> int:
         session = InferenceSession()
     else:
         tmp = tempfile.TemporaryDirectory(prefix="finetui-bench-")
-        store, ref = random_adapter_run(Path(tmp.name), args.model, args.quant)
+        model = shaped_model(Path(tmp.name) / args.shape, SHAPES[args.shape]) if args.shape else args.model
+        store, ref = random_adapter_run(Path(tmp.name), model, args.quant)
         session = InferenceSession(store)
     run = session.attach(ref)
     server = Server(session)
@@ -121,7 +134,8 @@ def main() -> int:
         # The ratio of each back-to-back pair, then the median: steadier than a ratio of medians.
         return statistics.median(b / p for b, p in zip(values["batch"], values["plain"], strict=True))
 
-    print(f"model: run {run.id} on {session.base.describe()} on {session.model.device}, torch threads {torch.get_num_threads()}")
+    shaped = f" (random-init, {args.shape}'s layer shapes)" if args.shape and not args.run else ""
+    print(f"model: run {run.id} on {session.base.describe()}{shaped} on {session.model.device}, torch threads {torch.get_num_threads()}")
     print(f"greedy, {len(ids)} prompt tokens, new tokens: "
           + ", ".join(f"{m} {n}" for m, (_, n) in outputs["plain"].items()) + f"; median of {args.repeats} alternating runs")
     print(f"  {'both models':<36}{'wall s':>9}{'CPU s':>9}{'tokens/s':>10}")
@@ -137,6 +151,25 @@ def main() -> int:
     if tmp is not None:
         tmp.cleanup()
     return 0 if same else 1
+
+
+def shaped_model(folder: Path, shape: dict[str, int]) -> str:
+    """A random-init Llama model with ``shape``'s layers and the bundled tokenizer, saved in ``folder``."""
+    import shutil
+
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from engine.paths import SAMPLE_DATA
+
+    bundled = SAMPLE_DATA / "models" / "finetui-tiny"
+    base = LlamaConfig.from_pretrained(bundled)
+    config = LlamaConfig(**{**base.to_dict(), **shape, "head_dim": shape["hidden_size"] // shape["num_attention_heads"]})
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "generation_config.json"):
+        shutil.copy(bundled / name, folder / name)
+    return str(folder)
 
 
 def random_adapter_run(root: Path, model: str, quant: str):

@@ -407,16 +407,19 @@ class InferenceSession:
         adapters = self._adapter_names(req.models, run, versus)
         if adapters is not None:
             settings["adapter_names"] = adapters
-        self.model.generate(
-            input_ids=input_ids,
-            attention_mask=mask,
-            max_new_tokens=max_new,
-            pad_token_id=self.tokenizer.pad_token_id,
-            use_cache=True,
-            streamer=BatchStreamer(rows),
-            stopping_criteria=StoppingCriteriaList([StopRows(rows, width, cancel)]),
-            **settings,
-        )
+        # inference_mode rather than generate's own no_grad: no autograd bookkeeping on any tensor, which on a
+        # small model (where each layer's cost is mostly per-op overhead) makes a step about a tenth faster.
+        with torch.inference_mode():
+            self.model.generate(
+                input_ids=input_ids,
+                attention_mask=mask,
+                max_new_tokens=max_new,
+                pad_token_id=self.tokenizer.pad_token_id,
+                use_cache=True,
+                streamer=BatchStreamer(rows),
+                stopping_criteria=StoppingCriteriaList([StopRows(rows, width, cancel)]),
+                **settings,
+            )
 
     def _adapter_names(self, models: tuple[str, ...] | list[str], run: Run | None, versus: Run | None = None) -> list[str] | None:
         """peft's ``adapter_names`` for one batch row per model: ``__base__`` (adapters off) for the baseline,
