@@ -21,7 +21,7 @@ from typing import Any
 
 from engine.config import DataConfig, RunConfig
 from engine.data import Cancelled, DataSpec, Example, Report, iter_examples
-from engine.data.scan import CHARS_PER_TOKEN
+from engine.data.scanner import CHARS_PER_TOKEN
 from engine.models import ModelError, resolve_model
 from engine.models.check import check_config, check_weights, safetensors_header
 from engine.models.resolve import is_hub_id

@@ -62,3 +62,32 @@ def test_the_tui_never_imports_the_training_stack(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_first_screen_loads_no_data_parser() -> None:
+    """The data screen lists the formats before the first paint; the parsers load when a file is opened."""
+    code = "import sys, tui.app, tui.screens.data; print(sorted(m for m in sys.modules if m.startswith('engine.data')))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = set(json.loads(done.stdout.strip().replace("'", '"')))
+    assert "engine.data.names" in loaded
+    assert not loaded & {"engine.data.formats", "engine.data.parsers", "engine.data.scanner"}, loaded
+
+
+def test_the_data_packages_names_are_what_they_were_whatever_was_imported_first() -> None:
+    """engine.data loads each name on first use; a submodule imported before must not shadow a name."""
+    code = """
+import engine.data.scanner, engine.data.report, engine.data.errors
+import engine.data as data
+from engine.data import FORMATS, Cancelled, DataError, DataSpec, Report, detect_format, iter_examples, scan, split_examples
+assert callable(scan) and scan.__module__ == "engine.data.scanner", scan
+assert isinstance(DataError("x", "y"), Exception) and Report.__module__ == "engine.data.report"
+assert all(not type(getattr(data, name)).__name__ == "module" for name in data.__all__)
+assert "csv" in FORMATS and "alpaca" in FORMATS
+try:
+    data.no_such_name
+except AttributeError:
+    print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

@@ -11,13 +11,11 @@ from pathlib import Path
 from engine.data import parsers
 from engine.data.errors import DataError
 from engine.data.examples import Example
+from engine.data.names import FILE_FORMATS, FORMATS, SHAPES
 from engine.data.raw import ParseState, Raw
 from engine.data.reader import Progress, check_readable, is_parquet, iter_lines, read_head
-from engine.data.records import SHAPES, Normaliser, parse_mapping
+from engine.data.records import Normaliser, parse_mapping
 
-#: File formats; ``--format`` also takes a record layout (``SHAPES``) and then detects the file format.
-FILE_FORMATS = ("txt", "jsonl", "json", "csv", "tsv", "parquet")
-FORMATS = FILE_FORMATS + SHAPES
 EXTENSIONS = {
     ".txt": "txt",
     ".text": "txt",

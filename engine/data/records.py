@@ -21,8 +21,6 @@ from engine.data.errors import DataError
 from engine.data.examples import Message
 from engine.data.raw import ParseState, Raw
 
-#: Record layouts a user may force with ``--format``, besides the file formats.
-SHAPES = ("text", "prompt_completion", "messages", "sharegpt", "alpaca", "qa", "preference")
 #: Names the ecosystem gives the chat roles, lower-cased (Cohere's User/Chatbot, ShareGPT's human/gpt, ...).
 ROLE_ALIASES = {
     "system": "system",

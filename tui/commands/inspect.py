@@ -10,7 +10,7 @@ from pathlib import Path
 from engine.config import DEFAULT_MODEL
 from engine.data import FORMATS, DataError, DataSpec, Example, Message, Report, scan
 from engine.data.display import escape_controls
-from engine.data.scan import DEFAULT_MAX_SEQ_LEN
+from engine.data.scanner import DEFAULT_MAX_SEQ_LEN
 from engine.data.split import DEFAULT_EVAL_FRACTION
 from tui.format import human_bytes
 

@@ -15,9 +15,8 @@ from textual.widgets import Button, DirectoryTree, Footer, Header, Input, Label,
 from textual.widgets.option_list import Option
 
 from engine import recent
-from engine.data import FORMATS, DataError, DataSpec, detect_format
 from engine.data.display import escape_controls
-from engine.data.sniff import sniff_separator
+from engine.data.names import FORMATS
 from tui.screens.base import FinetuiScreen, display_path
 from tui.widgets.file_tree import FileTree
 
@@ -124,6 +123,9 @@ class DataScreen(FinetuiScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="sniff")
     def sniff(self, path: Path) -> None:
         """Look for a marker line that separates the file's examples; touches no widget."""
+        from engine.data import DataError, DataSpec, detect_format  # here: the first paint needs no parser
+        from engine.data.sniff import sniff_separator
+
         try:
             if detect_format(DataSpec(path)) != "txt":
                 return
@@ -157,6 +159,8 @@ class DataScreen(FinetuiScreen):
         fmt = self.query_one("#format", Select).value
         separator = self.query_one("#separator", Input).value.strip() or None
         mapping = self.query_one("#mapping", Input).value.strip() or None
+        from engine.data import DataError, DataSpec
+
         try:
             spec = DataSpec(path, format=None if fmt == AUTO else str(fmt), separator=separator, mapping=mapping)
         except DataError as error:
