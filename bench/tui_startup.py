@@ -21,6 +21,13 @@ counts, as it does for a user.
   interpreter, Textual's imports, the first frame). Runs alternate between
   the two, so a busy spell hits both.
 
+- the same widgets (tmux mode only): a plain Textual app that composes the
+  widget classes of finetui's first screen in its layout (Header,
+  DirectoryTree, OptionList, Inputs, Select, Button, Footer) and nothing of
+  finetui. Textual's own cost for those widgets (their imports, default CSS,
+  mounting, a directory listing) is most of the gap to the minimal app; the
+  ratio to this one is what finetui's code adds on top.
+
 The ratio is finetui's median over the baseline's median; the absolute
 median is also compared with the 1 s budget. Each run also reads the CPU
 time (user + system, ``/proc/PID/stat``) the process had used when its first
@@ -85,6 +92,47 @@ class Minimal(App[None]):
 
 
 Minimal().run()
+"""
+
+WIDGETS_MARKER = "same widgets painted"
+
+#: Textual's widgets of the data screen (``tui/screens/data.py``), in its layout, with none of finetui's code.
+WIDGETS_APP = f"""
+from textual.app import App
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DirectoryTree, Footer, Header, Input, Label, OptionList, Select, Static
+
+
+class SameWidgets(App[None]):
+    def compose(self):
+        yield Header()
+        with Horizontal():
+            with Vertical() as files:
+                files.border_title = {WIDGETS_MARKER!r}
+                yield DirectoryTree(".")
+            with Vertical():
+                yield OptionList()
+                yield Static("recent files")
+        with Vertical():
+            with Horizontal():
+                yield Label("File")
+                yield Input(compact=True)
+            with Horizontal():
+                yield Label("Format")
+                yield Select([(name, name) for name in ("auto", "txt", "jsonl", "json", "csv")], value="auto", allow_blank=False, compact=True)
+                yield Label("Separator")
+                yield Input(compact=True)
+                yield Button("Preview", variant="primary", compact=True)
+            with Horizontal():
+                yield Label("Map")
+                yield Input(compact=True)
+        yield Static("hint")
+        yield Footer()
+
+    CSS = "Vertical {{ border: round $accent; }}"
+
+
+SameWidgets().run()
 """
 
 #: Headless children print "painted" once the first screen is up, then exit.
@@ -217,10 +265,14 @@ def run_tmux(args: argparse.Namespace, scratch: Path) -> None:
     baseline_script = scratch / "minimal_textual_app.py"
     baseline_script.write_text(BASELINE_APP, encoding="utf-8")
     baseline = [sys.executable, str(baseline_script)]
+    widgets_script = scratch / "same_widgets_app.py"
+    widgets_script.write_text(WIDGETS_APP, encoding="utf-8")
+    widgets = [sys.executable, str(widgets_script)]
     with TmuxServer("startup") as tmux:
         print(f"tmux first paint: {tmux.version}, {TERM}, {WIDTH}x{HEIGHT}; capture every {args.poll * 1000:g} ms through a control client")
         print(f"finetui: {' '.join(finetui)} (cwd {REPO}, PYTHONPATH={env['PYTHONPATH']}, temporary FINETUI_HOME and bytecode cache)")
         print(f"baseline: {Path(sys.executable).name} minimal_textual_app.py (a Textual App that paints one Static)")
+        print(f"same widgets: {Path(sys.executable).name} same_widgets_app.py (the first screen's Textual widgets, none of finetui)")
         print(f"before: {load_average()}")
         warm_base = tmux_paint(tmux, "warm-baseline", baseline, BASELINE_MARKER, env, args)
         warm_app = tmux_paint(tmux, "warm-finetui", finetui, MARKER, env, args)
@@ -232,10 +284,13 @@ def run_tmux(args: argparse.Namespace, scratch: Path) -> None:
         app_times: list[float] = []
         base_cpu: list[float] = []
         app_cpu: list[float] = []
+        widget_times: list[float] = []
+        tmux_paint(tmux, "warm-widgets", widgets, WIDGETS_MARKER, env, args)
         heavy_seen: set[str] = set(warm_app.heavy_at_paint) | set(warm_app.heavy_after_linger)
         for i in range(1, args.n + 1):
             base = tmux_paint(tmux, f"baseline-{i}", baseline, BASELINE_MARKER, env, args)
             app = tmux_paint(tmux, f"finetui-{i}", finetui, MARKER, env, args)
+            widget_times.append(tmux_paint(tmux, f"widgets-{i}", widgets, WIDGETS_MARKER, env, args).seconds)
             base_times.append(base.seconds)
             app_times.append(app.seconds)
             base_cpu.append(base.cpu)
@@ -243,12 +298,16 @@ def run_tmux(args: argparse.Namespace, scratch: Path) -> None:
             heavy_seen |= set(app.heavy_at_paint) | set(app.heavy_after_linger)
             print(
                 f"run {i}: baseline {base.seconds:.3f} s (CPU {base.cpu:.2f} s), finetui {app.seconds:.3f} s (CPU {app.cpu:.2f} s), "
-                f"{app.seconds / base.seconds:.2f}x; heavy libraries mapped at paint: {heavy_text(app.heavy_at_paint)}, "
+                f"{app.seconds / base.seconds:.2f}x; same widgets {widget_times[-1]:.3f} s; heavy libraries mapped at paint: {heavy_text(app.heavy_at_paint)}, "
                 f"{args.linger:g} s later: {heavy_text(app.heavy_after_linger)}"
             )
         heavy_modules, module_count = audit_imports(tmux, finetui, env, args, scratch)
         print(f"after: {load_average()}")
     report(base_times, app_times, f"tmux {WIDTH}x{HEIGHT}", args.poll)
+    same = statistics.median(widget_times)
+    print(f"  same widgets, no finetui code: {spread(widget_times)}")
+    print(f"  ratio finetui / same widgets: {statistics.median(app_times) / same:.2f}x (medians); same widgets / minimal: "
+          f"{same / statistics.median(base_times):.2f}x")
     base, app = statistics.median(base_cpu), statistics.median(app_cpu)
     print(
         f"  CPU time of the process by first paint (steadier than wall time on a busy machine; 10 ms ticks): "
