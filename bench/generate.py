@@ -148,9 +148,41 @@ def main() -> int:
     for model in ("baseline", "custom"):
         verdict = "identical" if outputs["batch"][model] == outputs["plain"][model] else "DIFFERENT"
         print(f"  greedy {model}: {verdict} to the plain call ({outputs['plain'][model][1]} tokens)")
+    print(two_rows_cost(session.model))
     if tmp is not None:
         tmp.cleanup()
     return 0 if same else 1
+
+
+def two_rows_cost(model) -> str:
+    """What two rows cost against one in the model's largest linear layer, at its dtype, on its device.
+
+    The batch saves time only where a layer's cost for two rows is about its
+    cost for one (memory-bound matrix-vector work, as on a GPU). Some CPU
+    BLAS builds take a slower path for two rows than for one (MKL's sgemm
+    against its sgemv, on AMD CPUs): then the layers cost twice, batched or
+    not, and the batch saves only the per-step overhead.
+    """
+    import torch
+
+    layer = max((m for m in model.modules() if isinstance(m, torch.nn.Linear)), key=lambda m: m.in_features * m.out_features)
+    dtype = layer.weight.dtype if layer.weight.dtype.is_floating_point else torch.float32  # 4-bit layers compute in float
+    weight = torch.randn(layer.out_features, layer.in_features, dtype=dtype, device=layer.weight.device)
+
+    def seconds(rows: int) -> float:
+        x = torch.randn(rows, weight.shape[1], dtype=weight.dtype, device=weight.device)
+        times = []
+        with torch.inference_mode():
+            for _ in range(5):
+                start = time.perf_counter()
+                for _ in range(200):
+                    torch.nn.functional.linear(x, weight)
+                times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    one, two = seconds(1), seconds(2)
+    return (f"  this machine's matmul ({weight.shape[0]}x{weight.shape[1]}, {str(weight.dtype).removeprefix('torch.')}): two rows cost "
+            f"{two / one:.2f}x one row (1.00x would let the batch halve the layers' time)")
 
 
 def shaped_model(folder: Path, shape: dict[str, int]) -> str:
