@@ -171,3 +171,28 @@ def test_bundled_model_matches_its_card() -> None:
     second = metrics["second_run"]
     assert second["command"].split("--out")[0] == metrics["command"].split("--out")[0]
     assert "### A second run" in card and f"| held-out, all | {metrics['heldout']['bits_per_byte']:.4f} |" in card
+
+
+def test_held_out_loss_is_the_summed_cross_entropy_of_every_token_after_bos(tmp_path: Path) -> None:
+    """Pretraining scores with engine.eval's forward; its sum is the plain cross-entropy over the windows, short ones too."""
+    import torch
+    import torch.nn.functional as F
+    from transformers import AutoModelForCausalLM
+
+    from engine.pretrain.train import evaluate, heldout_windows
+    from tests.tiny_model import make_model
+
+    model = AutoModelForCausalLM.from_pretrained(make_model(tmp_path), dtype=torch.float32)
+    ids = [(7 * i) % 40 + 5 for i in range(70)]
+    windows = heldout_windows(ids, bos=1, seq_len=16)  # 15 tokens a window after <s>, the last one shorter
+    assert len(windows) == 5 and len(windows[-1]) < 16
+    model.train()  # as in the training loop: evaluate scores in eval mode and gives the mode back
+    nats, count = evaluate(model, windows, "cpu", "fp32", batch_size=3)
+    assert model.training
+    model.eval()
+    expected = 0.0
+    with torch.no_grad():
+        for window in windows:
+            x = torch.tensor([window])
+            expected += float(F.cross_entropy(model(input_ids=x).logits[0, :-1], x[0, 1:], reduction="sum"))
+    assert count == len(ids) and nats == pytest.approx(expected, rel=1e-5)

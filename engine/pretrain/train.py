@@ -107,14 +107,20 @@ def heldout_windows(ids: list[int], bos: int, seq_len: int) -> list[list[int]]:
 
 
 def evaluate(model, windows: list[list[int]], device: str, precision: str, batch_size: int) -> tuple[float, int]:
-    """Summed next-token loss (nats) over every non-``<s>`` token of ``windows``, and their count."""
+    """Summed next-token loss (nats) over every non-``<s>`` token of ``windows``, and their count.
+
+    Scored with ``engine.eval.score_rows``, the forward the fine-tune's
+    scorecard and the playground's likelihood use, so a held-out loss here
+    and there is the same number for the same tokens.
+    """
     import torch
-    import torch.nn.functional as F
+
+    from engine.eval import score_rows
 
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
-    # Equal lengths batch together; the last (short) window of each book goes alone.
+    # Equal lengths batch together (nothing is padded); the last (short) window of each book goes alone.
     order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))
     with torch.no_grad(), torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=precision == "bf16"):
         i = 0
@@ -125,11 +131,10 @@ def evaluate(model, windows: list[list[int]], device: str, precision: str, batch
             while i < len(order) and len(group) < batch_size and len(windows[order[i]]) == length:
                 group.append(order[i])
                 i += 1
-            x = torch.tensor([windows[j] for j in group], device=device)
-            logits = model(input_ids=x).logits.float()
-            loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)), x[:, 1:].reshape(-1), reduction="sum")
-            total += loss.item()
-            count += x[:, 1:].numel()
+            rows = [windows[j] for j in group]
+            for scores in score_rows(model, rows, [[True] * length] * len(rows), pad_id=rows[0][0]):
+                total -= float(scores.logprobs.sum())
+                count += scores.count
     model.train(was_training)
     return total, count
 
