@@ -249,7 +249,7 @@ class TrainConfig:
         metavar="N",
         low=1,
         high=MAX_STEPS,
-        default_help="none; without a GPU, a ~4-minute cap",
+        default_help="none; without a GPU, a ~8-minute cap",
         exclusive="length",
     )
     lr: float = _setting(
