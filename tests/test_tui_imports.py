@@ -66,10 +66,10 @@ def test_the_tui_never_imports_the_training_stack(tmp_path: Path) -> None:
 
 def test_the_first_screen_loads_no_data_parser() -> None:
     """The data screen lists the formats before the first paint; the parsers load when a file is opened."""
-    code = "import sys, tui.app, tui.screens.data; print(sorted(m for m in sys.modules if m.startswith('engine.data')))"
+    code = "import json, sys, tui.app, tui.screens.data; print(json.dumps([m for m in sys.modules if m.startswith('engine.data')]))"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
-    loaded = set(json.loads(done.stdout.strip().replace("'", '"')))
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert "engine.data.names" in loaded
     assert not loaded & {"engine.data.formats", "engine.data.parsers", "engine.data.scanner"}, loaded
 
@@ -83,6 +83,7 @@ from engine.data import FORMATS, Cancelled, DataError, DataSpec, Report, detect_
 assert callable(scan) and scan.__module__ == "engine.data.scanner", scan
 assert isinstance(DataError("x", "y"), Exception) and Report.__module__ == "engine.data.report"
 assert all(not type(getattr(data, name)).__name__ == "module" for name in data.__all__)
+assert set(data.__all__) == set(data._HOMES), "every public name has a home, and only those"
 assert "csv" in FORMATS and "alpaca" in FORMATS
 try:
     data.no_such_name
