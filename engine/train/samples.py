@@ -5,7 +5,7 @@ prompt and its reference completion, as training saw it: a prompt/completion
 pair at the completion, a chat at its last trained assistant turn, plain
 text at its middle. Both models continue the prompt in one batch, a row
 each (peft's ``adapter_names``: ``__base__`` turns the adapter off for the
-baseline's row), under the same greedy decoding, so a difference between
+baseline's row), several examples to a batch, under the same greedy decoding, so a difference between
 the outputs is the fine-tune's doing. Each model's loss on the reference is
 scored the same way (``engine.eval.score_rows``).
 
@@ -19,6 +19,7 @@ contains-the-reference rates of both models go to the scorecard.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ BASE_ROW = "__base__"
 EXTRA_TOKENS = 16
 #: Tokens generated per sample, at most.
 MAX_NEW_TOKENS = 128
+#: Examples completed per ``generate`` call (two rows each).
+SAMPLE_BATCH = 8
 #: Plain text: the prompt is the first half of the example, at most this many tokens, and the reference as many after it.
 TEXT_PROMPT_TOKENS = 64
 
@@ -138,8 +141,16 @@ def split_prompt(example: Example, tokenizer: Any, max_len: int) -> tuple[list[i
     return ids[:start], ids[start:end]
 
 
-def generate_samples(model: Any, tokenizer: Any, examples: list[Example], max_len: int, adapter: str = "default") -> list[Sample]:
-    """Both models on each example (greedy, same batch), with their losses on the reference; worse ones first."""
+def generate_samples(
+    model: Any, tokenizer: Any, examples: list[Example], max_len: int, adapter: str = "default", progress: Callable[[int, int], None] | None = None
+) -> list[Sample]:
+    """Both models on each example (greedy, same batch), with their losses on the reference; worse ones first.
+
+    Up to ``SAMPLE_BATCH`` examples go in one ``generate`` call, two rows
+    each, left-padded: on a small model a step's cost is mostly per-call
+    overhead, so one example per call spent more time here than a short run
+    spent training. ``progress(done, total)`` is called after each batch.
+    """
     import torch
 
     from engine.eval import score_rows
@@ -147,40 +158,79 @@ def generate_samples(model: Any, tokenizer: Any, examples: list[Example], max_le
     context = getattr(model.config, "max_position_embeddings", None) or max_len
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     eos = tokenizer.eos_token_id
-    names = [BASE_ROW, adapter]
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
+    jobs = []
+    for example in examples:
+        prompt, reference = split_prompt(example, tokenizer, min(max_len, context))
+        if prompt and reference:
+            # encode() keeps prompt + reference within the context, so there is room for at least the reference
+            jobs.append(_Job(example, prompt, reference, min(len(reference) + EXTRA_TOKENS, MAX_NEW_TOKENS, context - len(prompt))))
     samples = []
     with torch.inference_mode():
-        for example in examples:
-            prompt, reference = split_prompt(example, tokenizer, min(max_len, context))
-            if not prompt or not reference:
-                continue
-            ids = torch.tensor([prompt, prompt], dtype=torch.long, device=device)
-            room = context - len(prompt)
-            new = min(len(reference) + EXTRA_TOKENS, MAX_NEW_TOKENS, room)
-            outputs = ["", ""]
-            if new > 0:
-                out = model.generate(
-                    input_ids=ids,
-                    attention_mask=torch.ones_like(ids),
-                    max_new_tokens=new,
-                    do_sample=False,
-                    pad_token_id=pad,
-                    eos_token_id=eos,
-                    use_cache=True,
-                    adapter_names=names,
-                )
-                outputs = [_until_eos(row[len(prompt) :].tolist(), eos, tokenizer) for row in out]
-            whole = prompt + reference
-            scored = [False] * len(prompt) + [True] * len(reference)
-            rows = score_rows(model, [whole, whole], [scored, scored], pad, adapter_names=names)
-            losses = [-row.logprobs.mean().item() if row.count else None for row in rows]
-            samples.append(_sample(example, tokenizer, prompt, reference, outputs, losses))
+        for group in _batches(jobs, context):
+            outputs = _complete(model, group, pad, eos, tokenizer, adapter, device)
+            rows = [job.prompt + job.reference for job in group for _ in range(2)]
+            scored = [[False] * len(job.prompt) + [True] * len(job.reference) for job in group for _ in range(2)]
+            scores = score_rows(model, rows, scored, pad, adapter_names=[BASE_ROW, adapter] * len(group))
+            for i, job in enumerate(group):
+                losses = [-row.logprobs.mean().item() if row.count else None for row in scores[2 * i : 2 * i + 2]]
+                samples.append(_sample(job.example, tokenizer, job.prompt, job.reference, outputs[2 * i : 2 * i + 2], losses))
+            if progress is not None:
+                progress(len(samples), len(jobs))
     if was_training:
         model.train()
     return sorted(samples, key=_order)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One example cut for completion: ``new`` is how many tokens each model may write."""
+
+    example: Example
+    prompt: list[int]
+    reference: list[int]
+    new: int
+
+
+def _batches(jobs: list[_Job], context: int) -> list[list[_Job]]:
+    """Consecutive groups of at most ``SAMPLE_BATCH`` jobs whose longest prompt plus longest completion fits the context.
+
+    Left padding makes every row as wide as the longest prompt, and the
+    group generates as many tokens as its longest completion; a model with
+    learned positions must never be asked past its context.
+    """
+    groups: list[list[_Job]] = []
+    for job in jobs:
+        last = groups[-1] if groups else None
+        if last is not None and len(last) < SAMPLE_BATCH and max(len(j.prompt) for j in [*last, job]) + max(j.new for j in [*last, job]) <= context:
+            last.append(job)
+        else:
+            groups.append([job])
+    return groups
+
+
+def _complete(model: Any, group: list[_Job], pad: int, eos: int | None, tokenizer: Any, adapter: str, device: Any) -> list[str]:
+    """Greedy completions of each job's prompt, baseline row then custom row, each cut at its own ``new`` tokens and end of text."""
+    import torch
+
+    width = max(len(job.prompt) for job in group)
+    new = max(job.new for job in group)
+    prompts = [job.prompt for job in group for _ in range(2)]
+    ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], dtype=torch.long, device=device)
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], dtype=torch.long, device=device)
+    out = model.generate(
+        input_ids=ids,
+        attention_mask=mask,
+        max_new_tokens=new,
+        do_sample=False,
+        pad_token_id=pad,
+        eos_token_id=eos,
+        use_cache=True,
+        adapter_names=[BASE_ROW, adapter] * len(group),
+    )
+    return [_until_eos(row[width : width + group[r // 2].new].tolist(), eos, tokenizer) for r, row in enumerate(out)]
 
 
 def _until_eos(ids: list[int], eos: int | None, tokenizer: Any) -> str:
@@ -272,6 +322,11 @@ def make_samples(run: Run, model: Any, tokenizer: Any, examples: list[Example], 
     if not wanted:
         return None
     run.log(f"samples: both models complete {len(wanted)} eval examples (greedy)")
-    samples = generate_samples(model, tokenizer, wanted, config.train.seq_len)
+
+    def progress(done: int, total: int) -> None:
+        if done < total:
+            run.log(f"samples: {done} of {total} done")
+
+    samples = generate_samples(model, tokenizer, wanted, config.train.seq_len, progress=progress)
     write_samples(run, samples)
     return rates(samples, wanted[0].kind)
