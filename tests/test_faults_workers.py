@@ -142,12 +142,12 @@ def test_concurrent_resumes_start_one_worker_and_cancel_stops_it(finetui_home, l
     assert all("Traceback" not in out + err for _, out, err in results)
     assert sorted(code for code, _, _ in results) == [0, 2, 2, 2], results  # one resumed; three were refused
     _wait(lambda: _phase_reached(run, "training") and refresh(run).state == "training", "the resumed run to train")
-    time.sleep(2)  # any second worker would be up by now
+    # Every resume has exited, and a launch starts its worker before it returns: any second worker is up by now.
     assert len(_workers(run)) == 1
     assert finetui("cancel", run.id, home=finetui_home).returncode == 0
     assert _final(run) == "cancelled"
-    time.sleep(3)
-    assert refresh(run).state == "cancelled" and _workers(run) == []  # no other worker trains it on
+    _wait(lambda: _workers(run) == [], "the worker to exit")
+    assert refresh(run).state == "cancelled"  # no other worker trains it on
     assert done.returncode == 0
 
 

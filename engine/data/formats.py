@@ -165,6 +165,21 @@ def is_empty(raw: Raw) -> bool:
     return not any(m.role == "assistant" and (m.content.strip() or m.tool_calls) for m in raw.messages)
 
 
+def no_examples(path: Path, first_dropped: Raw | None) -> DataError:
+    """The error for a file whose every example was dropped, saying why with the first one, so the user knows what to fix."""
+    if first_dropped is None:
+        return DataError(path, "no examples found", code="no_examples")
+    if first_dropped.kind == "text":
+        why = "its text is empty"
+    elif first_dropped.kind == "prompt_completion":
+        why = "its completion is empty"
+    elif any(m.role == "assistant" for m in first_dropped.messages):
+        why = "its assistant turns are empty"
+    else:
+        why = "the chat has no assistant turn"
+    return DataError(path, f"no examples left: every one has nothing to learn from (line {first_dropped.line}: {why})", code="no_examples")
+
+
 def to_example(index: int, raw: Raw) -> Example:
     """Number a kept raw example."""
     return Example(index, raw.line, raw.kind, raw.text, raw.prompt, raw.completion, raw.messages, raw.tools)
@@ -177,10 +192,12 @@ def iter_examples(spec: DataSpec, on_progress: Progress | None = None) -> Iterat
     Raises ``DataError`` on bad input, including a file with no examples left.
     """
     index = 0
+    first_dropped = None
     for raw in parse(spec, ParseState(), on_progress):
         if is_empty(raw):
+            first_dropped = first_dropped or raw
             continue
         yield to_example(index, raw)
         index += 1
     if index == 0:
-        raise DataError(spec.path, "no examples left after dropping empty ones", code="no_examples")
+        raise no_examples(spec.path, first_dropped)

@@ -12,9 +12,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from engine.data import quality
-from engine.data.errors import DataError
 from engine.data.examples import Example
-from engine.data.formats import DataSpec, detect_format, is_empty, parse, to_example
+from engine.data.formats import DataSpec, detect_format, is_empty, no_examples, parse, to_example
 from engine.data.raw import ParseState
 from engine.data.reader import Progress, check_readable
 from engine.data.report import DataWarning, Report
@@ -146,10 +145,12 @@ def scan(
         if on_progress is not None:
             on_progress(done, total)
 
+    first_dropped = None
     for raw in parse(spec, state, progress):
         if should_stop is not None and index % STOP_CHECK_EVERY == 0 and should_stop():
             raise Cancelled()
         if is_empty(raw):
+            first_dropped = first_dropped or raw
             if "no_assistant" in raw.issues:
                 warnings.add("no_assistant", ISSUES["no_assistant"], line=raw.line)
             else:
@@ -183,7 +184,7 @@ def scan(
         index += 1
 
     if index == 0:
-        raise DataError(spec.path, "no examples left after dropping empty ones", code="no_examples")
+        raise no_examples(spec.path, first_dropped)
     suggestion = sniff_separator(spec.path) if fmt == "txt" and spec.separator is None else None
     if suggestion is not None:
         warnings.add("separator_suggested", suggestion.describe())
