@@ -1,12 +1,16 @@
-"""Samples are generated several examples to a batch: the same completions and losses as one example at a time."""
+"""Samples are generated several examples to a batch: the same completions and losses as one example at a time; a cancel stops them at once."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from engine.config import DataConfig, RunConfig, TrainConfig
 from engine.data import Example
+from engine.runs import RunStore
 from engine.train import samples as samples_module
-from engine.train.samples import SAMPLE_BATCH, _batches, _Job, generate_samples
+from engine.train.samples import SAMPLE_BATCH, _batches, _Job, generate_samples, make_samples, samples_path
 from tests.tiny_model import CORPUS, make_adapter, make_model
 
 
@@ -63,3 +67,28 @@ def test_batches_keep_the_order_and_never_reach_past_the_context() -> None:
         assert len(group) <= SAMPLE_BATCH
         assert max(len(j.prompt) for j in group) + max(j.new for j in group) <= 64
     assert [len(g) for g in groups] == [2, 1, 8, 3]  # (60, 4) and (2, 2) fit together; (5, 50) fits with neither neighbour
+
+
+def test_a_cancel_stops_the_samples_between_and_within_batches(custom) -> None:
+    model, tokenizer = custom
+    asked: list[int] = []
+    after: list[int] = []
+
+    def should_stop() -> bool:
+        if asked:
+            after.append(1)
+        return bool(asked)
+
+    done = generate_samples(model, tokenizer, _examples(), 64, progress=lambda d, t: asked.append(d), should_stop=should_stop)
+    assert len(done) == 8 and asked == [8]  # the first batch; the second is cut short and dropped
+    assert len(after) == 2  # asked once by generate, which stopped at its first token, and once after it
+
+
+def test_a_cancelled_run_writes_no_samples(custom, tmp_path: Path) -> None:
+    model, tokenizer = custom
+    config = RunConfig("c", DataConfig(str(tmp_path / "d.txt")), train=TrainConfig(samples=11, seq_len=64))
+    run = RunStore(tmp_path / "runs").create(config)
+    assert make_samples(run, model, tokenizer, _examples(), config, should_stop=lambda: True) is None
+    assert not samples_path(run).exists()
+    rates = make_samples(run, model, tokenizer, _examples(), config)
+    assert rates is not None and rates.count == 11 and samples_path(run).is_file()

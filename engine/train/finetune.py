@@ -27,16 +27,19 @@ from engine.train.tokenize import Encoded, encode_windows
 #: The steps of a run, in order; each is announced with a ``phase`` event.
 PHASES = ("loading", "baseline", "training", "custom", "saving")
 #: Test hook: a phase name here makes the worker stop and wait at that phase
-#: (after announcing it) until it is killed, so a test can kill it exactly there.
+#: (after announcing it) until it is killed or cancelled, so a test can kill
+#: or cancel it exactly there.
 PAUSE_ENV = "FINETUI_TEST_PAUSE_AT"
 
 
-def _phase(run: Run, name: str) -> None:
-    """Record that the run entered ``name``; wait there forever when a test asked to (``PAUSE_ENV``)."""
+def _phase(run: Run, name: str, stop: threading.Event | None = None) -> None:
+    """Record that the run entered ``name``; wait there when a test asked to (``PAUSE_ENV``), until killed or ``stop`` is set."""
     run.append(PhaseEvent(phase=name))
     if os.environ.get(PAUSE_ENV) == name:
-        while True:
+        while stop is None:
             time.sleep(3600)
+        while not stop.wait(0.5):
+            pass
 
 
 def _baseline_from_events(run: Run) -> EvalFigures | None:
@@ -221,11 +224,19 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
     if decided.kept_step is not None:
         run.log(f"kept the checkpoint of step {decided.kept_step}, the best eval loss")
 
-    _phase(run, "custom")
+    # A cancel from here on stops before the adapter is saved: training is done and its last
+    # checkpoint is on disk, so resuming only scores the custom model, writes samples and saves.
+    _phase(run, "custom", stop)
+    if stop.is_set():
+        return _cancelled_after_training(run, trainer.state.global_step)
     run.log("scoring the custom model (adapter on) on the eval split")
     custom = evaluate(session.model, session.encoded_eval, session.pad_id)
+    if stop.is_set():
+        return _cancelled_after_training(run, trainer.state.global_step)
     run.append(EvalEvent(which="custom", figures=custom))
-    rates = make_samples(run, session.model, session.tokenizer, session.eval_examples, cfg)
+    rates = make_samples(run, session.model, session.tokenizer, session.eval_examples, cfg, stop.is_set)
+    if stop.is_set():
+        return _cancelled_after_training(run, trainer.state.global_step)
     _phase(run, "saving")
     _save_adapter(session.model, run, session.template)
     tokens = trainer.state.num_input_tokens_seen
@@ -266,6 +277,11 @@ def _save_adapter(model: Any, run: Run, template: templates.RunTemplate | None =
         templates.save(partial, template)
     shutil.rmtree(run.adapter_dir, ignore_errors=True)
     partial.rename(run.adapter_dir)
+
+
+def _cancelled_after_training(run: Run, step: int) -> str:
+    run.log(f"cancelled after training, at step {step}; its checkpoint is saved, and resuming scores the custom model and saves the adapter")
+    return "cancelled"
 
 
 def fine_tune(run: Run, stop: threading.Event, resume: bool = False) -> str:

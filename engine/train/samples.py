@@ -142,14 +142,21 @@ def split_prompt(example: Example, tokenizer: Any, max_len: int) -> tuple[list[i
 
 
 def generate_samples(
-    model: Any, tokenizer: Any, examples: list[Example], max_len: int, adapter: str = "default", progress: Callable[[int, int], None] | None = None
+    model: Any,
+    tokenizer: Any,
+    examples: list[Example],
+    max_len: int,
+    adapter: str = "default",
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[Sample]:
     """Both models on each example (greedy, same batch), with their losses on the reference; worse ones first.
 
     Up to ``SAMPLE_BATCH`` examples go in one ``generate`` call, two rows
     each, left-padded: on a small model a step's cost is mostly per-call
     overhead, so one example per call spent more time here than a short run
-    spent training. ``progress(done, total)`` is called after each batch.
+    spent training. ``progress(done, total)`` is called after each batch;
+    when ``should_stop()`` turns true, the samples done so far are returned.
     """
     import torch
 
@@ -170,7 +177,9 @@ def generate_samples(
     samples = []
     with torch.inference_mode():
         for group in _batches(jobs, context):
-            outputs = _complete(model, group, pad, eos, tokenizer, adapter, device)
+            outputs = _complete(model, group, pad, eos, tokenizer, adapter, device, should_stop)
+            if should_stop is not None and should_stop():
+                break  # cut short: not a sample
             rows = [job.prompt + job.reference for job in group for _ in range(2)]
             scored = [[False] * len(job.prompt) + [True] * len(job.reference) for job in group for _ in range(2)]
             scores = score_rows(model, rows, scored, pad, adapter_names=[BASE_ROW, adapter] * len(group))
@@ -211,9 +220,19 @@ def _batches(jobs: list[_Job], context: int) -> list[list[_Job]]:
     return groups
 
 
-def _complete(model: Any, group: list[_Job], pad: int, eos: int | None, tokenizer: Any, adapter: str, device: Any) -> list[str]:
-    """Greedy completions of each job's prompt, baseline row then custom row, each cut at its own ``new`` tokens and end of text."""
+def _complete(
+    model: Any, group: list[_Job], pad: int, eos: int | None, tokenizer: Any, adapter: str, device: Any, should_stop: Callable[[], bool] | None
+) -> list[str]:
+    """Greedy completions of each job's prompt, baseline row then custom row, each cut at its own ``new`` tokens and end of text.
+
+    ``should_stop()`` is asked at every generated token, so a cancel does not wait for the batch to end.
+    """
     import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class Asked(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return torch.full((input_ids.shape[0],), should_stop(), dtype=torch.bool, device=input_ids.device)
 
     width = max(len(job.prompt) for job in group)
     new = max(job.new for job in group)
@@ -229,6 +248,7 @@ def _complete(model: Any, group: list[_Job], pad: int, eos: int | None, tokenize
         eos_token_id=eos,
         use_cache=True,
         adapter_names=[BASE_ROW, adapter] * len(group),
+        stopping_criteria=StoppingCriteriaList([Asked()] if should_stop is not None else []),
     )
     return [_until_eos(row[width : width + group[r // 2].new].tolist(), eos, tokenizer) for r, row in enumerate(out)]
 
@@ -316,8 +336,13 @@ def read_samples(run: Run) -> list[Sample] | None:
     return out
 
 
-def make_samples(run: Run, model: Any, tokenizer: Any, examples: list[Example], config: Any) -> SampleRates | None:
-    """Generate the run's samples (the first ``train.samples`` eval examples), write them, and return their rates."""
+def make_samples(
+    run: Run, model: Any, tokenizer: Any, examples: list[Example], config: Any, should_stop: Callable[[], bool] | None = None
+) -> SampleRates | None:
+    """Generate the run's samples (the first ``train.samples`` eval examples), write them, and return their rates.
+
+    When ``should_stop()`` turns true (the run is cancelled) it stops between batches and writes nothing.
+    """
     wanted = examples[: config.train.samples]
     if not wanted:
         return None
@@ -327,6 +352,8 @@ def make_samples(run: Run, model: Any, tokenizer: Any, examples: list[Example], 
         if done < total:
             run.log(f"samples: {done} of {total} done")
 
-    samples = generate_samples(model, tokenizer, wanted, config.train.seq_len, progress=progress)
+    samples = generate_samples(model, tokenizer, wanted, config.train.seq_len, progress=progress, should_stop=should_stop)
+    if should_stop is not None and should_stop():
+        return None
     write_samples(run, samples)
     return rates(samples, wanted[0].kind)
