@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from engine.runs import Run, RunStore
-from engine.runs.events import EvalEvent, PhaseEvent
+from engine.runs.events import EvalEvent, LogEvent, PhaseEvent
 from engine.runs.process import refresh
 from tests.run_folders import FILES, cli, damage, one_line_error, ready_run, strict_json
 
@@ -127,6 +127,27 @@ def test_kill_9_at_each_phase_reads_failed_and_resumes_to_ready(finetui_home, li
         assert resumed.returncode == 0, resumed.stderr
         assert _final(run) == "ready"
         _check_scorecard(run, steps=4)
+
+
+@pytest.mark.slow
+def test_a_cancel_while_the_model_loads_or_the_baseline_scores_ends_the_run_at_once(finetui_home, lines, tiny_model):
+    """Loading (a download, gigabytes from disk) and the baseline can take minutes; a cancel there does not wait for them.
+
+    The test hook holds the worker in the baseline phase for ever: only a cancel that stops it where it is ends the run.
+    """
+    done = finetui(*_train_args(lines, tiny_model, "--max-steps", "3"), env={"FINETUI_TEST_PAUSE_AT": "baseline"})
+    assert done.returncode == 0, done.stderr
+    run = _the_run(finetui_home)
+    _wait(lambda: _phase_reached(run, "baseline"), "the baseline phase")
+    asked = time.time()
+    assert finetui("cancel", run.id, home=finetui_home).returncode == 0
+    assert _final(run) == "cancelled"
+    assert run.status().ended_at - asked < 10  # at once, not after loading and scoring (held here for ever)
+    assert any(isinstance(e, LogEvent) and e.message == "cancelled before training began" for _, e in run.events())
+    assert not run.adapter_dir.exists() and run.last_checkpoint() is None
+    assert finetui("resume", run.id, home=finetui_home).returncode == 0
+    assert _final(run) == "ready"
+    _check_scorecard(run, steps=3)
 
 
 @pytest.mark.slow

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -284,9 +287,52 @@ def _cancelled_after_training(run: Run, step: int) -> str:
     return "cancelled"
 
 
+class _CancelledNow(BaseException):
+    """A cancel that arrived while the model loaded or the baseline was scored.
+
+    A ``BaseException``, as ``KeyboardInterrupt`` is, so that no ``except Exception`` on the way (a loader's
+    fallback, our own error wrapping) turns it into a failure.
+    """
+
+
+@contextmanager
+def _cancel_stops_at_once(stop: threading.Event) -> Iterator[None]:
+    """While the block runs, a cancel (SIGTERM, SIGINT, SIGHUP) raises ``_CancelledNow`` where the process is.
+
+    Loading a model (a download, or gigabytes from disk) and scoring the
+    baseline can take minutes, and nothing needs saving before training
+    starts, so a cancel there need not wait for them. Only a process that
+    trains alone, in its main thread, gets this: the ranks of a distributed
+    run stop together (``distributed.agreed_stop``), and signal handlers
+    belong to the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread() or distributed.world_size() > 1:
+        yield
+        return
+
+    def cancelled_now(*_: Any) -> None:
+        stop.set()
+        raise _CancelledNow
+
+    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    before = {sig: signal.signal(sig, cancelled_now) for sig in signals}
+    try:
+        if stop.is_set():
+            raise _CancelledNow
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 def fine_tune(run: Run, stop: threading.Event, resume: bool = False) -> str:
     """Train the run start to scorecard; returns ``ready`` or ``cancelled``, raises on failure."""
-    session = prepare(run, resume)
+    try:
+        with _cancel_stops_at_once(stop):
+            session = prepare(run, resume)
+    except _CancelledNow:
+        run.log("cancelled before training began")
+        return "cancelled"
     if distributed.agreed_stop(stop):
         return "cancelled"
     return fit(session, stop, resume)
