@@ -152,10 +152,13 @@ def generate_samples(
 ) -> list[Sample]:
     """Both models on each example (greedy, same batch), with their losses on the reference; worse ones first.
 
-    Up to ``SAMPLE_BATCH`` examples go in one ``generate`` call, two rows
-    each, left-padded: on a small model a step's cost is mostly per-call
-    overhead, so one example per call spent more time here than a short run
-    spent training. ``progress(done, total)`` is called after each batch;
+    Up to ``SAMPLE_BATCH`` examples of similar prompt lengths go in one
+    ``generate`` call, two rows each, left-padded: on a small model a step's
+    cost is mostly per-call overhead, so one example per call spent more
+    time here than a short run spent training. Padding and batch size change
+    float rounding a little (bitsandbytes' 4-bit layers most), so a greedy
+    near-tie can go the other way than for the example alone
+    (``bench/samples.py`` counts how often). ``progress(done, total)`` is called after each batch;
     when ``should_stop()`` turns true, the samples done so far are returned.
     """
     import torch
@@ -176,7 +179,8 @@ def generate_samples(
             jobs.append(_Job(example, prompt, reference, min(len(reference) + EXTRA_TOKENS, MAX_NEW_TOKENS, context - len(prompt))))
     samples = []
     with torch.inference_mode():
-        for group in _batches(jobs, context):
+        # Similar lengths together: less padding, so less work and fewer rounding differences from one example alone.
+        for group in _batches(sorted(jobs, key=lambda job: len(job.prompt)), context):
             outputs = _complete(model, group, pad, eos, tokenizer, adapter, device, should_stop)
             if should_stop is not None and should_stop():
                 break  # cut short: not a sample
