@@ -16,7 +16,7 @@ from textual.widgets.option_list import Option
 
 from engine import recent
 from engine.data.display import escape_controls
-from engine.data.names import FORMATS
+from engine.data.names import FILE_FORMATS, FORMATS
 from tui.screens.base import FinetuiScreen, display_path
 from tui.widgets.file_tree import FileTree
 
@@ -63,7 +63,7 @@ class DataScreen(FinetuiScreen):
         with Vertical(id="form"):
             with Horizontal(classes="form-row"):
                 yield Label("File", classes="field-label")
-                yield Input(self.start_file, placeholder="path of a .txt, .jsonl, .csv or .tsv file", id="path", compact=True)
+                yield Input(self.start_file, placeholder=f"path of a data file ({', '.join('.' + f for f in FILE_FORMATS)})", id="path", compact=True)
             with Horizontal(classes="form-row"):
                 yield Label("Format", classes="field-label")
                 yield Select([(f, f) for f in (AUTO, *FORMATS)], value=AUTO, allow_blank=False, id="format", compact=True)
