@@ -35,6 +35,7 @@ def test_drop_paragraphs_keeps_the_others_whole() -> None:
     assert (kept, dropped) == ("The first paragraph.\n\nThe last one.\n", 1)
 
 
+@pytest.mark.slow  # about 5 s: it scans the whole bundled corpus
 def test_the_corpus_holds_no_listed_word() -> None:
     blocklist = load_blocklist()
     books = sorted((SAMPLE_DATA / "corpus-v2").glob("*.txt"))

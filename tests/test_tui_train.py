@@ -243,6 +243,7 @@ async def test_a_launch_the_engine_refuses_marks_the_field_its_hint_names(code_m
         assert text(screen, "#train-status").endswith("; tick Trust code if you trust it") and RunStore().list() == []
 
 
+@pytest.mark.slow  # about 5 s: it opens every screen from the palette and by key
 async def test_the_command_palette_and_f_keys_reach_every_place() -> None:
     async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
         await until(pilot, lambda: bool(pilot.app.screen.query("#separator")))

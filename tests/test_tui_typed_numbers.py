@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 #: Values past every bound a field has: each must be shown on its field, never raised.
 TYPED = ["1e308", "inf", "-inf", "nan", "1e400", "-1", "99999999999999999999999", "0", "1e-400"]
 
 
+@pytest.mark.slow  # 12-15 s: nine values in every number field, each applied and checked
 async def test_every_typed_number_is_bounded_on_its_field(monkeypatch):
     """Typing 1e308 into Epochs crashed the whole app; every field now refuses out-of-range values in words."""
     from textual.widgets import Button, Input
