@@ -157,6 +157,7 @@ def test_concurrent_resumes_start_one_worker_and_cancel_stops_it(finetui_home, l
     _wait(lambda: _phase_reached(run, "training"), "training")
     assert finetui("cancel", run.id, home=finetui_home).returncode == 0
     assert _final(run) == "cancelled"
+    _wait(lambda: _workers(run) == [], "the cancelled worker to exit")  # it writes its status, then its process ends
     procs = [subprocess.Popen([sys.executable, "-m", "tui.cli", "resume", run.id], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(4)]
     results = [(p.wait(timeout=TIMEOUT_S), *p.communicate()) for p in procs]
