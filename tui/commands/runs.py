@@ -163,9 +163,13 @@ def show(args: argparse.Namespace) -> int:
     if status.state == "ready" and not (run.adapter_dir / "adapter_config.json").is_file():
         print("\n  its adapter folder is missing, so it can't be used in the playground; train again to get one")
     if status.state == "failed":
-        print("\nlast lines of the training process's output:")
-        for line in tail(run.log_path):
-            print(f"  {line}")
+        lines = tail(run.log_path)
+        if lines:
+            print("\nlast lines of the training process's output:")
+            for line in lines:
+                print(f"  {line}")
+        if run.log_path.is_file():
+            print(f"\nall of it, with any traceback: {run.log_path}")
     return 0
 
 

@@ -50,15 +50,54 @@ def _print_events(run: Run, start: int) -> int:
     return offset
 
 
+#: How much of the end of a process log ``tail`` reads.
+WINDOW = 16384
+#: Lines that join chained tracebacks.
+_CHAINS = ("During handling of the above exception", "The above exception was the direct cause")
+
+
 def tail(path: Any, lines: int = 10) -> list[str]:
-    """The last lines of a text file, for showing why a run failed."""
+    """The last lines of a text file, Python tracebacks left out, for showing why a run failed.
+
+    The training process prints a traceback when it fails (its log is for
+    debugging), but no traceback is shown to a user: the run's status
+    already says the error in one line, and the file is there to read.
+    """
     try:
         with open(path, "rb") as fh:
             fh.seek(0, 2)
-            fh.seek(max(0, fh.tell() - 16384))
-            return fh.read().decode("utf-8", errors="replace").splitlines()[-lines:]
+            start = max(0, fh.tell() - WINDOW)
+            fh.seek(start)
+            text = fh.read().decode("utf-8", errors="replace").splitlines()
     except OSError:
         return []
+    inside = False
+    if start > 0:  # the window begins mid-line, perhaps inside a traceback's frame: skip to the next unindented line
+        text = text[1:]
+        while text and text[0].startswith((" ", "\t")):
+            text, inside = text[1:], True
+    return without_tracebacks(text, inside)[-lines:]
+
+
+def without_tracebacks(lines: list[str], inside: bool = False) -> list[str]:
+    """``lines`` without Python tracebacks: each from its "Traceback" line to its exception line, chains included.
+
+    ``inside``: the lines begin inside a traceback, after its frames.
+    """
+    out: list[str] = []
+    state = "traceback" if inside else "output"
+    for line in lines:
+        if line.startswith(("Traceback (most recent call last):", '  File "')):  # a frame: the tail may begin mid-traceback
+            state = "traceback"
+        elif state == "traceback":
+            if line.strip() and not line.startswith((" ", "\t")):
+                state = "after"  # the exception line: the run's status says it already
+        elif state == "after" and (not line.strip() or line.startswith(_CHAINS)):
+            continue  # between chained tracebacks
+        else:
+            state = "output"
+            out.append(line)
+    return out
 
 
 def error(command: str, message: str) -> int:
