@@ -76,6 +76,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
     return parser, set(subparsers.choices)
 
 
+#: Set to show the traceback of an unexpected error instead of its one line.
+DEBUG_ENV = "FINETUI_DEBUG"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
@@ -96,6 +100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (``finetui inspect big.txt | head``): stop quietly, no traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as exc:
+        # Every error a user can cause is caught where it happens and said in its own terms; what
+        # reaches here is a bug, and it too is one line, never a traceback (DEBUG_ENV shows where).
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"finetui: unexpected error: {type(exc).__name__}: {exc} (a bug in finetui; {DEBUG_ENV}=1 shows where)", file=sys.stderr)
         return 1
 
 
