@@ -16,6 +16,7 @@ watcher (and with it the run store) once the first frame is up.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
@@ -25,12 +26,16 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from tui.cli import DEBUG_ENV
+
 if TYPE_CHECKING:
     from tui.run_feed import RunsSnapshot
     from tui.run_watch import RunWatcher
 
 #: States worth a bell: the run needs the user's eyes.
 BELL_STATES = ("ready", "failed")
+#: Where an error no handler caught leaves its traceback, in the finetui home.
+CRASH_LOG = "crash.log"
 
 
 def _runs_screen() -> Screen[None]:
@@ -120,6 +125,24 @@ class FinetuiApp(App[None]):
                 severity = "information" if state == "ready" else "error"
                 self.notify(f"Run {run_id} is {state}.", title="Training", severity=severity, timeout=8)
 
+    def _fatal_error(self) -> None:
+        """An error no handler caught ends the app, as in Textual, but is said in one line, never as a traceback.
+
+        The traceback goes to ``crash.log`` in the finetui home, for a bug
+        report; ``FINETUI_DEBUG=1`` shows Textual's own report instead.
+        (Textual calls this private hook for every unhandled error.)
+        """
+        error = self._exception
+        if error is None or os.environ.get(DEBUG_ENV):
+            super()._fatal_error()
+            return
+        from rich.text import Text
+
+        self.bell()
+        where = _write_crash_log(error)
+        self._exit_renderables.append(Text(f"finetui stopped on an unexpected error: {type(error).__name__}: {error} (a bug in finetui; {where})"))
+        self._close_messages_no_wait()
+
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
 
@@ -151,3 +174,20 @@ class FinetuiApp(App[None]):
         yield SystemCommand("Playground", "Baseline and custom side by side; likelihoods (F4)", self.open_playground)
         yield SystemCommand("Help", "Keys and how finetui works (F1)", self.action_help)
         yield from super().get_system_commands(screen)
+
+
+def _write_crash_log(error: BaseException) -> str:
+    """Append ``error``'s traceback to ``crash.log`` in the finetui home; say where it is, or why it could not be written."""
+    import time
+    import traceback
+
+    from engine.paths import home
+
+    path = home() / CRASH_LOG
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{''.join(traceback.format_exception(error))}\n")
+    except OSError as exc:
+        return f"its traceback could not be written to {path}: {exc.strerror or exc}"
+    return f"the traceback is in {path}"
