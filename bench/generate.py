@@ -204,11 +204,22 @@ def shaped_model(folder: Path, shape: dict[str, int]) -> str:
     return str(folder)
 
 
-def random_adapter_run(root: Path, model: str, quant: str):
-    """A run store holding one ready run of ``model`` whose adapter has random, non-zero B matrices."""
+def random_lora(model, targets):
+    """``model`` with a LoRA adapter (r 16) on ``targets`` whose B matrices are random (seed 0): a fresh one changes nothing."""
     import torch
     from peft import LoraConfig, get_peft_model
 
+    torch.manual_seed(0)
+    peft_model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules=targets, task_type="CAUSAL_LM"))
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.02)
+    return peft_model
+
+
+def random_adapter_run(root: Path, model: str, quant: str):
+    """A run store holding one ready run of ``model`` whose adapter has random, non-zero B matrices."""
     from engine.config import DataConfig, ModelConfig, RunConfig
     from engine.models import load_model
     from engine.runs import RunStore
@@ -216,13 +227,7 @@ def random_adapter_run(root: Path, model: str, quant: str):
     store = RunStore(root / "runs")
     run = store.create(RunConfig("bench", DataConfig(str(root / "none.txt")), ModelConfig(model, quant=quant)))
     loaded = load_model(model, quant="none", device="cpu")
-    torch.manual_seed(0)
-    peft_model = get_peft_model(loaded.model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"))
-    with torch.no_grad():
-        for name, param in peft_model.named_parameters():
-            if "lora_B" in name:
-                param.normal_(0, 0.02)
-    peft_model.save_pretrained(str(run.adapter_dir))
+    random_lora(loaded.model, "all-linear").save_pretrained(str(run.adapter_dir))
     run.write_status(run.status().moved("ready"))
     return store, run.id
 

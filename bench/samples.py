@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main() -> int:
@@ -42,7 +43,7 @@ def main() -> int:
     args = p.parse_args()
 
     import torch
-    from peft import LoraConfig, get_peft_model
+    from generate import random_lora
 
     from engine.data import DataSpec, split_examples
     from engine.infer.server import quiet_libraries
@@ -56,12 +57,7 @@ def main() -> int:
     _, held_out = split_examples(DataSpec(args.data, separator=args.separator or None))
     examples = held_out[: args.samples]
     loaded = load_model(args.model, quant=args.quant, device="cpu")
-    torch.manual_seed(0)
-    model = get_peft_model(loaded.model, LoraConfig(r=16, lora_alpha=32, target_modules=lora_targets(loaded.model), task_type="CAUSAL_LM"))
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "lora_B" in name:
-                param.normal_(0, 0.02)
+    model = random_lora(loaded.model, lora_targets(loaded.model))
     batched = samples.SAMPLE_BATCH
 
     def timed(batch: int) -> tuple[float, list[samples.Sample]]:

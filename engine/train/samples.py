@@ -5,9 +5,10 @@ prompt and its reference completion, as training saw it: a prompt/completion
 pair at the completion, a chat at its last trained assistant turn, plain
 text at its middle. Both models continue the prompt in one batch, a row
 each (peft's ``adapter_names``: ``__base__`` turns the adapter off for the
-baseline's row), several examples to a batch, under the same greedy decoding, so a difference between
-the outputs is the fine-tune's doing. Each model's loss on the reference is
-scored the same way (``engine.eval.score_rows``).
+baseline's row), several examples to a batch, under the same greedy
+decoding, so a difference between the outputs is the fine-tune's doing.
+Each model's loss on the reference is scored the same way
+(``engine.eval.score_rows``).
 
 The samples go to ``samples.jsonl`` in the run folder, those on which the
 custom model did worse first (flagged): a higher loss on the reference, or,
@@ -158,8 +159,11 @@ def generate_samples(
     time here than a short run spent training. Padding and batch size change
     float rounding a little (bitsandbytes' 4-bit layers most), so a greedy
     near-tie can go the other way than for the example alone
-    (``bench/samples.py`` counts how often). ``progress(done, total)`` is called after each batch;
-    when ``should_stop()`` turns true, the samples done so far are returned.
+    (``bench/samples.py`` counts how often).
+
+    ``progress(done, total)`` is called after each batch. ``should_stop()``
+    is asked at every generated token; once it is true, the samples of the
+    batches finished before are returned.
     """
     import torch
 
@@ -345,7 +349,7 @@ def make_samples(
 ) -> SampleRates | None:
     """Generate the run's samples (the first ``train.samples`` eval examples), write them, and return their rates.
 
-    When ``should_stop()`` turns true (the run is cancelled) it stops between batches and writes nothing.
+    When ``should_stop()`` turns true (the run is cancelled) it stops within the batch it is in and writes nothing.
     """
     wanted = examples[: config.train.samples]
     if not wanted:
