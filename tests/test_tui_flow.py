@@ -281,3 +281,19 @@ async def test_escape_sequences_are_shown_escaped(tui_env: Path, tmp_path: Path)
         await until(pilot, lambda: isinstance(app.screen, ExampleScreen))
         body = str(app.screen.query_one("#example-text", Static).content)
         assert "\x1b" not in body and "\x07" not in body and "red \\x1b[31m text" in body
+
+
+async def test_f2_comes_back_to_the_same_data_screen_with_what_was_typed(tui_env: Path) -> None:
+    """The first screen is Textual's default screen (it paints sooner so); F2 must still return to it, not to a new one."""
+    app = FinetuiApp(start_path=FIXTURES)
+    async with app.run_test(size=SIZE) as pilot:
+        await tree_ready(pilot)
+        first = app.screen
+        assert isinstance(first, DataScreen) and app.current_mode == "data"
+        first.query_one("#separator", Input).value = "%%"
+        await pilot.press("f3")
+        await until(pilot, lambda: app.current_mode == "runs")
+        await pilot.press("f2")
+        await until(pilot, lambda: app.current_mode == "data")
+        assert app.screen is first
+        assert first.query_one("#separator", Input).value == "%%"
