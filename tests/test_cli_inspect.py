@@ -388,3 +388,10 @@ def test_show_tokens_marks_only_assistant_turns_and_skips_weight_zero(workdir: P
     assert trained == [" Paris, as if everyone doesn't know that already.</s>\n"]
     assert "Assistant: Paris</s>" in tokens  # the weight-0 turn is shown, as context
     assert "[assistant, weight 0: not trained] Paris" in out
+
+
+@pytest.mark.parametrize(("lines", "said"), [(1, "only 1 example;"), (2, "only 2 examples;")])
+def test_the_too_small_warning_counts_in_words(workdir: Path, capsys: pytest.CaptureFixture[str], lines: int, said: str) -> None:
+    data = write(workdir / "d.jsonl", "".join(f'{{"prompt": "q{i}", "completion": "a{i}"}}\n' for i in range(lines)))
+    code, out, _ = run(["inspect", str(data)], capsys)
+    assert code == 0 and said in out

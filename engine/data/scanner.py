@@ -211,7 +211,7 @@ def scan(
         if chars.total < MIN_TEXT_CHARS:
             warnings.add("too_small", f"only {chars.total:,} characters of text; at least {MIN_TEXT_CHARS // 1000} KB is recommended")
     elif index < MIN_EXAMPLES:
-        warnings.add("too_small", f"only {index} examples; at least {MIN_EXAMPLES} are recommended")
+        warnings.add("too_small", f"only {index} example{'' if index == 1 else 's'}; at least {MIN_EXAMPLES} are recommended")
 
     mask = eval_mask(near, eval_fraction, seed)
     n_eval = int(mask.sum())
