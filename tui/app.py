@@ -58,7 +58,7 @@ class FinetuiApp(App[None]):
     TITLE = "finetui"
     SUB_TITLE = "fine-tune an LLM on your data"
     CSS_PATH = "app.tcss"
-    DEFAULT_MODE = "data"
+    DEFAULT_MODE = "data"  # the default screen's mode, registered on mount (see get_default_screen)
     #: F2-F4 stay out of the footer, which has room for a screen's own keys
     #: and F1 at 80 columns; the help screen and the palette list them.
     BINDINGS = [
