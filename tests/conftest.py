@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from tests.pilot_helpers import steady_cursors
+from tests.pilot_helpers import screen_text, settled, steady_cursors
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -54,19 +54,38 @@ def tui_env(finetui_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
 
 
 @pytest.fixture
-def snap_compare(snap_compare: Callable[..., bool]) -> Callable[..., bool]:
-    """pytest-textual-snapshot's ``snap_compare``, with every text cursor held still before the picture.
+def snap_compare(snap_compare: Callable[..., bool], request: pytest.FixtureRequest) -> Callable[..., bool]:
+    """pytest-textual-snapshot's ``snap_compare``, taken once the screen has settled, with every text cursor held still.
 
     A cursor blinks every half second; on a busy machine the picture would
-    catch it on or off by chance.
+    catch it on or off by chance. On a mismatch the rows that differ are
+    printed as text, so a failure far away (in CI) says what changed.
     """
+    shots: list[str] = []
 
     def compare(app: Any, *, run_before: Callable[[Pilot], Awaitable[None]] | None = None, **kwargs: Any) -> bool:
         async def before(pilot: Pilot) -> None:
             if run_before is not None:
                 await run_before(pilot)
             await steady_cursors(pilot)
+            shots.append(await settled(pilot))
 
-        return snap_compare(app, run_before=before, **kwargs)
+        same = snap_compare(app, run_before=before, **kwargs)
+        saved = request.path.parent / "__snapshots__" / request.path.stem / f"{request.node.name}.svg"
+        if not same and shots and saved.exists():
+            print_difference(screen_text(saved.read_text()), screen_text(shots[-1]))
+        return same
 
     return compare
+
+
+def print_difference(expected: list[str], actual: list[str]) -> None:
+    """The rows of the saved snapshot and of the screen that differ, one pair per row."""
+    print("snapshot rows that differ (saved / now):")
+    for row, (was, now) in enumerate(zip(expected, actual, strict=False)):
+        if was != now:
+            print(f"{row:2d} saved: {was}\n{row:2d} now:   {now}")
+    if len(expected) != len(actual):
+        print(f"saved has {len(expected)} rows, the screen {len(actual)}")
+    elif expected == actual:
+        print("none: the text is the same, so only colours or styles differ")
