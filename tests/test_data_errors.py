@@ -68,7 +68,7 @@ CASES = {
     "messages_not_list": ("d.jsonl", b'{"messages": "hi"}\n', {}, "bad_field", 1, "'messages'"),
     "csv_header_without_columns": ("d.csv", b"asked,replied\na,b\n", {}, "missing_field", 1, "header"),
     "csv_header_half": ("d.csv", b"prompt,answer\na,b\n", {}, "missing_field", 1, "'completion' is missing from the header"),
-    "csv_short_row": ("d.csv", b'prompt,completion\na,b\n"c\nd",e\nf\n', {}, "missing_field", 5, "'completion' is missing"),
+    "csv_short_row": ("d.csv", b'prompt,completion\na,b\n"c\nd",e\nf\n', {}, "missing_field", 5, "'completion' is missing (the row has 1 cell, the header 2)"),
     "tsv_short_row": ("d.tsv", b"prompt\tcompletion\na\tb\nc\n", {}, "missing_field", 3, "'completion'"),
     "unknown_format": ("d.jsonl", b"some words\n", {}, "unknown_format", 1, "neither JSON nor a table"),
     "no_examples_txt": ("d.txt", b"\n  \n\t\n", {}, "no_examples", None, "no examples found"),

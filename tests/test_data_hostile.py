@@ -40,6 +40,12 @@ def test_csv_row_with_more_cells_than_the_header_names_its_line(tmp_path: Path) 
     assert err.line == 3 and "3 cells" in err.message and "'000 people'" in err.message
 
 
+def test_csv_row_past_a_one_column_header_counts_in_words(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.csv", "text\nHello there\nHello, there\n")
+    err = error_of(DataSpec(path))
+    assert err.line == 3 and "the row has 2 cells but the header has 1 column (" in err.message
+
+
 def test_tsv_tab_inside_a_value_names_its_line(tmp_path: Path) -> None:
     path = write(tmp_path / "d.tsv", "prompt\tcompletion\nWhat?\tFine\nWhy?\tBecause\tof this\n")
     err = error_of(DataSpec(path))

@@ -362,7 +362,7 @@ def delimited(path: Path, lines: Lines, delimiter: str, normalise: Normaliser) -
             extra = ", ".join(repr(c) for c in row[len(names) :][:3])
             raise DataError(
                 path,
-                f"the row has {len(row)} cells but the header has {len(names)} columns (extra: {extra}); "
+                f"the row has {len(row)} cells but the header has {len(names)} column{'' if len(names) == 1 else 's'} (extra: {extra}); "
                 f"quote the values that hold {cell}",
                 line=start,
                 code="malformed_csv",
@@ -372,7 +372,7 @@ def delimited(path: Path, lines: Lines, delimiter: str, normalise: Normaliser) -
             yield normalise(record, start)
         except DataError as exc:
             if exc.code == "missing_field" and len(row) < len(names) and exc.field in names:
-                message = f"is missing (the row has {len(row)} cells, the header {len(names)})"
+                message = f"is missing (the row has {len(row)} cell{'' if len(row) == 1 else 's'}, the header {len(names)})"
                 raise DataError(path, message, line=start, field=exc.field, code="missing_field") from None
             raise
 
