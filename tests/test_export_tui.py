@@ -21,7 +21,6 @@ def _export_dialog(run_id: str, events: int):
         await run_page(pilot, run_id, events)
         await pilot.press("e")
         await until(pilot, lambda: isinstance(pilot.app.screen, ExportScreen))
-        await pilot.pause(0.2)
 
     return run_before
 

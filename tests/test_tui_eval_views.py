@@ -166,7 +166,6 @@ def test_compare_view(snap_compare) -> None:
 
     async def run_before(pilot: Pilot) -> None:
         await _mark_two_and_compare(pilot)
-        await pilot.pause(0.2)
 
     assert snap_compare(FinetuiApp(), terminal_size=SIZE, run_before=run_before)
 

@@ -40,7 +40,6 @@ def _page(run_id: str, events: int):
     async def run_before(pilot: Pilot) -> None:
         screen = await run_page(pilot, run_id, events)
         await until(pilot, lambda: bool(screen.query_one(LossChart).points))
-        await pilot.pause(0.2)
         await until(pilot, lambda: screen.query_one(RunLog).is_vertical_scroll_end)
 
     return run_before
