@@ -7,6 +7,7 @@ from pathlib import Path
 from time import monotonic
 
 import pytest
+from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.widgets import Button, Checkbox, Input, Static
 
@@ -243,17 +244,24 @@ async def test_a_launch_the_engine_refuses_marks_the_field_its_hint_names(code_m
         assert text(screen, "#train-status").endswith("; tick Trust code if you trust it") and RunStore().list() == []
 
 
+def palette_offers(pilot: Pilot, name: str) -> bool:
+    """Whether the command palette's highlighted command starts with ``name``: its search has ended."""
+    lists = pilot.app.screen.query(CommandList)
+    option = lists.first().highlighted_option if lists else None
+    return option is not None and str(option.prompt).startswith(name)
+
+
 @pytest.mark.slow  # about 5 s: it opens every screen from the palette and by key
 async def test_the_command_palette_and_f_keys_reach_every_place() -> None:
     async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
         await until(pilot, lambda: bool(pilot.app.screen.query("#separator")))
         await pilot.press("ctrl+p")
         await pilot.press(*"Playground")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: palette_offers(pilot, "Playground"))
         await pilot.press("enter")
         await until(pilot, lambda: pilot.app.current_mode == "playground")
         await pilot.press("ctrl+p", *"Runs")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: palette_offers(pilot, "Runs"))
         await pilot.press("enter")
         await until(pilot, lambda: pilot.app.current_mode == "runs")
         await pilot.press("f2")
