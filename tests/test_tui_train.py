@@ -113,7 +113,7 @@ async def test_launch_saves_the_form_as_the_runs_config_and_opens_the_run() -> N
         screen.query_one("#name", Input).value = "my-haiku"
         screen.query_one("#lora-r", Input).value = "4"
         screen.query_one("#max-steps", Input).value = "2"
-        await pilot.pause(0.1)
+        await until(pilot, lambda: (screen.config.name, screen.config.lora.r, screen.config.train.max_steps) == ("my-haiku", 4, 2))
         await pilot.press("ctrl+s")
         await until(pilot, lambda: len(RunStore().list()) == 1)
         run = RunStore().list()[0]
