@@ -12,7 +12,7 @@ import json
 import os
 import signal
 import threading
-import time
+from functools import partial
 from pathlib import Path
 
 import psutil
@@ -26,6 +26,7 @@ from engine.runs.process import cancel, refresh
 from engine.train import distributed
 from engine.train.distributed import Layout, rank_failure, rank_file
 from tests.tiny_model import make_model
+from tests.waiting import final_state, wait_for
 
 TIMEOUT_S = 600  # a loaded 2-core machine starts three Python processes per launch
 
@@ -49,18 +50,11 @@ def _config(data: Path, model: Path, name: str, **train) -> RunConfig:
     return RunConfig(name, DataConfig(str(data), separator="--SEP--"), ModelConfig(str(model)), train=TrainConfig(**train))
 
 
-def _wait(predicate, what: str, timeout: float = TIMEOUT_S):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+_wait = partial(wait_for, timeout=TIMEOUT_S)
 
 
 def _final(run: Run) -> str:
-    return _wait(lambda: (s := refresh(run).state) not in ("queued", "training") and s, f"{run.id} to end")
+    return final_state(run, TIMEOUT_S)
 
 
 def _processes_of(run: Run) -> list[psutil.Process]:

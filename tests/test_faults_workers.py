@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from engine.runs import Run, RunStore
 from engine.runs.events import EvalEvent, LogEvent, PhaseEvent
 from engine.runs.process import refresh
 from tests.run_folders import FILES, cli, damage, one_line_error, ready_run, strict_json
+from tests.waiting import final_state, wait_for
 
 # --- real workers: kills, races, a symlinked home, and a run trained through it all ---------------
 
@@ -57,14 +58,7 @@ def finetui(*args: str, home: Path | None = None, env: dict[str, str] | None = N
     return done
 
 
-def _wait(predicate: Callable[[], object], what: str, timeout: float = TIMEOUT_S) -> object:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+_wait = partial(wait_for, timeout=TIMEOUT_S)
 
 
 def _the_run(home: Path) -> Run:
@@ -78,7 +72,7 @@ def _phase_reached(run: Run, phase: str) -> bool:
 
 
 def _final(run: Run) -> str:
-    return str(_wait(lambda: (s := refresh(run).state) not in ("queued", "training") and s, f"{run.id} to end"))
+    return final_state(run, TIMEOUT_S)
 
 
 def _workers(run: Run) -> list[int]:

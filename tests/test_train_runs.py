@@ -6,7 +6,7 @@ import json
 import os
 import signal
 import threading
-import time
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -19,6 +19,7 @@ from engine.runs.files import held_by_someone
 from engine.runs.lifecycle import resume_run, start_run
 from engine.runs.process import INTERRUPTED, cancel, refresh
 from tests.tiny_model import make_model
+from tests.waiting import final_state, wait_for
 
 pytestmark = pytest.mark.slow  # every test here starts training processes
 
@@ -44,14 +45,7 @@ def _config(data: Path, model: Path, name: str, **train) -> RunConfig:
     return RunConfig(name, DataConfig(str(data), separator="--SEP--"), ModelConfig(str(model)), train=TrainConfig(**train))
 
 
-def _wait(predicate, what: str, timeout: float = TIMEOUT_S):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+_wait = partial(wait_for, timeout=TIMEOUT_S)
 
 
 E = TypeVar("E", bound=RunEvent)
@@ -62,7 +56,7 @@ def _events(run: Run, kind: type[E]) -> list[E]:
 
 
 def _final(run: Run) -> str:
-    return _wait(lambda: (s := refresh(run).state) not in ("queued", "training") and s, f"{run.id} to end")
+    return final_state(run, TIMEOUT_S)
 
 
 def _base_outputs(model) -> dict:

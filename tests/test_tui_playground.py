@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from time import monotonic
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ from textual.widgets import Checkbox, Input, Static, TabbedContent, TextArea
 from engine.config import DataConfig, ModelConfig, RunConfig
 from engine.infer.protocol import Done, Reply, Scores, TokenScore
 from engine.runs import RunStore
+from tests.pilot_helpers import until as until_within
 from tests.tiny_model import make_adapter, make_model
 from tui.run_watch import RunWatcher
 from tui.screens.dialogs import ErrorScreen
@@ -93,11 +94,7 @@ class PlaygroundApp(App[None]):
         self.run_watcher.start()
 
 
-async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = SLOW) -> None:
-    deadline = monotonic() + timeout
-    while not condition():
-        assert monotonic() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.02)
+until = partial(until_within, timeout=SLOW)  # the inference process loads a model first
 
 
 def screen_of(pilot: Pilot) -> PlaygroundScreen:
