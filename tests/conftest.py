@@ -41,6 +41,24 @@ def finetui_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     return home
 
 
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama saved as a model folder, made once per module: what the tests that train load."""
+    from tests.tiny_model import make_model  # here: torch and transformers load only for the tests that ask
+
+    return make_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture(scope="module")
+def lines(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """80 short, varied lines split at ``--SEP--``: a data file the tiny model learns in a few steps."""
+    words = "the quick brown fox jumps over the lazy dog a journey of a thousand miles begins".split()
+    pieces = [" ".join(words[(i * 3) % len(words) :] + words[: (i * 5) % len(words)]) + f" {i}" for i in range(80)]
+    path = tmp_path_factory.mktemp("data") / "lines.txt"
+    path.write_text("\n--SEP--\n".join(pieces))
+    return path
+
+
 @pytest.fixture
 def tui_env(finetui_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The TUI tests' world: the repository root as the working folder (paths on screen are

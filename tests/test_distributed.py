@@ -25,24 +25,9 @@ from engine.runs.lifecycle import resume_run, start_run
 from engine.runs.process import cancel, refresh
 from engine.train import distributed
 from engine.train.distributed import Layout, rank_failure, rank_file
-from tests.tiny_model import make_model
 from tests.waiting import final_state, wait_for
 
 TIMEOUT_S = 600  # a loaded 2-core machine starts three Python processes per launch
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    return make_model(tmp_path_factory.mktemp("tiny-model"))
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    words = "the quick brown fox jumps over the lazy dog a journey of a thousand miles begins".split()
-    pieces = [" ".join(words[(i * 3) % len(words) :] + words[: (i * 5) % len(words)]) + f" {i}" for i in range(80)]
-    path = tmp_path_factory.mktemp("data") / "lines.txt"
-    path.write_text("\n--SEP--\n".join(pieces))
-    return path
 
 
 def _config(data: Path, model: Path, name: str, **train) -> RunConfig:
@@ -102,8 +87,8 @@ def _set_max_steps(run: Run, steps: int, devices: str | None = None) -> None:
 
 
 @pytest.mark.slow
-def test_two_ranks_reach_ready_with_the_loss_of_one_process_with_the_same_global_batch(data, tiny_model):
-    run = start_run(_config(data, tiny_model, "two"))
+def test_two_ranks_reach_ready_with_the_loss_of_one_process_with_the_same_global_batch(lines, tiny_model):
+    run = start_run(_config(lines, tiny_model, "two"))
     assert _final(run) == "ready", run.status().reason
     _no_orphans(run)
     two = [e.loss for e in _steps(run)]
@@ -115,7 +100,7 @@ def test_two_ranks_reach_ready_with_the_loss_of_one_process_with_the_same_global
 
     from engine.train.finetune import fit, prepare
 
-    alone = RunStore().create(_config(data, tiny_model, "one", devices="1", batch_size=4))
+    alone = RunStore().create(_config(lines, tiny_model, "one", devices="1", batch_size=4))
     session = prepare(alone)
     assert fit(session, threading.Event()) == "ready"
     one = [e.loss for e in _steps(alone)]
@@ -126,8 +111,8 @@ def test_two_ranks_reach_ready_with_the_loss_of_one_process_with_the_same_global
 
 
 @pytest.mark.slow
-def test_kill_of_rank_1_fails_naming_it_then_resume_cancel_and_resume_on_one_process(data, tiny_model):
-    run = start_run(_config(data, tiny_model, "faults", max_steps=400, save_steps=1))
+def test_kill_of_rank_1_fails_naming_it_then_resume_cancel_and_resume_on_one_process(lines, tiny_model):
+    run = start_run(_config(lines, tiny_model, "faults", max_steps=400, save_steps=1))
     _wait(lambda: any(isinstance(e, CheckpointEvent) for _, e in run.events()), "a checkpoint")
     os.kill(_rank_pid(run, 1), signal.SIGKILL)
     assert _final(run) == "failed"

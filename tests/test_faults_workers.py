@@ -27,22 +27,6 @@ from tests.waiting import final_state, wait_for
 TIMEOUT_S = 300
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tiny_model import make_model
-
-    return make_model(tmp_path_factory.mktemp("tiny-model"))
-
-
-@pytest.fixture(scope="module")
-def lines(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    words = "the quick brown fox jumps over the lazy dog a journey of a thousand miles begins".split()
-    pieces = [" ".join(words[(i * 3) % len(words) :] + words[: (i * 5) % len(words)]) + f" {i}" for i in range(60)]
-    path = tmp_path_factory.mktemp("data") / "lines.txt"
-    path.write_text("\n--SEP--\n".join(pieces))
-    return path
-
-
 def _train_args(data: Path, model: Path, *extra: str) -> list[str]:
     return ["train", str(data), "--separator", "--SEP--", "--model", str(model), "--quant", "none",
             "--lr", "5e-3", "--batch-size", "4", "--seq-len", "64", "--save-steps", "2", "--detach", *extra]

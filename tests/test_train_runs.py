@@ -18,26 +18,11 @@ from engine.runs.events import CheckpointEvent, LogEvent, RunEvent, StatusEvent,
 from engine.runs.files import held_by_someone
 from engine.runs.lifecycle import resume_run, start_run
 from engine.runs.process import INTERRUPTED, cancel, refresh
-from tests.tiny_model import make_model
 from tests.waiting import final_state, wait_for
 
 pytestmark = pytest.mark.slow  # every test here starts training processes
 
 TIMEOUT_S = 240
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    return make_model(tmp_path_factory.mktemp("tiny-model"))
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    words = "the quick brown fox jumps over the lazy dog a journey of a thousand miles begins".split()
-    pieces = [" ".join(words[(i * 3) % len(words) :] + words[: (i * 5) % len(words)]) + f" {i}" for i in range(80)]
-    path = tmp_path_factory.mktemp("data") / "lines.txt"
-    path.write_text("\n--SEP--\n".join(pieces))
-    return path
 
 
 def _config(data: Path, model: Path, name: str, **train) -> RunConfig:
@@ -79,10 +64,10 @@ def _base_outputs(model) -> dict:
     return out
 
 
-def test_lora_weights_change_and_base_weights_do_not(data, tiny_model):
+def test_lora_weights_change_and_base_weights_do_not(lines, tiny_model):
     from engine.train.finetune import fit, prepare
 
-    run = RunStore().create(_config(data, tiny_model, "lora", max_steps=6, save_steps=100))
+    run = RunStore().create(_config(lines, tiny_model, "lora", max_steps=6, save_steps=100))
     session = prepare(run)
     before = {n: p.detach().clone() for n, p in session.model.named_parameters()}
     layers_before = _base_outputs(session.model)
@@ -108,8 +93,8 @@ def test_lora_weights_change_and_base_weights_do_not(data, tiny_model):
     assert (run.adapter_dir / "adapter_model.safetensors").exists()
 
 
-def test_detached_run_cancel_then_resume_to_ready(data, tiny_model):
-    run = start_run(_config(data, tiny_model, "cancel", max_steps=400, save_steps=1000))
+def test_detached_run_cancel_then_resume_to_ready(lines, tiny_model):
+    run = start_run(_config(lines, tiny_model, "cancel", max_steps=400, save_steps=1000))
     _wait(lambda: _events(run, StepEvent), "the first step")
     assert refresh(run).state == "training"
     cancel(run)
@@ -132,8 +117,8 @@ def test_detached_run_cancel_then_resume_to_ready(data, tiny_model):
     assert metrics is not None and metrics.train.steps == saved_step + 3
 
 
-def test_killed_process_shows_failed_interrupted_then_resumes(data, tiny_model):
-    run = start_run(_config(data, tiny_model, "killed", max_steps=300, save_steps=2))
+def test_killed_process_shows_failed_interrupted_then_resumes(lines, tiny_model):
+    run = start_run(_config(lines, tiny_model, "killed", max_steps=300, save_steps=2))
     _wait(lambda: _events(run, CheckpointEvent), "a checkpoint")
     os.kill(run.status().pid, signal.SIGKILL)
     status = _wait(lambda: (s := refresh(run)).state == "failed" and s, "the crash to be noticed", timeout=30)
@@ -145,9 +130,9 @@ def test_killed_process_shows_failed_interrupted_then_resumes(data, tiny_model):
     assert _final(run) == "ready", run.status().reason
 
 
-def test_second_run_waits_queued_until_the_first_ends(data, tiny_model):
-    first = start_run(_config(data, tiny_model, "first", max_steps=400, save_steps=1000))
-    second = start_run(_config(data, tiny_model, "second", max_steps=3, save_steps=1000))
+def test_second_run_waits_queued_until_the_first_ends(lines, tiny_model):
+    first = start_run(_config(lines, tiny_model, "first", max_steps=400, save_steps=1000))
+    second = start_run(_config(lines, tiny_model, "second", max_steps=3, save_steps=1000))
     _wait(lambda: _events(first, StepEvent), "the first run to train")
     # The second run's worker is alive in the queue (it holds its worker lock and has claimed the run) ...
     _wait(lambda: held_by_someone(second.worker_lock_path) and refresh(second).pid is not None, "the second worker to queue")
@@ -164,9 +149,9 @@ def test_second_run_waits_queued_until_the_first_ends(data, tiny_model):
     assert second_trained_at >= first.status().ended_at - 0.5
 
 
-def test_cancel_while_queued(data, tiny_model):
-    first = start_run(_config(data, tiny_model, "blocker", max_steps=400, save_steps=1000))
-    queued = start_run(_config(data, tiny_model, "waiting"))
+def test_cancel_while_queued(lines, tiny_model):
+    first = start_run(_config(lines, tiny_model, "blocker", max_steps=400, save_steps=1000))
+    queued = start_run(_config(lines, tiny_model, "waiting"))
     _wait(lambda: refresh(queued).pid is not None and refresh(first).state == "training", "both processes")
     cancel(queued)
     assert _final(queued) == "cancelled"
@@ -175,11 +160,11 @@ def test_cancel_while_queued(data, tiny_model):
     assert _final(first) == "cancelled"
 
 
-def test_cli_train_says_whether_the_run_starts_or_waits(data, tiny_model, capsys):
+def test_cli_train_says_whether_the_run_starts_or_waits(lines, tiny_model, capsys):
     from tui.cli import main
 
     def train(name: str) -> tuple[Run, str]:
-        argv = ["train", str(data), "--separator", "--SEP--", "--model", str(tiny_model), "--name", name]
+        argv = ["train", str(lines), "--separator", "--SEP--", "--model", str(tiny_model), "--name", name]
         assert main([*argv, "--max-steps", "400", "--save-steps", "1000", "--seq-len", "64", "--detach"]) == 0
         return next(run for run in RunStore().list() if run.config().name == name), capsys.readouterr().out
 
@@ -192,13 +177,13 @@ def test_cli_train_says_whether_the_run_starts_or_waits(data, tiny_model, capsys
         assert _final(run) == "cancelled"
 
 
-def test_a_cancel_before_the_worker_starts_is_kept(data, tiny_model):
+def test_a_cancel_before_the_worker_starts_is_kept(lines, tiny_model):
     """Cancelled in the moment between launch and the worker's first word: the worker must not revive it."""
     import psutil
 
     from engine.runs.process import launch
 
-    run = RunStore().create(_config(data, tiny_model, "early"))
+    run = RunStore().create(_config(lines, tiny_model, "early"))
     assert cancel(run).state == "cancelled"  # no process yet: marked here
     worker = psutil.Process(launch(run))  # the worker starts late
     assert worker.wait(timeout=TIMEOUT_S) == 0
