@@ -38,9 +38,9 @@ def test_each_check_warns_and_names_the_example(name: str) -> None:
     assert warning is not None and warning.count == 1, [w.code for w in report.warnings]
     assert warning.lines == [2]
     if where == "index":
-        assert warning.indices == [1] and "examples 1" in warning.describe()
+        assert warning.indices == [1] and "(example 1)" in warning.describe()
     else:
-        assert warning.indices == [] and "lines 2" in warning.describe() and report.examples == 1
+        assert warning.indices == [] and "(line 2)" in warning.describe() and report.examples == 1
     # The good conversation on line 1 raises nothing of the kind.
     others = {w.code for w in report.warnings} - {code, "too_small", "no_eval_split"}
     assert not others, others

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.data import DataSpec, Report, scan
-from engine.data.report import MAX_INDICES
+from engine.data.report import MAX_INDICES, DataWarning
 
 SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in "aeiou"]
 
@@ -257,3 +257,14 @@ def test_warnings_are_listed_in_a_fixed_order(tmp_path: Path) -> None:
     items[2] = "x" + "     " * 30 + "y"
     report = scan(separated(tmp_path, items))
     assert codes(report) == ["too_small", "duplicate", "repetitive", "excess_spaces"]
+
+
+def test_a_warning_names_its_places_in_words() -> None:
+    one = DataWarning("empty", "empty examples (dropped)")
+    one.add(line=1)
+    assert one.describe() == "empty examples (dropped) (line 1)"
+    several = DataWarning("duplicate", "exact duplicates of an earlier example")
+    for index in range(10):
+        several.add(index=index, line=index + 1)
+    assert several.describe(limit=3) == "exact duplicates of an earlier example (examples 0, 1, 2 ...)"
+    assert DataWarning("too_small", "only 1 example").describe() == "only 1 example"

@@ -67,7 +67,7 @@ async def test_keyboard_only_flow(tui_env: Path) -> None:
         table = preview.query_one(ExampleTable)
         assert table.row_count == 14
         warnings = text_of(preview, "#warnings")
-        assert "too_small ×1" in warnings and "duplicate ×1" in warnings and "(examples 9)" in warnings
+        assert "too_small ×1" in warnings and "duplicate ×1" in warnings and "(example 9)" in warnings
 
         await pilot.press("down", "down", "enter")
         assert isinstance(app.screen, ExampleScreen)

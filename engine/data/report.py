@@ -45,16 +45,13 @@ class DataWarning:
 
     def describe(self, limit: int = 8) -> str:
         """One line for people: the message, the count and the first places."""
-        places = ""
-        if self.indices:
-            shown = ", ".join(str(i) for i in self.indices[:limit])
-            more = " ..." if self.count > limit else ""
-            places = f" (examples {shown}{more})"
-        elif self.lines:
-            shown = ", ".join(str(i) for i in self.lines[:limit])
-            more = " ..." if self.count > limit else ""
-            places = f" (lines {shown}{more})"
-        return f"{self.message}{places}"
+        places, noun = (self.indices, "example") if self.indices else (self.lines, "line")
+        if not places:
+            return self.message
+        shown = ", ".join(str(i) for i in places[:limit])
+        more = " ..." if self.count > limit else ""
+        plural = "" if self.count == 1 else "s"
+        return f"{self.message} ({noun}{plural} {shown}{more})"
 
     def to_json(self) -> dict[str, object]:
         return {
