@@ -268,3 +268,17 @@ def test_a_warning_names_its_places_in_words() -> None:
         several.add(index=index, line=index + 1)
     assert several.describe(limit=3) == "exact duplicates of an earlier example (examples 0, 1, 2 ...)"
     assert DataWarning("too_small", "only 1 example").describe() == "only 1 example"
+
+
+@pytest.mark.parametrize(
+    ("lines", "said"),
+    [
+        ('{"prompt": "q", "completion": " "}\n{"prompt": "r", "completion": "s"}\n', "answer (the completion) is empty"),
+        ('{"instruction": "q", "output": ""}\n{"instruction": "r", "output": "s"}\n', "answer (the assistant's turns) is empty"),
+    ],
+)
+def test_the_empty_warning_says_what_the_dropped_example_lacks(tmp_path: Path, lines: str, said: str) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text(lines)
+    warning = scan(DataSpec(path)).warning("empty")
+    assert warning is not None and warning.lines == [1] and said in warning.describe()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine.data import parsers
 from engine.data.errors import DataError
-from engine.data.examples import Example
+from engine.data.examples import Example, Kind
 from engine.data.names import FILE_FORMATS, FORMATS, SHAPES
 from engine.data.raw import ParseState, Raw
 from engine.data.reader import Progress, check_readable, is_parquet, iter_lines, read_head
@@ -154,6 +154,14 @@ def parse(spec: DataSpec, state: ParseState, on_progress: Progress | None = None
     if fmt == "json":
         return parsers.json_records(spec.path, lines, normalise)
     return parsers.delimited(spec.path, lines, "\t" if fmt == "tsv" else ",", normalise)
+
+
+#: The report's ``empty`` warning, worded for what the dropped examples lack.
+EMPTY_WARNING: dict[Kind, str] = {
+    "text": "empty examples (dropped)",
+    "prompt_completion": "examples whose answer (the completion) is empty: nothing to learn from (dropped)",
+    "messages": "examples whose answer (the assistant's turns) is empty: nothing to learn from (dropped)",
+}
 
 
 def is_empty(raw: Raw) -> bool:

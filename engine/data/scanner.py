@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from engine.data import quality
 from engine.data.examples import Example
-from engine.data.formats import DataSpec, detect_format, is_empty, no_examples, parse, to_example
+from engine.data.formats import EMPTY_WARNING, DataSpec, detect_format, is_empty, no_examples, parse, to_example
 from engine.data.raw import ParseState
 from engine.data.reader import Progress, check_readable
 from engine.data.report import DataWarning, Report
@@ -154,7 +154,7 @@ def scan(
             if "no_assistant" in raw.issues:
                 warnings.add("no_assistant", ISSUES["no_assistant"], line=raw.line)
             else:
-                warnings.add("empty", "empty examples (dropped)", line=raw.line)
+                warnings.add("empty", EMPTY_WARNING[raw.kind], line=raw.line)
             continue
         example = to_example(index, raw)
         for code in raw.issues:
