@@ -401,7 +401,8 @@ def test_cli_generate_and_likelihood(world, session, monkeypatch, capsys):
     [
         (["generate", "no-such-run", "--prompt", "x"], "no run 'no-such-run'"),
         (["generate", "alpha", "--prompt", ""], "the prompt is empty"),
-        (["generate", "alpha", "--prompt", "x", "--max-tokens", "0"], "max_tokens must be at least 1"),
+        (["generate", "alpha", "--prompt", "x", "--max-tokens", "0"], "error: --max-tokens must be at least 1"),
+        (["generate", "alpha", "--prompt", "x", "--top-p", "2"], "error: --top-p must be in (0, 1]"),
         (["likelihood", "alpha", "--file", "/no/such/file.txt"], "cannot read /no/such/file.txt"),
         (["likelihood", "pending", "--text", "x"], "has no adapter yet"),
     ],

@@ -88,6 +88,8 @@ def test_reply_lines_are_the_protocols():
     assert End(id="g").to_json() == {"id": "g", "event": "end"}
     assert End(id="c", cancelled=True).to_json() == {"id": "c", "event": "end", "cancelled": True}
     assert Error(id=1, code="bad_json", message="m").to_json() == {"id": 1, "event": "error", "code": "bad_json", "message": "m"}
+    about = Error(id=2, code="bad_request", message="top_k must be 0 (off) or more, not -1", field="top_k")
+    assert about.to_json()["field"] == "top_k" and reply_from_json(about.to_json()) == about
     scores = SCORES.to_json()
     assert list(scores) == ["id", "event", "model", "run", "avg_logprob", "perplexity", "scored_tokens", "texts"]
     assert scores["texts"][0]["tokens"][1] == {"text": "é", "id": 3, "logprob": None, "rank": 40}
@@ -157,3 +159,10 @@ def test_a_request_built_in_code_is_checked_like_a_typed_line():
     assert caught.value.code == "unknown_type"
     with pytest.raises(RequestError, match="missing field 'target'"):
         parse_request({"type": "cancel"})
+
+
+@pytest.mark.parametrize(("key", "value"), [("max_tokens", 0), ("temperature", -1), ("top_k", -1), ("top_p", 2), ("seed", -1)])
+def test_a_sampling_value_out_of_range_names_its_key_first(key, value):
+    with pytest.raises(RequestError) as caught:
+        parse_request({**GenerateRequest(prompt="x").to_json(1), key: value})
+    assert caught.value.field == key and str(caught.value).startswith(f"{key} must be")

@@ -421,17 +421,19 @@ class Error(Reply):
     TERMINAL: ClassVar[bool] = True
     code: str
     message: str
+    field: str | None = None
+    """The request's key that the message names first (``max_tokens``), when it is about one."""
 
     def fields(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message}
+        return {"code": self.code, "message": self.message} | ({"field": self.field} if self.field else {})
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> Error:
-        return cls(code=_maybe(raw, "code", str) or "internal", message=_need(raw, "message", str))
+        return cls(code=_maybe(raw, "code", str) or "internal", message=_need(raw, "message", str), field=_maybe(raw, "field", str))
 
     @classmethod
     def of(cls, error: RequestError, rid: RequestId = None) -> Error:
-        return cls(id=rid, code=error.code, message=str(error))
+        return cls(id=rid, code=error.code, message=str(error), field=error.field)
 
 
 REPLIES: dict[str, type[Reply]] = {

@@ -44,9 +44,11 @@ class RequestError(Exception):
     cannot be loaded), ``cancelled``, ``internal``.
     """
 
-    def __init__(self, message: str, code: str = "bad_request") -> None:
+    def __init__(self, message: str, code: str = "bad_request", field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.field = field
+        """The request's key the message is about, when it names one first: a front end words it its own way."""
 
 
 @dataclass(frozen=True)
@@ -324,19 +326,19 @@ def parse_generate(raw: dict[str, Any]) -> GenerateRequest:
         raise RequestError("the prompt is empty")
     max_tokens = _field(raw, "max_tokens", int, GenerateRequest.max_tokens)
     if max_tokens < 1:
-        raise RequestError(f"max_tokens must be at least 1, not {max_tokens}")
+        raise RequestError(f"max_tokens must be at least 1, not {max_tokens}", field="max_tokens")
     temperature = float(_field(raw, "temperature", (int, float), GenerateRequest.temperature))
     if not 0 <= temperature <= 100:
-        raise RequestError(f"temperature must be between 0 (greedy) and 100, not {temperature:g}")
+        raise RequestError(f"temperature must be between 0 (greedy) and 100, not {temperature:g}", field="temperature")
     top_k = _field(raw, "top_k", int, GenerateRequest.top_k)
     if top_k < 0:
-        raise RequestError(f"top_k must be 0 (off) or more, not {top_k}")
+        raise RequestError(f"top_k must be 0 (off) or more, not {top_k}", field="top_k")
     top_p = float(_field(raw, "top_p", (int, float), GenerateRequest.top_p))
     if not 0 < top_p <= 1:
-        raise RequestError(f"top_p must be in (0, 1] (1 is off), not {top_p:g}")
+        raise RequestError(f"top_p must be in (0, 1] (1 is off), not {top_p:g}", field="top_p")
     seed = _field(raw, "seed", int, None)
     if seed is not None and not 0 <= seed < 2**63:
-        raise RequestError(f"seed must be between 0 and 2**63 - 1, not {seed}")
+        raise RequestError(f"seed must be between 0 and 2**63 - 1, not {seed}", field="seed")
     stop = raw.get("stop")
     if stop is None:
         stop = []

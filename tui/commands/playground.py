@@ -104,7 +104,11 @@ class _Handler:
         return last
 
     def fail(self, reply: Error) -> int:
-        error(self.command, reply.message)
+        """Say the error in the CLI's terms: a request key the message starts with becomes its flag."""
+        message = reply.message
+        if reply.field and message.startswith(reply.field):
+            message = "--" + reply.field.replace("_", "-") + message[len(reply.field) :]
+        error(self.command, message)
         return 1 if reply.code == "internal" else 2
 
     def describe_base(self) -> str:
