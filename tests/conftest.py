@@ -50,6 +50,14 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The tiny model's tokenizer (a real byte-level BPE with a chat template), made once per module."""
+    from tests.tiny_model import make_tokenizer
+
+    return make_tokenizer(tmp_path_factory.mktemp("tokenizer"))
+
+
+@pytest.fixture(scope="module")
 def lines(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """80 short, varied lines split at ``--SEP--``: a data file the tiny model learns in a few steps."""
     words = "the quick brown fox jumps over the lazy dog a journey of a thousand miles begins".split()

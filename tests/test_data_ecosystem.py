@@ -10,7 +10,6 @@ import pytest
 
 from engine.data import DataError, DataSpec, detect_format, iter_examples, scan
 from engine.train.tokenize import IGNORE, TemplateError, encode
-from tests.tiny_model import make_tokenizer
 
 FORMATS = Path(__file__).parent / "fixtures" / "formats"
 
@@ -119,11 +118,6 @@ TOOLS_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}"
     "{% for c in m.get('tool_calls') or [] %}<call>{{ c['function']['name'] }}{{ c['function']['arguments'] | tojson }}</call>{% endfor %}</s>{% endfor %}"
 )
-
-
-@pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory):
-    return make_tokenizer(tmp_path_factory.mktemp("tok"))
 
 
 def _tool_example():

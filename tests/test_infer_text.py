@@ -16,12 +16,6 @@ from engine.infer.requests import (
     parse_load,
 )
 from engine.infer.text import REPLACEMENT, incremental_text, token_texts
-from tests.tiny_model import make_tokenizer
-
-
-@pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory):
-    return make_tokenizer(tmp_path_factory.mktemp("tokenizer"))
 
 
 def _decoder(tokenizer):

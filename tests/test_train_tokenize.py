@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from engine.data import Example, Message
 from engine.train.tokenize import IGNORE, encode, encode_windows
-from tests.tiny_model import make_tokenizer
-
-
-@pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory):
-    return make_tokenizer(tmp_path_factory.mktemp("tok"))
 
 
 def _decode_labelled(tokenizer, enc) -> str:
