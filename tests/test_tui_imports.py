@@ -18,6 +18,7 @@ HEAVY = ("torch", "transformers", "peft", "bitsandbytes")
 SCRIPT = """
 import asyncio, json, sys
 from pathlib import Path
+from tests.pilot_helpers import until
 from tui.app import FinetuiApp
 from tui.screens.preview import PreviewScreen
 from tui.screens.train import TrainScreen
@@ -26,23 +27,18 @@ async def main():
     app = FinetuiApp(start_path=Path("tests/fixtures/tui/qa.jsonl"))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f5")
-        for _ in range(500):
-            screen = app.screen
-            if isinstance(screen, PreviewScreen) and screen.report is not None:
-                break
-            await pilot.pause(0.01)
-        else:
-            raise SystemExit("the preview never finished")
+        await until(pilot, lambda: isinstance(app.screen, PreviewScreen) and app.screen.report is not None, timeout=30)
         await pilot.press("enter", "escape", "t")
-        for _ in range(500):
-            screen = app.screen
-            if isinstance(screen, TrainScreen) and screen.tokens is not None:
-                break
-            await pilot.pause(0.01)
-        else:
-            raise SystemExit("the train screen never counted the tokens")
-        await pilot.press("f3", "f4", "f1", "escape", "f2", "escape", "escape")
-        await pilot.pause(0.5)
+        await until(pilot, lambda: isinstance(app.screen, TrainScreen) and app.screen.tokens is not None, timeout=30)
+        for key, shown in (("f3", "RunsScreen"), ("f4", "PlaygroundScreen"), ("f1", "HelpScreen")):
+            await pilot.press(key)
+            await until(pilot, lambda: type(app.screen).__name__ == shown)
+        await pilot.press("escape", "f2")
+        await until(pilot, lambda: app.current_mode == "data")
+        await pilot.press("escape", "escape")
+        await until(pilot, lambda: type(app.screen).__name__ == "DataScreen")
+        # what the screens started in threads has run too (the file tree's loader waits for ever, by design)
+        await until(pilot, lambda: all(w.is_finished or w.group == "_loader" for w in app.workers))
 
 asyncio.run(main())
 print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in {heavy})))
