@@ -18,6 +18,7 @@ from engine.data.errors import DataError
 from engine.data.raw import ParseState, Raw
 from engine.data.reader import Progress
 from engine.data.records import Normaliser
+from engine.words import counted
 
 #: Longest CSV/TSV field accepted (the csv module's default is 128 KB): far above any
 #: training example, yet a quote left open, which swallows the rest of the file into
@@ -362,7 +363,7 @@ def delimited(path: Path, lines: Lines, delimiter: str, normalise: Normaliser) -
             extra = ", ".join(repr(c) for c in row[len(names) :][:3])
             raise DataError(
                 path,
-                f"the row has {len(row)} cells but the header has {len(names)} column{'' if len(names) == 1 else 's'} (extra: {extra}); "
+                f"the row has {counted(len(row), 'cell')} but the header has {counted(len(names), 'column')} (extra: {extra}); "
                 f"quote the values that hold {cell}",
                 line=start,
                 code="malformed_csv",
@@ -372,7 +373,7 @@ def delimited(path: Path, lines: Lines, delimiter: str, normalise: Normaliser) -
             yield normalise(record, start)
         except DataError as exc:
             if exc.code == "missing_field" and len(row) < len(names) and exc.field in names:
-                message = f"is missing (the row has {len(row)} cell{'' if len(row) == 1 else 's'}, the header {len(names)})"
+                message = f"is missing (the row has {counted(len(row), 'cell')}, the header {len(names)})"
                 raise DataError(path, message, line=start, field=exc.field, code="missing_field") from None
             raise
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.data.examples import Example
+from engine.words import plural
 
 #: How each record layout is named in the report.
 FLAVOURS = {
@@ -50,8 +51,7 @@ class DataWarning:
             return self.message
         shown = ", ".join(str(i) for i in places[:limit])
         more = " ..." if self.count > limit else ""
-        plural = "" if self.count == 1 else "s"
-        return f"{self.message} ({noun}{plural} {shown}{more})"
+        return f"{self.message} ({plural(noun, self.count)} {shown}{more})"
 
     def to_json(self) -> dict[str, object]:
         return {

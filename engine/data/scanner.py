@@ -20,6 +20,7 @@ from engine.data.report import DataWarning, Report
 from engine.data.sniff import sniff_separator
 from engine.data.split import DEFAULT_EVAL_FRACTION, eval_mask
 from engine.data.stats import LengthAccumulator
+from engine.words import counted
 
 if TYPE_CHECKING:
     import numpy as np
@@ -211,7 +212,7 @@ def scan(
         if chars.total < MIN_TEXT_CHARS:
             warnings.add("too_small", f"only {chars.total:,} characters of text; at least {MIN_TEXT_CHARS // 1000} KB is recommended")
     elif index < MIN_EXAMPLES:
-        warnings.add("too_small", f"only {index} example{'' if index == 1 else 's'}; at least {MIN_EXAMPLES} are recommended")
+        warnings.add("too_small", f"only {counted(index, 'example')}; at least {MIN_EXAMPLES} are recommended")
 
     mask = eval_mask(near, eval_fraction, seed)
     n_eval = int(mask.sum())
