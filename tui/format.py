@@ -25,6 +25,7 @@ from engine.runs.events import (
     TrainFigures,
     UnreadableEvent,
 )
+from engine.words import counted
 
 if TYPE_CHECKING:  # the estimate's module reads models and data: the TUI imports it only where it counts tokens
     from engine.estimate import Estimate, TokenStats
@@ -152,7 +153,7 @@ def verdict(baseline: float | None, custom: float | None, higher_is_better: bool
 
 def training_lines(train: TrainFigures) -> tuple[str, str]:
     """Steps, tokens and time; then speed, peak memory and device (either may be empty)."""
-    first = [f"{train.steps:,} steps" if train.steps is not None else "", f"{train.tokens:,} tokens" if train.tokens is not None else ""]
+    first = [counted(train.steps, "step") if train.steps is not None else "", counted(train.tokens, "token") if train.tokens is not None else ""]
     line = ", ".join(part for part in first if part)
     if train.train_time_s is not None:
         line += f" in {duration(train.train_time_s)}"
@@ -248,11 +249,11 @@ def estimate_lines(tokens: TokenStats, estimate: Estimate, asked_seq_len: int) -
         Line(f"{approx}{tokens.total:,} in all · sequences of {tokens.seq_len:,}{context}"),
     ]
     if tokens.cut:
-        lines.append(Line(f"{tokens.cut:,} examples longer than {tokens.seq_len:,} tokens are cut", "warning"))
+        lines.append(Line(f"{counted(tokens.cut, 'example')} longer than {tokens.seq_len:,} tokens: cut in training", "warning"))
     if tokens.split:
-        lines.append(Line(f"{tokens.split:,} texts longer than {tokens.seq_len:,} tokens are read in parts"))
+        lines.append(Line(f"{counted(tokens.split, 'text')} longer than {tokens.seq_len:,} tokens: read in parts"))
     time = f" · about {duration(estimate.seconds)}" if estimate.seconds is not None else ""
-    lines.append(Line(f"{estimate.steps:,} steps · {estimate.train_tokens:,} tokens{time}", "strong"))
+    lines.append(Line(f"{counted(estimate.steps, 'step')} · {counted(estimate.train_tokens, 'token')}{time}", "strong"))
     if estimate.processes > 1:
         lines.append(Line(f"global batch {estimate.global_batch:,} sequences per step, over {estimate.processes} processes"))
     lines.append(Line(estimate_basis(estimate), "muted"))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.data.examples import Example
-from engine.words import plural
+from engine.words import counted, plural
 
 #: How each record layout is named in the report.
 FLAVOURS = {
@@ -136,8 +136,8 @@ class Report:
         if masked.count >= self.examples:
             return f"this run would train on no tokens: every example's answer is masked (weight 0) or cut at {self.max_seq_len:,} tokens"
         return (
-            f"{masked.count:,} examples would train on their prompt only: "
-            f"their answers are masked or cut at {self.max_seq_len:,} tokens, so they teach nothing"
+            f"{counted(masked.count, 'example')} would train on the prompt only: "
+            f"the answer is masked or cut at {self.max_seq_len:,} tokens, so nothing is learned from it"
         )
 
     def warning(self, code: str) -> DataWarning | None:

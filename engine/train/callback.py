@@ -20,6 +20,7 @@ from engine.cpu_share import PLAYGROUND_LOCK, ThreadShare
 from engine.runs import Run
 from engine.runs.events import DURING, CheckpointEvent, EvalEvent, EvalFigures, StepEvent, count, finite
 from engine.train.distributed import agreed_stop
+from engine.words import counted
 
 
 class TrainingFailed(Exception):
@@ -41,7 +42,7 @@ class EventsCallback(TrainerCallback):
         self.start_time = time.time()
         self.start_step = state.global_step
         self.start_tokens = state.num_input_tokens_seen
-        self.run.log(f"training: {state.max_steps} steps, from step {state.global_step}")
+        self.run.log(f"training: {counted(state.max_steps, 'step')}, from step {state.global_step}")
 
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if args.device.type == "cpu":

@@ -12,6 +12,7 @@ from engine.data import FORMATS, DataError, DataSpec, Example, Message, Report, 
 from engine.data.display import escape_controls
 from engine.data.scanner import DEFAULT_MAX_SEQ_LEN
 from engine.data.split import DEFAULT_EVAL_FRACTION
+from engine.words import counted
 from tui.format import human_bytes
 
 HELP = "check a data file: formats, counts, length distribution and warnings"
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         nonlocal shown
         if not args.json:
             if shown == 0:
-                print(f"first {args.show} examples of {args.file}\n")
+                print(f"first {counted(args.show, 'example')} of {args.file}\n")
             print(format_example(example))
             sys.stdout.flush()
         shown += 1

@@ -8,6 +8,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from engine.infer.protocol import Done
+from engine.words import counted
 from tui.widgets.token_view import visible
 
 #: How a generation ended, in the words the panel uses (``finish_reason`` in the protocol).
@@ -28,7 +29,7 @@ def done_line(done: Done) -> str:
     """A ``Done`` reply in two short lines (a panel is half of 80 columns): size and speed, then how it ended and the seed."""
     reason = done.finish_reason
     said = f"stop at {done.stop!r}" if reason == "stop" else REASONS.get(reason, reason)
-    size = " · ".join(p for p in (f"{done.tokens} tokens", format_rate(done.tokens_per_s)) if p)
+    size = " · ".join(p for p in (counted(done.tokens, "token"), format_rate(done.tokens_per_s)) if p)
     return f"{size}\n{said} · seed {done.seed}"
 
 
