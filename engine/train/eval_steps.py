@@ -24,6 +24,7 @@ from engine.runs import Run
 from engine.runs.events import DURING, EvalEvent, EvalFigures
 from engine.train.scorecard import evaluate
 from engine.train.tokenize import Encoded
+from engine.words import counted
 
 #: Evaluations per run when ``train.eval_steps`` is not set.
 EVALS_PER_RUN = 10
@@ -102,7 +103,7 @@ class EvalPlan:
         if self.early_stop:
             extras.append(f"training stops after {self.early_stop} evaluations without a better eval loss")
         tail = f"; {'; '.join(extras)}" if extras else ""
-        return f"eval loss every {self.every} steps on {len(self.sample)} eval sequences{tail}"
+        return f"eval loss every {counted(self.every, 'step')} on {counted(len(self.sample), 'eval sequence')}{tail}"
 
 
 def score_base_on_sample(run: Run, model: Any, plan: EvalPlan, encoded_eval: list[Encoded], pad_id: int, baseline: EvalFigures) -> None:

@@ -26,6 +26,7 @@ from engine.train.packing import PackedCollator, one_per_row, pack
 from engine.train.samples import make_samples
 from engine.train.scorecard import eval_curve, evaluate
 from engine.train.tokenize import Encoded, encode_windows
+from engine.words import counted
 
 #: The steps of a run, in order; each is announced with a ``phase`` event.
 PHASES = ("loading", "baseline", "training", "custom", "saving")
@@ -126,7 +127,7 @@ def prepare(run: Run, resume: bool = False) -> Session:
     encoded_train = [w for e in templates.apply(template, tokenizer, train_examples) for w in encode_windows(e, tokenizer, seq_len)]
     encoded_eval = [w for e in templates.apply(template, tokenizer, eval_examples) for w in encode_windows(e, tokenizer, seq_len)]
     rows = pack(encoded_train, seq_len) if cfg.train.packing else one_per_row(encoded_train, seq_len)
-    run.log(f"{sum(map(len, encoded_train)):,} train tokens in {len(rows)} sequences of up to {seq_len} tokens")
+    run.log(f"{counted(sum(map(len, encoded_train)), 'train token')} in {counted(len(rows), 'sequence')} of up to {seq_len} tokens")
 
     checkpointing = choices.checkpointing
     if cfg.model.quant != "none":

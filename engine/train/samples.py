@@ -29,6 +29,7 @@ from engine.data import Example
 from engine.runs import Run
 from engine.runs.events import SampleRates
 from engine.train.tokenize import IGNORE, encode
+from engine.words import counted
 
 SAMPLES_FILE = "samples.jsonl"
 #: peft's name for a batch row with every adapter off.
@@ -354,7 +355,7 @@ def make_samples(
     wanted = examples[: config.train.samples]
     if not wanted:
         return None
-    run.log(f"samples: both models complete {len(wanted)} eval examples (greedy)")
+    run.log(f"samples: both models complete {counted(len(wanted), 'eval example')} (greedy)")
 
     def progress(done: int, total: int) -> None:
         if done < total:

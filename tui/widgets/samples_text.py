@@ -14,6 +14,7 @@ from rich.text import Text
 
 from engine.runs.events import SampleRates
 from engine.train.samples import Sample
+from engine.words import counted
 
 WORSE = "▼ worse"
 #: Width of the row labels (``reference``).
@@ -33,7 +34,7 @@ def rates_line(rates: SampleRates | None, samples: Sequence[Sample]) -> str:
     """One line over all samples: how many got worse, and the match rates of both models on prompt/completion data."""
     count = rates.count if rates else len(samples)
     worse = rates.worse if rates else sum(s.worse for s in samples)
-    line = f"{count} samples, {worse} where the custom model did worse (listed first)"
+    line = f"{counted(count, 'sample')}, {worse} where the custom model did worse (listed first)"
     if rates and rates.custom_exact is not None:
         line += (
             f"\nexact match: baseline {_share(rates.baseline_exact)}, custom {_share(rates.custom_exact)}"
