@@ -34,6 +34,7 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -134,10 +135,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 PRESET_PREFIX = "shape:"
 
 
-def model_shape(spec: str, trust_remote_code: bool = False) -> ModelShape:
+def model_shape(spec: str, trust_remote_code: bool = False, on_fetch: Callable[[str], None] | None = None) -> ModelShape:
     """The shape of ``spec``: ``shape:NAME`` (a preset), a bundled name, a folder, or a hub id (its config only).
 
-    Raises ``PlanError`` with one line when there is no config to read.
+    ``on_fetch`` hears, in words, that the config is read from the Hub: with
+    no network that takes the Hub's retries, tens of seconds. Raises
+    ``PlanError`` with one line when there is no config to read.
     """
     if spec.startswith(PRESET_PREFIX):
         name = spec.removeprefix(PRESET_PREFIX)
@@ -146,13 +149,13 @@ def model_shape(spec: str, trust_remote_code: bool = False) -> ModelShape:
         from transformers import LlamaConfig
 
         return shape_from_config(LlamaConfig(**PRESETS[name]), spec)
-    return shape_from_config(_read_config(spec, trust_remote_code), spec)
+    return shape_from_config(_read_config(spec, trust_remote_code, on_fetch), spec)
 
 
-def _read_config(spec: str, trust_remote_code: bool) -> Any:
+def _read_config(spec: str, trust_remote_code: bool, on_fetch: Callable[[str], None] | None) -> Any:
     from engine.models import ModelError, resolve_model
     from engine.models.load import check_remote_code
-    from engine.models.resolve import is_hub_id
+    from engine.models.resolve import hub_failure, is_hub_id
 
     try:
         resolved = resolve_model(spec, download=False)
@@ -168,9 +171,14 @@ def _read_config(spec: str, trust_remote_code: bool) -> Any:
 
     # huggingface_hub logs each failed request as well; the one line below says it.
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
+    if source == spec and on_fetch is not None:
+        on_fetch(f"reading the config of '{spec}' from the Hugging Face Hub…")
     try:
         return AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError) as exc:
+        failure = hub_failure(spec, exc, doing="read the config of") if source == spec else None
+        if failure is not None:
+            raise PlanError(failure.message, failure.code, Hint("model.name")) from None
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise PlanError(f"cannot read the config of '{spec}': {first}", "not_found", Hint("model.name")) from None
 
@@ -464,10 +472,11 @@ def choose_strategy(plan: Plan, devices: int) -> Strategy:
 AMPERE = (8, 0)
 
 
-def plan_run(model: ModelConfig, lora: LoraConfig, train: TrainConfig, gpu: Gpu | None) -> Plan:
+def plan_run(model: ModelConfig, lora: LoraConfig, train: TrainConfig, gpu: Gpu | None, on_fetch: Callable[[str], None] | None = None) -> Plan:
     """The plan of a run with these settings on ``gpu``, each ``auto`` setting resolved as a GPU run resolves it.
 
-    ``train.devices`` ``all`` is every GPU found (one without a GPU).
+    ``train.devices`` ``all`` is every GPU found (one without a GPU);
+    ``on_fetch`` is told when the model's config comes from the Hub.
     Raises ``PlanError`` (the config can't be read) or the GPU choices'
     ``GpuSettingError`` (a setting no GPU run could honour).
     """
@@ -476,7 +485,7 @@ def plan_run(model: ModelConfig, lora: LoraConfig, train: TrainConfig, gpu: Gpu 
     device = choices.Device(gpu.name if gpu else "a GPU", AMPERE)
     devices = (gpu.count if gpu else 1) if train.devices == "all" else int(train.devices)
     return plan(
-        model_shape(model.name, model.trust_remote_code),
+        model_shape(model.name, model.trust_remote_code, on_fetch),
         quant=model.quant,
         lora_r=lora.r,
         lora_dropout=lora.dropout,

@@ -272,3 +272,23 @@ def test_activations_are_what_autograd_saves(dropout: float) -> None:
     measured = (two - one) / (2 * 64)
     # float32 throughout on the CPU, whose dropout keeps a float32 mask
     assert layer_bytes_per_token(shape, stream=4, compute=4, dropout=dropout > 0, lora_r=8, mask=4) == pytest.approx(measured, rel=0.03)
+
+
+def test_a_hub_config_that_cannot_be_fetched_says_offline_after_saying_it_asks(tmp_path, monkeypatch, capsys) -> None:
+    """transformers wraps the Hub's "not reachable" in an OSError paragraph: plan says it in one line, as a download does."""
+    import transformers
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    def unreachable(*args, **kwargs):
+        try:
+            raise LocalEntryNotFoundError("An error happened while trying to locate the file on the Hub")
+        except LocalEntryNotFoundError as cause:
+            raise OSError("We couldn't connect to 'https://huggingface.co' to load the files, and couldn't find them.") from cause
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", unreachable)
+    assert main(["plan", "--model", "someone/not-here"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "finetui plan: reading the config of 'someone/not-here' from the Hugging Face Hub…"
+    assert err[-1] == "finetui plan: error: cannot read the config of 'someone/not-here': offline and not in the local Hugging Face cache; see --model"

@@ -122,6 +122,29 @@ def _from_cache(repo_id: str) -> Path | None:
 
 def _download(repo_id: str, tqdm_class: type | None) -> Path:
     from huggingface_hub import snapshot_download
+
+    kwargs: dict[str, object] = {"allow_patterns": DOWNLOAD_PATTERNS, "cache_dir": hub_cache_dir()}
+    if tqdm_class is not None:
+        kwargs["tqdm_class"] = tqdm_class
+    try:
+        folder = Path(snapshot_download(repo_id, **kwargs))
+    except Exception as exc:
+        failure = hub_failure(repo_id, exc)
+        if failure is None:
+            raise
+        raise failure from None
+    if not (folder / "config.json").is_file():
+        raise ModelError(f"'{repo_id}' on the Hugging Face Hub has no config.json: not a transformers model", code="not_a_model")
+    return folder
+
+
+def hub_failure(repo_id: str, exc: BaseException, doing: str = "download") -> ModelError | None:
+    """What went wrong asking the Hub for ``repo_id``, in a line a user can act on; None if ``exc`` is no Hub failure.
+
+    transformers wraps the Hub's errors in an ``OSError`` of its own, so the
+    cause chain is searched too: reading one config (``finetui plan``) says
+    "offline" as a download does, not transformers' paragraph.
+    """
     from huggingface_hub.errors import (
         GatedRepoError,
         HfHubHTTPError,
@@ -132,29 +155,23 @@ def _download(repo_id: str, tqdm_class: type | None) -> Path:
         RevisionNotFoundError,
     )
 
-    kwargs: dict[str, object] = {"allow_patterns": DOWNLOAD_PATTERNS, "cache_dir": hub_cache_dir()}
     network_errors = (LocalEntryNotFoundError, OfflineModeIsEnabled, ConnectionError, TimeoutError, *_transport_errors())
-    if tqdm_class is not None:
-        kwargs["tqdm_class"] = tqdm_class
-    try:
-        folder = Path(snapshot_download(repo_id, **kwargs))
-    except GatedRepoError:
-        raise ModelError(
-            f"'{repo_id}' is gated: accept its licence on huggingface.co, then log in with `hf auth login`", code="hub"
-        ) from None
-    except RepositoryNotFoundError:
-        raise ModelError(f"no model '{repo_id}' on the Hugging Face Hub (or it is private: log in with `hf auth login`)", code="not_found") from None
-    except RevisionNotFoundError:
-        raise ModelError(f"'{repo_id}' has no main branch on the Hugging Face Hub", code="hub") from None
-    except HFValidationError as exc:
-        raise ModelError(f"'{repo_id}' is not a valid Hugging Face id: {_first_line(exc)}", code="not_found") from None
-    except network_errors:
-        raise ModelError(f"cannot download '{repo_id}': offline and not in the local Hugging Face cache", code="offline") from None
-    except HfHubHTTPError as exc:
-        raise ModelError(f"cannot download '{repo_id}': {_first_line(exc)}", code="hub") from None
-    if not (folder / "config.json").is_file():
-        raise ModelError(f"'{repo_id}' on the Hugging Face Hub has no config.json: not a transformers model", code="not_a_model")
-    return folder
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, GatedRepoError):
+            return ModelError(f"'{repo_id}' is gated: accept its licence on huggingface.co, then log in with `hf auth login`", code="hub")
+        if isinstance(seen, RepositoryNotFoundError):
+            return ModelError(f"no model '{repo_id}' on the Hugging Face Hub (or it is private: log in with `hf auth login`)", code="not_found")
+        if isinstance(seen, RevisionNotFoundError):
+            return ModelError(f"'{repo_id}' has no main branch on the Hugging Face Hub", code="hub")
+        if isinstance(seen, HFValidationError):
+            return ModelError(f"'{repo_id}' is not a valid Hugging Face id: {_first_line(seen)}", code="not_found")
+        if isinstance(seen, network_errors):
+            return ModelError(f"cannot {doing} '{repo_id}': offline and not in the local Hugging Face cache", code="offline")
+        if isinstance(seen, HfHubHTTPError):
+            return ModelError(f"cannot {doing} '{repo_id}': {_first_line(seen)}", code="hub")
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:

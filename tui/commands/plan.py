@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from engine.config import ConfigError, LoraConfig, ModelConfig, TrainConfig
@@ -54,11 +55,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         sections = _sections(args)
         gpu = planned_gpu(parse_gib(args.gpu_memory, "--gpu-memory")) if args.gpu_memory else detect_gpu()
-        result = plan_run(ModelConfig(**sections["model"]), LoraConfig(**sections["lora"]), TrainConfig(**sections["train"]), gpu)
+        result = plan_run(ModelConfig(**sections["model"]), LoraConfig(**sections["lora"]), TrainConfig(**sections["train"]), gpu, on_fetch=say)
     except (ConfigError, FinetuiError) as exc:
         return error("plan", worded(exc))
     print(json.dumps(result.to_json(), indent=2) if args.json else format_plan(result))
     return 0
+
+
+def say(text: str) -> None:
+    """Progress on stderr, so ``--json`` output stays clean."""
+    print(f"finetui plan: {text}", file=sys.stderr, flush=True)
 
 
 def _sections(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
