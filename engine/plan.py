@@ -155,15 +155,17 @@ def model_shape(spec: str, trust_remote_code: bool = False, on_fetch: Callable[[
 def _read_config(spec: str, trust_remote_code: bool, on_fetch: Callable[[str], None] | None) -> Any:
     from engine.models import ModelError, resolve_model
     from engine.models.load import check_remote_code
-    from engine.models.resolve import hub_failure, is_hub_id
+    from engine.models.resolve import hub_failure, is_hub_id, offline_error
 
     try:
         resolved = resolve_model(spec, download=False)
         check_remote_code(resolved, trust_remote_code)
         source: str = str(resolved.path)
     except ModelError as error:
+        if error.code == "offline" and is_hub_id(spec):
+            error = offline_error(spec, doing="read the config of")
         if error.code != "not_found" or not is_hub_id(spec):
-            raise PlanError(error.message, error.code, error.hint) from None
+            raise PlanError(error.message, error.code, error.hint or Hint("model.name")) from None
         source = spec  # a hub id not on disk: AutoConfig fetches its config.json alone
     import logging
 

@@ -180,6 +180,7 @@ def test_cli_plan_devices_json(capsys) -> None:
     [
         (["--model", "shape:nope"], "no shape preset 'nope'"),
         (["--model", "/no/such/folder"], "no model '/no/such/folder'"),
+        (["--model", "/"], "'/' has no config.json: it is not a Hugging Face model folder; see --model"),
         (["--lora-r", "0"], "--lora-r must be at least 1"),
         (["--devices", "two"], "--devices must be a whole number"),
         (["--gpu-memory", "lots"], "--gpu-memory must be a size in GiB"),
@@ -292,3 +293,12 @@ def test_a_hub_config_that_cannot_be_fetched_says_offline_after_saying_it_asks(t
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "finetui plan: reading the config of 'someone/not-here' from the Hugging Face Hub…"
     assert err[-1] == "finetui plan: error: cannot read the config of 'someone/not-here': offline and not in the local Hugging Face cache; see --model"
+
+
+def test_offline_a_hub_config_not_on_disk_fails_at_once_in_the_same_words(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["plan", "--model", "someone/not-here"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "finetui plan: error: cannot read the config of 'someone/not-here': offline and not in the local Hugging Face cache; see --model"
+    ]

@@ -100,7 +100,7 @@ def resolve_model(spec: str, download: bool = True, tqdm_class: type | None = No
     if cached is not None:
         return ResolvedModel(spec, cached, "cache")
     if hub_offline():
-        raise ModelError(f"cannot download '{spec}': offline and not in the local Hugging Face cache", code="offline")
+        raise offline_error(spec)
     if not download:
         raise ModelError(f"'{spec}' is not in the local Hugging Face cache (and downloading was not asked for)", code="not_found")
     return ResolvedModel(spec, _download(spec, tqdm_class), "hub")
@@ -138,6 +138,11 @@ def _download(repo_id: str, tqdm_class: type | None) -> Path:
     return folder
 
 
+def offline_error(repo_id: str, doing: str = "download") -> ModelError:
+    """The Hub can't be reached (or ``HF_HUB_OFFLINE`` says not to try) and ``repo_id`` is not in the cache."""
+    return ModelError(f"cannot {doing} '{repo_id}': offline and not in the local Hugging Face cache", code="offline")
+
+
 def hub_failure(repo_id: str, exc: BaseException, doing: str = "download") -> ModelError | None:
     """What went wrong asking the Hub for ``repo_id``, in a line a user can act on; None if ``exc`` is no Hub failure.
 
@@ -167,7 +172,7 @@ def hub_failure(repo_id: str, exc: BaseException, doing: str = "download") -> Mo
         if isinstance(seen, HFValidationError):
             return ModelError(f"'{repo_id}' is not a valid Hugging Face id: {_first_line(seen)}", code="not_found")
         if isinstance(seen, network_errors):
-            return ModelError(f"cannot {doing} '{repo_id}': offline and not in the local Hugging Face cache", code="offline")
+            return offline_error(repo_id, doing)
         if isinstance(seen, HfHubHTTPError):
             return ModelError(f"cannot {doing} '{repo_id}': {_first_line(seen)}", code="hub")
         seen = seen.__cause__ or seen.__context__
