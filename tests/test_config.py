@@ -89,6 +89,7 @@ def test_each_flag_lands_in_its_setting_and_only_given_ones_count_as_the_users()
     assert user_settings(args) == {"train.logging_steps", "train.packing", "model.quant", "model.trust_remote_code", "data.mapping", "data.eval_fraction"}
     plain = build_config(parser.parse_args(["train", str(HAIKU)]))
     assert plain == RunConfig(HAIKU.stem, DataConfig(str(HAIKU))), "no flags: the config's own defaults"
+    assert build_config(parser.parse_args(["train", "data/train.jsonl.gz"])).name == "train", "named without .jsonl.gz"
 
 
 def test_the_cli_words_errors_with_its_flags(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from engine.data import parsers
 from engine.data.errors import DataError
 from engine.data.examples import Example, Kind
-from engine.data.names import FILE_FORMATS, FORMATS, SHAPES
+from engine.data.names import FILE_FORMATS, FORMATS, SHAPES, data_suffix
 from engine.data.raw import ParseState, Raw
 from engine.data.reader import Progress, check_readable, is_parquet, iter_lines, read_head
 from engine.data.records import Normaliser, parse_mapping
@@ -109,7 +109,7 @@ def detect_format(spec: DataSpec) -> str:
         return spec.format
     if is_parquet(spec.path):
         return "parquet"
-    by_extension = EXTENSIONS.get(spec.path.suffix.lower())
+    by_extension = EXTENSIONS.get(data_suffix(spec.path))
     if spec.separator is not None:
         return "txt"
     head = read_head(spec.path)

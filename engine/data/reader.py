@@ -4,20 +4,44 @@ This is the only place that touches the raw bytes, so every encoding problem
 is caught here, with its line number: unreadable files, binary content, text
 that is not UTF-8, a byte-order mark (dropped quietly) and CRLF line endings
 (turned into LF quietly). Lines stream, so a 1 GB file costs one line of
-memory.
+memory. A file compressed with gzip, bzip2 or xz (``data.jsonl.gz``, as
+datasets are often shipped) is read through the standard library's
+decompressor, found by its magic bytes, whatever its name.
 """
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import lzma
 import stat
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from engine.data.errors import DataError
 
 BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 PARQUET_MAGIC = b"PAR1"
+#: Compressions read as they stream: (magic bytes, name, opener of a decompressing file over the raw one).
+COMPRESSIONS: tuple[tuple[bytes, str, Callable[[BinaryIO], BinaryIO]], ...] = (
+    (b"\x1f\x8b", "gzip", lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),
+    (b"BZh", "bzip2", lambda raw: bz2.BZ2File(raw, mode="rb")),
+    (b"\xfd7zXZ\x00", "xz", lambda raw: lzma.LZMAFile(raw, mode="rb")),
+)
+#: Binary files people mistake for data files, by their magic bytes: what they are and what to do instead.
+NOT_TEXT = (
+    (b"\x28\xb5\x2f\xfd", "is compressed with zstd, which finetui does not read: decompress it first (zstd -d)"),
+    (b"PK\x03\x04", "is a zip archive (an Excel .xlsx workbook is one too): unzip it, or save the sheet as CSV"),
+    (b"ARROW1", "is an Arrow file: convert it to Parquet or JSON Lines (pyarrow, or datasets' to_parquet)"),
+    (b"\xff\xff\xff\xff", "looks like an Arrow stream (a datasets cache file): convert it to Parquet or JSON Lines (datasets' to_parquet)"),
+    (b"%PDF", "is a PDF: extract its text to a .txt file first"),
+    (b"SQLite format 3\x00", "is an SQLite database: export the table as CSV or JSON Lines"),
+)
+#: Errors the decompressors raise on damaged or cut-short data.
+DECOMPRESSION_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError)
 #: Longest piece of a line handed on at once: a file with no newline still streams.
 CHUNK_BYTES = 1 << 20
 #: How much of the file is sniffed for NUL bytes before parsing starts.
@@ -50,6 +74,14 @@ def check_readable(path: Path) -> int:
         raise DataError(path, "file is empty", code="empty")
     if head.startswith(PARQUET_MAGIC):
         return size
+    for magic, what in NOT_TEXT:
+        if head.startswith(magic):
+            raise DataError(path, what, code="binary")
+    name = compression(head)
+    if name is not None:
+        head = _decompressed_head(path, name)
+        if head in (b"", BOM):
+            raise DataError(path, f"file is empty once decompressed ({name})", code="empty")
     if head.startswith(UTF16_BOMS) or _looks_utf16(head):
         raise DataError(path, "is UTF-16 text: save it as UTF-8", code="encoding")
     if b"\x00" in head:
@@ -66,6 +98,39 @@ def _looks_utf16(head: bytes) -> bool:
     return evens.count(0) > 0.4 * len(evens) or odds.count(0) > 0.4 * len(odds)
 
 
+def compression(head: bytes) -> str | None:
+    """The compression a file's first bytes show, if it is one finetui reads."""
+    return next((name for magic, name, _ in COMPRESSIONS if head.startswith(magic)), None)
+
+
+def open_data(path: Path) -> tuple[BinaryIO, BinaryIO, str | None]:
+    """The file opened raw, the stream of its text bytes (the raw file itself, or its decompressor), and the compression.
+
+    The raw file's position is how far the reading has got, for progress.
+    """
+    raw: BinaryIO = path.open("rb")
+    name = compression(raw.read(8))
+    raw.seek(0)
+    opener = next((open_ for _, known, open_ in COMPRESSIONS if known == name), None)
+    return raw, raw if opener is None else opener(raw), name
+
+
+def _decompressed_head(path: Path, name: str, limit: int = SNIFF_BYTES) -> bytes:
+    """The first ``limit`` bytes of a compressed file's content, or a ``DataError`` if it won't decompress."""
+    raw, data, _ = open_data(path)
+    with raw, data:
+        try:
+            return data.read(limit)
+        except DECOMPRESSION_ERRORS as exc:
+            raise DataError(path, f"the {name} data is cut short or damaged: {_reason(exc)}", code="binary") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """A decompressor's complaint in a few words (some give none)."""
+    text = str(exc).strip() or type(exc).__name__
+    return text[0].lower() + text[1:]
+
+
 def is_parquet(path: Path) -> bool:
     """Whether the file starts with Parquet's magic bytes."""
     with path.open("rb") as fh:
@@ -73,9 +138,10 @@ def is_parquet(path: Path) -> bool:
 
 
 def read_head(path: Path, limit: int = SNIFF_BYTES) -> str:
-    """The start of the file as text, for format detection; undecodable bytes are replaced."""
-    with path.open("rb") as fh:
-        raw = fh.read(limit)
+    """The start of the file (decompressed) as text, for format detection; undecodable bytes are replaced."""
+    opened, data, _ = open_data(path)
+    with opened, data:
+        raw = data.read(limit)
     if raw.startswith(BOM):
         raw = raw[len(BOM) :]
     return raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
@@ -84,22 +150,29 @@ def read_head(path: Path, limit: int = SNIFF_BYTES) -> str:
 def iter_lines(path: Path, on_progress: Progress | None = None) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, text)`` with the newline kept as ``\\n``.
 
-    Raises ``DataError`` naming the line for bytes that are not UTF-8 or for a
-    NUL byte past the sniffed head.
+    Raises ``DataError`` naming the line for bytes that are not UTF-8, for a
+    NUL byte past the sniffed head, or where compressed data breaks off.
+    ``on_progress(done, total)`` comes every megabyte of text, in bytes of
+    the file (compressed bytes, for a compressed file).
     """
     total = check_readable(path)
     done = 0
     next_report = PROGRESS_EVERY
     try:
-        fh = path.open("rb")
+        opened, fh, name = open_data(path)
     except OSError as exc:
         raise DataError(path, f"cannot read: {exc.strerror or exc}", code="unreadable") from None
-    with fh:
+    with opened, fh:
         number = 0
         carry = b""
         whole = True
         while True:
-            raw = carry + fh.readline(CHUNK_BYTES)
+            try:
+                raw = carry + fh.readline(CHUNK_BYTES)
+            except DECOMPRESSION_ERRORS as exc:
+                if name is None:
+                    raise DataError(path, f"cannot read: {getattr(exc, 'strerror', None) or exc}", line=number + 1, code="unreadable") from None
+                raise DataError(path, f"the {name} data is cut short or damaged here: {_reason(exc)}", line=number + 1, code="binary") from None
             if not raw:
                 break
             carry = b""
@@ -133,7 +206,8 @@ def iter_lines(path: Path, on_progress: Progress | None = None) -> Iterator[tupl
                 text = text[:-2] + "\n"
             yield number, text
             if on_progress is not None and done >= next_report:
-                on_progress(done, total)
+                # Every megabyte of text; how far into the file, for a compressed one, is its position.
+                on_progress(done if name is None else opened.tell(), total)
                 next_report = done + PROGRESS_EVERY
     if on_progress is not None:
         on_progress(total, total)

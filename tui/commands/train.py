@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.config import SECTIONS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, TrainConfig, setting
 from engine.data import DataError, DataSpec, Report
+from engine.data.names import data_stem
 from engine.estimate import count_tokens, estimate_run, model_facts, train_share
 from engine.models import ModelError
 from engine.runs import RunStore
@@ -54,7 +55,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         section, name = path.split(".")
         sections[section][name] = value
     return RunConfig(
-        name=args.name or args.data.stem,
+        name=args.name or data_stem(args.data),
         data=DataConfig(str(args.data), **sections["data"]),
         model=ModelConfig(**sections["model"]),
         lora=LoraConfig(**sections["lora"]),

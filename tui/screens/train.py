@@ -24,6 +24,7 @@ from textual.worker import get_current_worker
 
 from engine.config import SECTIONS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, SettingField, TrainConfig, setting, settings
 from engine.data import Cancelled, DataSpec, Report
+from engine.data.names import data_stem
 from engine.errors import FinetuiError, Hint
 from engine.estimate import Estimate, ModelFacts, TokenStats, count_tokens, effective_seq_len, estimate_run, model_facts, train_share
 from engine.models import ModelError, list_models
@@ -206,7 +207,7 @@ class TrainScreen(FinetuiScreen):
             with Grid(id="settings", classes="panel") as settings:
                 settings.border_title = "Settings"
                 yield Label("Name", classes="field-label")
-                yield Input(self.spec.path.stem, id="name", compact=True, classes="wide")
+                yield Input(data_stem(self.spec.path), id="name", compact=True, classes="wide")
                 for s in GRID:
                     yield Label(s.meta.label, classes="field-label")
                     yield self._widget(s)
@@ -417,7 +418,7 @@ class TrainScreen(FinetuiScreen):
             if value is not _UNSET:
                 values[s.section][s.name] = value
         spec = self.spec
-        name = self.query_one("#name", Input).value.strip() or spec.path.stem
+        name = self.query_one("#name", Input).value.strip() or data_stem(spec.path)
         config = RunConfig(
             name=name,
             data=DataConfig(str(spec.path), format=spec.format, separator=spec.separator, mapping=spec.mapping, **values["data"]),
