@@ -31,19 +31,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Exits 2 with a one-line error on bad input; writes nothing."
         ),
     )
-    p.add_argument("file", type=Path, help="the data file: text, JSON, JSON Lines, CSV, TSV or Parquet, any extension; gzip, bzip2 or xz compressed too (.gz, .bz2, .xz)")
+    p.add_argument("file", type=Path, help="the data file: text, JSON, JSON Lines, CSV, TSV or Parquet, any extension, or compressed (.gz, .bz2, .xz)")
     p.add_argument("--separator", "-s", metavar="S", help="string between examples in a .txt (e.g. --SEPARATOR--); without it, text is split at paragraphs")
     p.add_argument("--format", "-f", metavar="F", help=f"force the file format or the record layout: {', '.join(FORMATS)} (default: detect)")
     p.add_argument("--map", metavar="FIELD=COLUMN,...", dest="mapping", help="the columns holding the fields, e.g. prompt=question,completion=answer")
-    p.add_argument("--show-tokens", action="store_true", help=(
-        "print the shown examples as training sees them: the model's chat template applied, trained tokens marked ⟦like this⟧"
-    ))
+    p.add_argument(
+        "--show-tokens",
+        action="store_true",
+        help=("print the shown examples as training sees them: the model's chat template applied, trained tokens marked ⟦like this⟧"),
+    )
     p.add_argument("--model", "-m", metavar="M", default=DEFAULT_MODEL, help="the model whose tokenizer --show-tokens uses (default: %(default)s)")
     p.add_argument("--show", "-n", metavar="N", type=int, default=3, help="print the first N parsed examples (default 3)")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead")
-    p.add_argument("--max-seq-len", metavar="T", type=int, default=DEFAULT_MAX_SEQ_LEN, help=(
-        f"warn about examples longer than T tokens (default {DEFAULT_MAX_SEQ_LEN})"
-    ))
+    p.add_argument(
+        "--max-seq-len", metavar="T", type=int, default=DEFAULT_MAX_SEQ_LEN, help=(f"warn about examples longer than T tokens (default {DEFAULT_MAX_SEQ_LEN})")
+    )
     p.add_argument("--eval-fraction", metavar="F", type=float, default=DEFAULT_EVAL_FRACTION, help="share of examples held out for eval (default 0.1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the train/eval split (default 0)")
     p.set_defaults(func=run)
