@@ -25,6 +25,20 @@ class FinetuiScreen(Screen[None]):
             self.app.push_screen(ErrorScreen("Unexpected error", f"{type(error).__name__}: {error}"))
 
 
+def screen_css(name: str) -> str:
+    """A screen's ``.tcss`` file beside this module, for its ``DEFAULT_CSS``.
+
+    Default CSS joins the app's stylesheet as a widget's does: parsed once,
+    when the screen is first shown. Through ``CSS_PATH``, Textual re-parsed
+    every CSS source of the app (its widgets' too) and restyled every widget
+    each time a screen with a file of its own was first shown. Default CSS
+    ranks below the app's ``app.tcss``, so a screen's file never overrides
+    that; ``SCOPED_CSS = False`` keeps its rules as written (each names the
+    screen or ids of its own).
+    """
+    return (Path(__file__).parent / name).read_text(encoding="utf-8")
+
+
 def display_path(path: Path) -> str:
     """``path`` as people like to read it: relative to the working folder when inside it, else with ``~``.
 

@@ -24,6 +24,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from engine.export.exporter import DTYPES, TARGETS
 from engine.export.gguf import GGUF_TYPES
+from tui.screens.base import screen_css
 
 TARGET_LABELS = {"hf": "merged weights (hf)", "adapter": "PEFT adapter", "gguf": "GGUF (llama.cpp)"}
 
@@ -47,7 +48,8 @@ class ExportFinished(Message):
 class ExportScreen(ModalScreen[str | None]):
     """Export run ``run_id``; dismisses with the output path once done (None when closed before)."""
 
-    CSS_PATH = "export.tcss"
+    DEFAULT_CSS = screen_css("export.tcss")
+    SCOPED_CSS = False
     BINDINGS = [
         Binding("ctrl+s", "export", "Export", id="export-start"),
         Binding("escape", "close", "Close", id="export-close"),

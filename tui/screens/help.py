@@ -8,6 +8,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
+from tui.screens.base import screen_css
+
 HELP = """\
 # finetui
 
@@ -52,7 +54,8 @@ From a shell, `finetui --help` lists the same actions as commands:
 class HelpScreen(ModalScreen[None]):
     """A scrollable page of help over the current screen; Esc, F1 or q closes it."""
 
-    CSS_PATH = "help.tcss"
+    DEFAULT_CSS = screen_css("help.tcss")
+    SCOPED_CSS = False
     BINDINGS = [
         Binding("escape", "dismiss", "Close"),
         Binding("f1", "dismiss", "Close", show=False),

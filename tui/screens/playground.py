@@ -52,7 +52,7 @@ from engine.infer.protocol import (
 from engine.infer.requests import VERSUS
 from tui.playground_client import ClientKeeper
 from tui.run_feed import RunsSnapshot
-from tui.screens.base import FinetuiScreen
+from tui.screens.base import FinetuiScreen, screen_css
 from tui.screens.dialogs import ErrorScreen
 from tui.widgets.playground_messages import (
     ClientStarted,
@@ -89,7 +89,8 @@ FAILURE_TITLES = {"generate": "Generation failed", "likelihood": "Scoring failed
 class PlaygroundScreen(FinetuiScreen):
     """Baseline and custom side by side: generations and likelihoods of one picked run."""
 
-    CSS_PATH = "playground.tcss"
+    DEFAULT_CSS = screen_css("playground.tcss")
+    SCOPED_CSS = False
     AUTO_FOCUS = "#run"
     BINDINGS = [
         Binding("ctrl+g", "generate", "Generate", tooltip="Continue the prompt with both models", id="generate"),

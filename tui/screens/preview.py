@@ -20,7 +20,7 @@ from engine.estimate import count_tokens, model_facts
 from tui.format import human_bytes
 from tui.messages import ExamplesParsed, ScanDone, ScanFailed, ScanProgress, TokensCounted, TokensProgress
 from tui.pacing import Pace
-from tui.screens.base import FinetuiScreen, display_path
+from tui.screens.base import FinetuiScreen, display_path, screen_css
 from tui.screens.example import ExampleScreen
 from tui.screens.train import TrainScreen
 from tui.widgets.example_table import ExampleTable
@@ -79,7 +79,8 @@ class PreviewScreen(FinetuiScreen):
     cancels the scan.
     """
 
-    CSS_PATH = "preview.tcss"
+    DEFAULT_CSS = screen_css("preview.tcss")
+    SCOPED_CSS = False
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", tooltip="Back to the data screen (stops parsing)", id="back"),
         Binding("t", "train", "Train", tooltip="Set up a fine-tune on this file", id="train"),

@@ -29,7 +29,7 @@ from engine.runs.status import ACTIVE, RESUMABLE
 from tui.format import format_event, step_summary
 from tui.run_feed import RunDetail, RunsSnapshot, run_by_id
 from tui.run_watch import RunsApp, RunWatcher
-from tui.screens.base import FinetuiScreen, display_path
+from tui.screens.base import FinetuiScreen, display_path, screen_css
 from tui.screens.dialogs import ConfirmScreen, ErrorScreen
 from tui.screens.export import ExportScreen
 from tui.screens.samples import SamplesScreen
@@ -63,6 +63,9 @@ class RunActionsScreen(FinetuiScreen):
     state may have moved), and its answer comes back as a message. After
     an action the app's run watcher reads the files again at once.
     """
+
+    DEFAULT_CSS = screen_css("runs.tcss")  # the dashboard's and a run page's
+    SCOPED_CSS = False
 
     @property
     def finetui(self) -> RunsApp:
@@ -192,7 +195,6 @@ class RunLog(Log):
 class RunScreen(RunActionsScreen):
     """A run's page, rendered from the run watcher's snapshots while it is open."""
 
-    CSS_PATH = "runs.tcss"
     BINDINGS = [
         Binding("c", "cancel_run", "Cancel", tooltip="Stop the run; it saves a checkpoint first", id="run-cancel"),
         Binding("r", "resume_run", "Resume", tooltip="Continue a failed or cancelled run", id="run-resume"),

@@ -103,7 +103,6 @@ class RunTable(DataTable[Text]):
 class RunsScreen(RunActionsScreen):
     """Every run, newest first, as each of the run watcher's snapshots has them."""
 
-    CSS_PATH = "runs.tcss"
     SUB_TITLE = "runs"
     BINDINGS = [
         Binding("c", "cancel_run", "Cancel", tooltip="Stop the selected run; it saves a checkpoint first", id="runs-cancel"),

@@ -35,7 +35,7 @@ from engine.train import defaults
 from tui.format import estimate_lines, human_bytes
 from tui.messages import TokensCounted, TokensProgress
 from tui.pacing import Pace
-from tui.screens.base import FinetuiScreen, display_path
+from tui.screens.base import FinetuiScreen, display_path, screen_css
 from tui.screens.dialogs import ConfirmScreen, ErrorScreen
 
 #: Seconds of quiet typing in the model field before its tokenizer is loaded.
@@ -165,7 +165,8 @@ class TrainScreen(FinetuiScreen):
     (trusting a model's code) is confirmed before the run starts.
     """
 
-    CSS_PATH = "train.tcss"
+    DEFAULT_CSS = screen_css("train.tcss")
+    SCOPED_CSS = False
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", tooltip="Back to the preview"),
         Binding("ctrl+s", "launch", "Launch", tooltip="Start the run in the background", id="launch"),
