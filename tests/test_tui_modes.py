@@ -8,6 +8,7 @@ from textual.css.stylesheet import Stylesheet
 from tests.fixed_runs import SIZE
 from tests.pilot_helpers import until
 from tui.app import FinetuiApp
+from tui.screens.data import DataScreen
 from tui.screens.help import HelpScreen
 from tui.screens.playground import PlaygroundScreen
 from tui.screens.runs import RunsScreen
@@ -36,3 +37,19 @@ async def test_a_screen_shown_the_first_time_reparses_nothing(monkeypatch: pytes
         assert reparses == []
         if screen_type is HelpScreen:
             assert app.screen.styles.align_horizontal == "center"  # help.tcss is in force
+
+
+async def test_coming_back_to_the_data_screen_reparses_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    reparses: list[None] = []
+    reparse = Stylesheet.reparse
+    monkeypatch.setattr(Stylesheet, "reparse", lambda self: (reparses.append(None), reparse(self))[1])
+    app = FinetuiApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        reparses.clear()  # whatever starting the app took
+        await pilot.press("f3")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen))
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, DataScreen))
+        await pilot.pause()
+        assert reparses == []

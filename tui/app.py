@@ -84,12 +84,13 @@ class FinetuiApp(App[None]):
         """``screen``, a mode's new screen, marked as styled by the stylesheet the app has now.
 
         It is: Textual styles each widget as it registers. Unmarked, the
-        first switch to the mode re-parsed every CSS source of the app (its
-        own widgets' too) twice and restyled every widget, in case the
-        stylesheet had changed since the screen was styled: 0.2 s of the
-        first F3 here (0.78 s, now 0.54 s). Textual keeps that mark in
-        ``_css_update_count``; ``tests/test_tui_modes.py`` checks it still
-        spares those parses.
+        first switch to a mode (and the first switch back to the data
+        screen) re-parsed every CSS source of the app, its widgets' too,
+        and restyled every widget, in case the stylesheet had changed since
+        the screen was styled: 0.2-0.3 s of a first F3 or F4 here
+        (``bench/tui_screens.py``). Textual keeps that mark in
+        ``_css_update_count``; ``tests/test_tui_modes.py`` checks that it
+        still spares those parses.
         """
         screen._css_update_count = self._css_update_count
         return screen
@@ -108,7 +109,7 @@ class FinetuiApp(App[None]):
         here, against 0.72 s as the default screen). ``on_mount`` registers
         the mode afterwards, so F2 switches back to this same screen.
         """
-        return self._data_screen()
+        return self._styled(self._data_screen())
 
     @cached_property
     def run_watcher(self) -> RunWatcher:
