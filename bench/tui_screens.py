@@ -11,7 +11,10 @@ presses F3 and times it to the runs dashboard's "No runs yet" note, then F4
 to the playground's "No run is ready" note, then F2 back and F1 to the help
 screen's text, and last F3 again (the runs screen already made: what a
 later switch costs, for scale). Each figure is from the key sent to the
-first capture that shows the screen, so it includes up to one poll.
+first capture that shows the screen, so it includes up to one poll; the
+next key goes ``--settle`` seconds (0.5) later, once the work a screen does
+after it shows (its workers, the rest of its layout) is over, so that no
+step is charged with the one before.
 
 - now: this checkout (``python -m tui.cli`` with it first on ``PYTHONPATH``);
 - before: the commit ``--before`` (default ``ae57420``, the last one before
@@ -30,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -68,6 +72,7 @@ def sample(tmux: TmuxServer, name: str, checkout: Path, home: Path, args: argpar
             wait = pane.wait_for(shows(text, gone if key != "Escape" else "Fine-tune a language model"), since=sent, timeout=args.timeout, poll=args.poll)
             times.append(wait.elapsed)
             previous = text
+            time.sleep(args.settle)
         return times
     except TimeoutError as exc:
         raise SystemExit(f"error: {exc}") from None
@@ -80,6 +85,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=5, help="starts of each version (default 5)")
     parser.add_argument("--before", default="ae57420", help="the commit to compare with (default ae57420)")
     parser.add_argument("--poll", type=float, default=0.002, help="seconds between two captures of the pane (default 0.002)")
+    parser.add_argument("--settle", type=float, default=0.5, help="seconds between a screen showing and the next key (default 0.5)")
     parser.add_argument("--timeout", type=float, default=30.0, help="give up on a screen after this many seconds (default 30)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="finetui-screens-") as scratch_name:
@@ -114,6 +120,8 @@ def run(args: argparse.Namespace, scratch: Path, before: Path) -> None:
         old = statistics.median(run[index] for run in times["before"])
         new = statistics.median(run[index] for run in times["now"])
         print(f"  {step:24} before {old:.3f} s   now {new:.3f} s   ratio now / before {new / old:.2f}x")
+    old, new = (statistics.median(sum(run) for run in times[name]) for name in ("before", "now"))
+    print(f"  {'all six':24} before {old:.3f} s   now {new:.3f} s   ratio now / before {new / old:.2f}x")
 
 
 if __name__ == "__main__":
