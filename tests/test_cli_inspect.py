@@ -395,3 +395,20 @@ def test_the_too_small_warning_counts_in_words(workdir: Path, capsys: pytest.Cap
     data = write(workdir / "d.jsonl", "".join(f'{{"prompt": "q{i}", "completion": "a{i}"}}\n' for i in range(lines)))
     code, out, _ = run(["inspect", str(data)], capsys)
     assert code == 0 and said in out
+
+
+@pytest.mark.parametrize(
+    ("rows", "show", "header"),
+    [(5, 3, "first 3 examples of"), (5, 1, "the first example of"), (2, 3, "all 2 examples of"), (1, 3, "the only example of")],
+)
+def test_the_examples_header_counts_what_is_shown(workdir: Path, capsys: pytest.CaptureFixture[str], rows: int, show: int, header: str) -> None:
+    data = write(workdir / "d.jsonl", "".join(f'{{"prompt": "q{i}", "completion": "a{i}"}}\n' for i in range(rows)))
+    code, out, _ = run(["inspect", str(data), "--show", str(show)], capsys)
+    assert code == 0 and out.startswith(f"{header} {data}\n") and len(example_headers(out)) == min(rows, show)
+
+
+def test_examples_before_an_error_are_shown_as_what_they_are(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write(workdir / "d.jsonl", '{"text": "a"}\n{"text": "b"}\n{"text": "c"\n')
+    code, out, err = run(["inspect", str(data)], capsys)
+    assert code == 2 and out.startswith(f"first 2 examples of {data}\n") and len(example_headers(out)) == 2
+    assert err.startswith(f"finetui: error: {data}:3: ")

@@ -12,7 +12,6 @@ from engine.data import FORMATS, DataError, DataSpec, Example, Message, Report, 
 from engine.data.display import escape_controls
 from engine.data.scanner import DEFAULT_MAX_SEQ_LEN
 from engine.data.split import DEFAULT_EVAL_FRACTION
-from engine.words import counted
 from tui.format import human_bytes
 
 HELP = "check a data file: formats, counts, length distribution and warnings"
@@ -56,16 +55,23 @@ def run(args: argparse.Namespace) -> int:
         print("finetui inspect: error: --show must be >= 0, --max-seq-len >= 1 and --eval-fraction between 0 and 1", file=sys.stderr)
         return 2
     progress = _Progress() if sys.stderr.isatty() and not args.json else None
-    shown = 0
+    pending: list[Example] = []
+
+    def print_examples(header: str) -> None:
+        """Print the examples held so far under ``header``: held until it is known how many there are."""
+        if pending and not args.json:
+            if progress:
+                progress.clear()
+            print(f"{header} of {args.file}\n")
+            for example in pending:
+                print(format_example(example))
+            sys.stdout.flush()
+        pending.clear()
 
     def show(example: Example) -> None:
-        nonlocal shown
-        if not args.json:
-            if shown == 0:
-                print(f"first {counted(args.show, 'example')} of {args.file}\n")
-            print(format_example(example))
-            sys.stdout.flush()
-        shown += 1
+        pending.append(example)
+        if len(pending) == args.show:
+            print_examples(_first(args.show))
 
     try:
         spec = DataSpec(args.file, format=args.format, separator=args.separator, mapping=args.mapping)
@@ -79,12 +85,14 @@ def run(args: argparse.Namespace) -> int:
             on_progress=progress,
         )
     except DataError as exc:
+        print_examples(_first(len(pending)))  # the ones before the error
         if progress:
             progress.clear()
         if args.json:
             print(json.dumps({"file": str(args.file), "errors": [exc.to_json()]}))
         print(f"finetui: error: {exc}", file=sys.stderr)
         return 2
+    print_examples("the only example" if len(pending) == 1 else f"all {len(pending)} examples")  # fewer than --show
     if progress:
         progress.clear()
     if args.json:
@@ -94,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
     if args.show_tokens:
         return show_tokens(report.preview, args)
     return 0
+
+
+def _first(count: int) -> str:
+    return "the first example" if count == 1 else f"first {count} examples"
 
 
 def show_tokens(examples: list[Example], args: argparse.Namespace) -> int:
