@@ -23,6 +23,15 @@ CASES = {
     "malformed_json": ("d.jsonl", b'{"text": "a"}\n{"text": "b"}\n{"text": "c",}\n', {}, "malformed_json", 3, "JSON"),
     "json_not_object": ("d.jsonl", b'{"text": "a"}\n["b"]\n', {}, "malformed_json", 2, "object"),
     "jsonl_no_known_field": ("d.jsonl", b'{"body": "a"}\n', {}, "missing_field", 1, "text"),
+    "json_records_wrapped": (
+        "d.json",
+        b'{"version": 2,\n "data": [{"instruction": "a", "output": "b"}]}\n',
+        {},
+        "nested_records",
+        1,
+        "field 'data' holds a list of records, and finetui reads records at the top: a JSON array of them, or JSON Lines; "
+        "save that list on its own first (jq -c '.data[]' FILE > records.jsonl)",
+    ),
     "jsonl_completion_missing": (
         "d.jsonl",
         b'{"prompt": "a", "completion": "b"}\n\n{"prompt": "c"}\n',

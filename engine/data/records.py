@@ -89,6 +89,14 @@ def detect_shape(obj: dict[str, Any]) -> str | None:
     return None
 
 
+def nested_records(obj: dict[str, Any]) -> str | None:
+    """The key of a list of records inside ``obj`` (``{"data": [{...}, ...]}``, as some exports wrap them), or None."""
+    for key, value in obj.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict) and detect_shape(value[0]) is not None:
+            return key
+    return None
+
+
 #: Columns a table needs for each layout (question/answer pairs accept any of ``QA_PAIRS``).
 REQUIRED = {
     "text": ("text",),
@@ -113,6 +121,16 @@ class Normaliser:
             obj = self._mapped(obj, line)
         if not self.state.flavour:
             shape = detect_shape(obj)
+            nested = None if shape is not None else nested_records(obj)
+            if nested is not None:
+                raise DataError(
+                    self.path,
+                    "holds a list of records, and finetui reads records at the top: a JSON array of them, or JSON Lines; "
+                    f"save that list on its own first (jq -c '.{nested}[]' FILE > records.jsonl)",
+                    line=line,
+                    field=nested,
+                    code="nested_records",
+                )
             if shape is None:
                 found = ", ".join(sorted(obj)) or "none"
                 raise DataError(
