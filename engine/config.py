@@ -132,7 +132,7 @@ def _check_section(obj: Any, section: str) -> None:
 class DataConfig:
     """Which file to train on and how to read it (the TUI sets these on its data screen)."""
 
-    path: str = _setting(help="the data file: text, JSON, JSON Lines, CSV, TSV or Parquet, any extension, or compressed (.gz, .bz2, .xz)", form="data")
+    path: str = _setting(help="the data file: text, JSON, JSON Lines, CSV, TSV, Parquet or Arrow, any extension, or compressed (.gz, .bz2, .xz)", form="data")
     format: str | None = _setting(
         None,
         help=(

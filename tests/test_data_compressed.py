@@ -95,19 +95,10 @@ def _zip(path: Path) -> None:
         archive.writestr("xl/workbook.xml", "<workbook/>")
 
 
-def _arrow(path: Path) -> None:
-    import pyarrow as pa
-
-    table = pa.table({"prompt": ["q"], "completion": ["a"]})
-    with pa.ipc.new_stream(str(path), table.schema) as writer:  # what datasets' save_to_disk writes
-        writer.write_table(table)
-
-
 @pytest.mark.parametrize(
     ("name", "make", "words"),
     [
         ("sheet.xlsx", _zip, "zip archive"),
-        ("data-00000-of-00001.arrow", _arrow, "Arrow stream"),
         ("paper.pdf", lambda p: p.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"), "PDF"),
         ("train.jsonl.zst", lambda p: p.write_bytes(b"\x28\xb5\x2f\xfd\x04\x58\x00\x00"), "zstd"),
     ],

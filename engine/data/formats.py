@@ -13,7 +13,7 @@ from engine.data.errors import DataError
 from engine.data.examples import Example, Kind
 from engine.data.names import FILE_FORMATS, FORMATS, SHAPES, data_suffix
 from engine.data.raw import ParseState, Raw
-from engine.data.reader import Progress, check_readable, is_parquet, iter_lines, read_head
+from engine.data.reader import Progress, check_readable, is_arrow, is_parquet, iter_lines, read_head
 from engine.data.records import Normaliser, parse_mapping
 
 EXTENSIONS = {
@@ -26,6 +26,7 @@ EXTENSIONS = {
     ".csv": "csv",
     ".tsv": "tsv",
     ".parquet": "parquet",
+    ".arrow": "arrow",
 }
 #: Default size of a packed example when a text file has no separator.
 TARGET_CHARS = 2000
@@ -99,7 +100,7 @@ def _looks_like_table(line: str, delimiter: str, mapped: set[str]) -> bool:
 def detect_format(spec: DataSpec) -> str:
     """The file format ``spec`` will be read as: the user's choice, else the content, else the extension.
 
-    Content wins over the extension: Parquet by its magic bytes, JSON Lines
+    Content wins over the extension: Parquet and Arrow by their magic bytes, JSON Lines
     by a first line that is a JSON object, JSON by a leading ``[`` or a
     record spread over lines, a table by a header naming known columns. A
     separator given means plain text. What is left is plain text.
@@ -109,6 +110,8 @@ def detect_format(spec: DataSpec) -> str:
         return spec.format
     if is_parquet(spec.path):
         return "parquet"
+    if is_arrow(spec.path):
+        return "arrow"
     by_extension = EXTENSIONS.get(data_suffix(spec.path))
     if spec.separator is not None:
         return "txt"
@@ -125,7 +128,7 @@ def detect_format(spec: DataSpec) -> str:
         return "tsv"
     if _looks_like_table(first, ",", mapped):
         return "csv"
-    if spec.shape is not None or by_extension in ("jsonl", "json", "parquet"):
+    if spec.shape is not None or by_extension in ("jsonl", "json", "parquet", "arrow"):
         raise DataError(
             spec.path,
             f"can't read it as {spec.shape or by_extension}: the content is neither JSON nor a table with a header row",
@@ -144,6 +147,8 @@ def parse(spec: DataSpec, state: ParseState, on_progress: Progress | None = None
     normalise = Normaliser(spec.path, state, spec.shape, mapping)
     if fmt == "parquet":
         return parsers.parquet(spec.path, normalise, on_progress)
+    if fmt == "arrow":
+        return parsers.arrow(spec.path, normalise, on_progress)
     lines = iter_lines(spec.path, on_progress)
     if fmt == "txt":
         if spec.separator is not None:

@@ -7,7 +7,7 @@ the data engine (the TUI's first paint lists them).
 from pathlib import Path
 
 #: File formats.
-FILE_FORMATS = ("txt", "jsonl", "json", "csv", "tsv", "parquet")
+FILE_FORMATS = ("txt", "jsonl", "json", "csv", "tsv", "parquet", "arrow")
 #: Record layouts a user may force with ``--format``, besides the file formats (the file format is then detected).
 SHAPES = ("text", "prompt_completion", "messages", "sharegpt", "alpaca", "qa", "preference")
 #: Everything ``--format`` takes.

@@ -395,3 +395,30 @@ def parquet(path: Path, normalise: Normaliser, on_progress: Progress | None = No
                 on_progress(row, max(total, 1))
     except (pa.ArrowException, OSError) as exc:
         raise DataError(path, f"not a readable Parquet file: {str(exc).splitlines()[0]}", code="malformed_parquet") from None
+
+
+def arrow(path: Path, normalise: Normaliser, on_progress: Progress | None = None) -> Iterator[Raw]:
+    """An Arrow IPC file or stream (``datasets``' cache and ``save_to_disk`` files), a batch at a time; ``line`` is the row (from 1)."""
+    import pyarrow as pa  # imported here: only Arrow files need it
+
+    size = max(path.stat().st_size, 1)
+    try:
+        with pa.memory_map(str(path)) as source:
+            try:
+                reader = pa.ipc.open_file(source)
+                count = reader.num_record_batches
+                batches: Iterator[pa.RecordBatch] = (reader.get_batch(i) for i in range(count))
+            except pa.ArrowInvalid:  # not the file format: a stream, as datasets writes
+                source.seek(0)
+                count, batches = 0, iter(pa.ipc.open_stream(source))
+            row = 0
+            for index, batch in enumerate(batches, start=1):
+                for record in batch.to_pylist():
+                    row += 1
+                    yield normalise(record, row)
+                if on_progress is not None:
+                    on_progress(min(size * index // count if count else source.tell(), size), size)
+        if on_progress is not None:
+            on_progress(size, size)  # a stream's end marker is past its last batch
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(path, f"not a readable Arrow file: {str(exc).splitlines()[0]}", code="malformed_arrow") from None

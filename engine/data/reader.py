@@ -21,10 +21,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from engine.data.errors import DataError
+from engine.data.names import FILE_FORMATS, data_suffix
 
 BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 PARQUET_MAGIC = b"PAR1"
+#: The starts of an Arrow IPC file (``ARROW1``) and of an Arrow stream (a continuation marker), which
+#: is what ``datasets`` writes (its cache, ``save_to_disk``).
+ARROW_MAGICS = (b"ARROW1", b"\xff\xff\xff\xff")
 #: Compressions read as they stream: (magic bytes, name, opener of a decompressing file over the raw one).
 COMPRESSIONS: tuple[tuple[bytes, str, Callable[[BinaryIO], BinaryIO]], ...] = (
     (b"\x1f\x8b", "gzip", lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),
@@ -35,8 +39,6 @@ COMPRESSIONS: tuple[tuple[bytes, str, Callable[[BinaryIO], BinaryIO]], ...] = (
 NOT_TEXT = (
     (b"\x28\xb5\x2f\xfd", "is compressed with zstd, which finetui does not read: decompress it first (zstd -d)"),
     (b"PK\x03\x04", "is a zip archive (an Excel .xlsx workbook is one too): unzip it, or save the sheet as CSV"),
-    (b"ARROW1", "is an Arrow file: convert it to Parquet or JSON Lines (pyarrow, or datasets' to_parquet)"),
-    (b"\xff\xff\xff\xff", "looks like an Arrow stream (a datasets cache file): convert it to Parquet or JSON Lines (datasets' to_parquet)"),
     (b"%PDF", "is a PDF: extract its text to a .txt file first"),
     (b"SQLite format 3\x00", "is an SQLite database: export the table as CSV or JSON Lines"),
 )
@@ -57,7 +59,7 @@ def check_readable(path: Path) -> int:
     try:
         info = path.stat()
         if stat.S_ISDIR(info.st_mode):
-            raise DataError(path, "is a folder, not a file", code="unreadable")
+            raise DataError(path, folder_problem(path), code="unreadable")
         if not stat.S_ISREG(info.st_mode):
             # A FIFO or a device would block, or never end: refuse it before opening it.
             raise DataError(path, "not a regular file (a pipe, socket or device); save the data to a file first", code="unreadable")
@@ -72,7 +74,7 @@ def check_readable(path: Path) -> int:
         raise DataError(path, f"cannot read: {exc.strerror or exc}", code="unreadable") from None
     if size == 0 or head in (b"", BOM):
         raise DataError(path, "file is empty", code="empty")
-    if head.startswith(PARQUET_MAGIC):
+    if head.startswith((PARQUET_MAGIC, *ARROW_MAGICS)):
         return size
     for magic, what in NOT_TEXT:
         if head.startswith(magic):
@@ -87,6 +89,35 @@ def check_readable(path: Path) -> int:
     if b"\x00" in head:
         raise DataError(path, "looks like a binary file (it contains NUL bytes), not text", code="binary")
     return size
+
+
+def folder_problem(path: Path) -> str:
+    """Why a folder is not a data file, and which file in it to pass instead when that is clear.
+
+    A ``datasets`` ``save_to_disk`` folder holds its rows in ``.arrow``
+    files (a ``DatasetDict`` in one folder a split); a dataset downloaded
+    from the Hub often comes as a folder of Parquet or JSON Lines shards.
+    """
+    try:
+        if (path / "dataset_dict.json").is_file():
+            splits = sorted((p.name for p in path.iterdir() if (p / "state.json").is_file()), key=lambda name: (name != "train", name))
+            example = next(iter(sorted((path / splits[0]).glob("*.arrow"))), None) if splits else None
+            where = f", e.g. {splits[0]}/{example.name}" if example is not None else ""
+            return f"is a folder: a datasets DatasetDict (splits {', '.join(splits) or 'none'}); pass a split's .arrow file{where}"
+        if (path / "state.json").is_file():
+            name, files = "datasets save_to_disk folder", sorted(path.glob("*.arrow"))
+        else:
+            name = "folder"
+            files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and data_suffix(p)[1:] in FILE_FORMATS)
+            if len({data_suffix(p) for p in files}) != 1:
+                return "is a folder, not a file"  # no data in it, or all sorts: nothing to point at
+    except OSError:
+        return "is a folder, not a file"
+    if not files:
+        return "is a folder, not a file"
+    if len(files) == 1:
+        return f"is a {name}, not a file: pass the data file in it, {files[0].name}"
+    return f"is a {name} of {len(files)} data files ({files[0].name}, ...): pass one of them, or join them into one file first"
 
 
 def _looks_utf16(head: bytes) -> bool:
@@ -135,6 +166,12 @@ def is_parquet(path: Path) -> bool:
     """Whether the file starts with Parquet's magic bytes."""
     with path.open("rb") as fh:
         return fh.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+
+
+def is_arrow(path: Path) -> bool:
+    """Whether the file starts as an Arrow IPC file or stream does."""
+    with path.open("rb") as fh:
+        return fh.read(8).startswith(ARROW_MAGICS)
 
 
 def read_head(path: Path, limit: int = SNIFF_BYTES) -> str:

@@ -30,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Exits 2 with a one-line error on bad input; writes nothing."
         ),
     )
-    p.add_argument("file", type=Path, help="the data file: text, JSON, JSON Lines, CSV, TSV or Parquet, any extension, or compressed (.gz, .bz2, .xz)")
+    p.add_argument("file", type=Path, help="the data file: text, JSON, JSON Lines, CSV, TSV, Parquet or Arrow, any extension, or compressed (.gz, .bz2, .xz)")
     p.add_argument("--separator", "-s", metavar="S", help="string between examples in a .txt (e.g. --SEPARATOR--); without it, text is split at paragraphs")
     p.add_argument("--format", "-f", metavar="F", help=f"force the file format or the record layout: {', '.join(FORMATS)} (default: detect)")
     p.add_argument("--map", metavar="FIELD=COLUMN,...", dest="mapping", help="the columns holding the fields, e.g. prompt=question,completion=answer")
