@@ -281,3 +281,17 @@ def test_bom_and_crlf_read_like_plain_lf(tmp_path: Path, layout: str, variant: s
         assert [w.code for w in report.warnings] == ["too_small"]
     else:
         assert report.warnings == []
+
+
+@pytest.mark.parametrize("delimiter", [";", "|"])
+def test_csv_with_semicolons_or_bars_as_excel_writes_them(tmp_path: Path, delimiter: str) -> None:
+    content = f'prompt{delimiter}completion\nWhat is 2,5 + 1?{delimiter}3,5\n"Say ""hi"""{delimiter}hi\n'
+    for name in ("d.csv", "d.txt"):  # the header row decides, whatever the name
+        spec = DataSpec(write(tmp_path / name, content))
+        assert detect_format(spec) == "csv"
+        assert [(e.prompt, e.completion) for e in iter_examples(spec)] == [("What is 2,5 + 1?", "3,5"), ('Say "hi"', "hi")]
+
+
+def test_a_comma_header_keeps_commas_even_with_semicolons_in_it(tmp_path: Path) -> None:
+    spec = DataSpec(write(tmp_path / "d.csv", "prompt,completion\na;b,c;d\n"))
+    assert [(e.prompt, e.completion) for e in iter_examples(spec)] == [("a;b", "c;d")]

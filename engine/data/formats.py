@@ -32,6 +32,8 @@ EXTENSIONS = {
 TARGET_CHARS = 2000
 #: The start of a JSON array of records, or of a record: ``[{"``, ``{"`` or ``[]``.
 _JSON_START = re.compile(r'\s*(\[\s*\{\s*"|\{\s*"|\[\s*\]\s*$)')
+#: A CSV file's delimiters, in the order tried on its header row.
+CSV_DELIMITERS = (",", ";", "|")
 #: Column names that make a first line a table header.
 _COLUMNS = {"text", "prompt", "completion", "question", "answer", "query", "response", "instruction", "input", "output", "chosen", "rejected", "system"}
 
@@ -92,6 +94,17 @@ def _looks_like_json(head: str) -> bool:
     return _JSON_START.match(head) is not None
 
 
+def _mapped_columns(spec: DataSpec) -> set[str]:
+    return {source.lower() for source in parse_mapping(spec.path, spec.mapping).values()}
+
+
+def csv_delimiter(spec: DataSpec) -> str:
+    """The delimiter of a CSV file's header row: a comma, else a semicolon (Excel's where the comma is the decimal mark) or a bar."""
+    first = _first_line(read_head(spec.path))
+    mapped = _mapped_columns(spec)
+    return next((d for d in CSV_DELIMITERS if _looks_like_table(first, d, mapped)), ",")
+
+
 def _looks_like_table(line: str, delimiter: str, mapped: set[str]) -> bool:
     names = {name.strip().strip('"').lower() for name in line.split(delimiter)}
     return delimiter in line and bool(names & (_COLUMNS | mapped))
@@ -123,10 +136,10 @@ def detect_format(spec: DataSpec) -> str:
         return "json"
     if by_extension in ("csv", "tsv"):
         return by_extension
-    mapped = {source.lower() for source in parse_mapping(spec.path, spec.mapping).values()}
+    mapped = _mapped_columns(spec)
     if _looks_like_table(first, "\t", mapped):
         return "tsv"
-    if _looks_like_table(first, ",", mapped):
+    if any(_looks_like_table(first, delimiter, mapped) for delimiter in CSV_DELIMITERS):
         return "csv"
     if spec.shape is not None or by_extension in ("jsonl", "json", "parquet", "arrow"):
         raise DataError(
@@ -158,7 +171,7 @@ def parse(spec: DataSpec, state: ParseState, on_progress: Progress | None = None
         return parsers.jsonl(spec.path, lines, normalise)
     if fmt == "json":
         return parsers.json_records(spec.path, lines, normalise)
-    return parsers.delimited(spec.path, lines, "\t" if fmt == "tsv" else ",", normalise)
+    return parsers.delimited(spec.path, lines, "\t" if fmt == "tsv" else csv_delimiter(spec), normalise)
 
 
 #: The report's ``empty`` warning, worded for what the dropped examples lack.
