@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from textual.color import Color
 from textual.css.stylesheet import Stylesheet
 
 from tests.fixed_runs import SIZE
@@ -53,3 +54,15 @@ async def test_coming_back_to_the_data_screen_reparses_nothing(monkeypatch: pyte
         await until(pilot, lambda: isinstance(app.screen, DataScreen))
         await pilot.pause()
         assert reparses == []
+
+
+async def test_a_theme_chosen_before_a_first_switch_reaches_the_new_screen() -> None:
+    app = FinetuiApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.theme = "textual-light"  # as the palette's "Change theme" does
+        await pilot.pause()
+        await pilot.press("f3")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen))
+        await pilot.pause()
+        assert app.screen.styles.background == Color.parse(app.current_theme.background) == Color.parse("#E0E0E0")
