@@ -136,7 +136,7 @@ class DataConfig:
     format: str | None = _setting(
         None,
         help=(
-            "force the file format (txt, json, jsonl, csv, tsv, parquet)"
+            "force the file format (txt, json, jsonl, csv, tsv, parquet, arrow)"
             " or the record layout (text, prompt_completion, messages, sharegpt, alpaca, qa, preference)"
         ),
         flag="--format",
