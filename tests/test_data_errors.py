@@ -80,6 +80,23 @@ CASES = {
     "csv_short_row": ("d.csv", b'prompt,completion\na,b\n"c\nd",e\nf\n', {}, "missing_field", 5, "'completion' is missing (the row has 1 cell, the header 2)"),
     "tsv_short_row": ("d.tsv", b"prompt\tcompletion\na\tb\nc\n", {}, "missing_field", 3, "'completion'"),
     "unknown_format": ("d.jsonl", b"some words\n", {}, "unknown_format", 1, "neither JSON nor a table"),
+    "jsonl_encoded_twice": (
+        "d.jsonl",
+        (json.dumps(json.dumps({"prompt": "a", "completion": "b"})) + "\n").encode(),
+        {},
+        "unknown_format",
+        1,
+        "its first line is JSON but a string that holds JSON (was each record encoded twice",
+    ),
+    "jsonl_encoded_twice_later": (
+        "d.jsonl",
+        (json.dumps({"text": "a"}) + "\n" + json.dumps(json.dumps({"text": "b"})) + "\n").encode(),
+        {},
+        "malformed_json",
+        2,
+        "expected a JSON object, got a string that holds JSON",
+    ),
+    "jsonl_of_lists": ("d.jsonl", b"[1, 2]\n[3]\n", {}, "unknown_format", 1, "its first line is JSON but a list, not an object"),
     "no_examples_txt": ("d.txt", b"\n  \n\t\n", {}, "no_examples", None, "no examples found"),
     "no_examples_separator": ("d.txt", b"--S--\n \n--S--\n--S--\n", {"separator": "--S--"}, "no_examples", None, "(line 2: its text is empty)"),
     "no_examples_jsonl": (

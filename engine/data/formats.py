@@ -89,6 +89,15 @@ def _looks_like_jsonl(line: str) -> bool:
         return False
 
 
+def _not_records(first: str) -> str:
+    """Why a file that should hold records does not, from its first line."""
+    try:
+        value = json.loads(first)
+    except (ValueError, RecursionError):
+        return "the content is neither JSON nor a table with a header row"
+    return f"its first line is JSON but {parsers.json_kind(value)}, not an object (a record)"
+
+
 def _looks_like_json(head: str) -> bool:
     """An array of records, or a record spread over several lines."""
     return _JSON_START.match(head) is not None
@@ -142,12 +151,7 @@ def detect_format(spec: DataSpec) -> str:
     if any(_looks_like_table(first, delimiter, mapped) for delimiter in CSV_DELIMITERS):
         return "csv"
     if spec.shape is not None or by_extension in ("jsonl", "json", "parquet", "arrow"):
-        raise DataError(
-            spec.path,
-            f"can't read it as {spec.shape or by_extension}: the content is neither JSON nor a table with a header row",
-            line=1,
-            code="unknown_format",
-        )
+        raise DataError(spec.path, f"can't read it as {spec.shape or by_extension}: {_not_records(first)}", line=1, code="unknown_format")
     return "txt"
 
 

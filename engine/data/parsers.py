@@ -193,8 +193,15 @@ def load_json(path: Path, text: str, line: int) -> object:
 
 def _object(path: Path, value: object, line: int) -> dict:
     if not isinstance(value, dict):
-        raise DataError(path, f"expected a JSON object, got {_json_type(value)}", line=line, code="malformed_json")
+        raise DataError(path, f"expected a JSON object, got {json_kind(value)}", line=line, code="malformed_json")
     return value
+
+
+def json_kind(value: object) -> str:
+    """What a JSON value that should have been a record is, in words; a string holding JSON says it was encoded twice."""
+    if isinstance(value, str) and value.lstrip().startswith(("{", "[")):
+        return "a string that holds JSON (was each record encoded twice, json.dumps of a string?)"
+    return _json_type(value)
 
 
 def jsonl(path: Path, lines: Lines, normalise: Normaliser) -> Iterator[Raw]:
