@@ -34,27 +34,30 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tmux_pane import HEIGHT, REPO, TERM, WIDTH, Pane, TmuxServer, load_average  # noqa: E402
 
-#: (key, what the step is called, text on the screen once it shows)
+HELP_TEXT = "Fine-tune a language model on your own data"
+#: (key, what the step is called, text on the screen once it shows, text gone from it by then)
 STEPS = (
-    ("F3", "runs (F3), first", "No runs yet"),
-    ("F4", "playground (F4), first", "No run is ready yet"),
-    ("F2", "data (F2), again", "Files in"),
-    ("F1", "help (F1), first", "Fine-tune a language model on your own data"),
-    ("Escape", "help closed", "Files in"),
-    ("F3", "runs (F3), again", "No runs yet"),
+    ("F3", "runs (F3), first", "No runs yet", "Files in"),
+    ("F4", "playground (F4), first", "No run is ready yet", "No runs yet"),
+    ("F2", "data (F2), again", "Files in", "No run is ready yet"),
+    ("F1", "help (F1), first", HELP_TEXT, "Files in"),  # the dialog covers the files panel's title
+    ("Escape", "help closed", "Files in", HELP_TEXT),
+    ("F3", "runs (F3), again", "No runs yet", "Files in"),
 )
 #: The data screen's files panel: the TUI is up.
 READY = "Files in"
 
 
-def shows(text: str, gone: str | None = None):  # noqa: ANN201 - a predicate over the pane's lines
-    return lambda lines: any(text in line for line in lines) and (gone is None or not any(gone in line for line in lines))
+def shows(text: str, gone: str) -> Callable[[list[str]], bool]:
+    """Whether the pane's lines show ``text``, and no longer ``gone`` (the screen before)."""
+    return lambda lines: any(text in line for line in lines) and not any(gone in line for line in lines)
 
 
 def sample(tmux: TmuxServer, name: str, checkout: Path, home: Path, args: argparse.Namespace) -> list[float]:
@@ -62,16 +65,11 @@ def sample(tmux: TmuxServer, name: str, checkout: Path, home: Path, args: argpar
     env = {"FINETUI_HOME": str(home), "PYTHONPATH": str(checkout)}
     pane: Pane = tmux.start(name, [sys.executable, "-m", "tui.cli"], cwd=checkout, env=env, unset=["PYTHONDONTWRITEBYTECODE"])
     try:
-        pane.wait_for(shows(READY), since=pane.started, timeout=args.timeout, poll=args.poll)
+        pane.wait_for(lambda lines: any(READY in line for line in lines), since=pane.started, timeout=args.timeout, poll=args.poll)
         times = []
-        previous = READY
-        for key, _, text in STEPS:
+        for key, _, text, gone in STEPS:
             sent = pane.send_keys(key)
-            # the screen before must be gone too: "Files in" is on the data screen under the help dialog
-            gone = previous if previous != text else None
-            wait = pane.wait_for(shows(text, gone if key != "Escape" else "Fine-tune a language model"), since=sent, timeout=args.timeout, poll=args.poll)
-            times.append(wait.elapsed)
-            previous = text
+            times.append(pane.wait_for(shows(text, gone), since=sent, timeout=args.timeout, poll=args.poll).elapsed)
             time.sleep(args.settle)
         return times
     except TimeoutError as exc:
@@ -113,10 +111,10 @@ def run(args: argparse.Namespace, scratch: Path, before: Path) -> None:
             for name, checkout in versions.items():
                 got = sample(tmux, f"{name}-{i}", checkout, scratch / f"home-{name}-{i}", args)
                 times[name].append(got)
-                print(f"start {i}, {name}: " + ", ".join(f"{step} {t:.3f} s" for (_, step, _), t in zip(STEPS, got, strict=True)))
+                print(f"start {i}, {name}: " + ", ".join(f"{step} {t:.3f} s" for (_, step, _, _), t in zip(STEPS, got, strict=True)))
         print(f"after: {load_average()}")
     print(f"\nmedians over {args.n} starts each (key to screen)")
-    for index, (_, step, _) in enumerate(STEPS):
+    for index, (_, step, _, _) in enumerate(STEPS):
         old = statistics.median(run[index] for run in times["before"])
         new = statistics.median(run[index] for run in times["now"])
         print(f"  {step:24} before {old:.3f} s   now {new:.3f} s   ratio now / before {new / old:.2f}x")
