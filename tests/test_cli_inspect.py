@@ -114,7 +114,7 @@ def test_jsonl_flavours(workdir: Path, capsys: pytest.CaptureFixture[str], make,
 
 
 def test_csv_with_multiline_fields(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    body = "".join(f'"question {i}","answer {i}\nwith a second line"\n' for i in range(250))
+    body = "".join(f'"question {i}?","answer {i}\nwith a second line"\n' for i in range(250))
     data = write(workdir / "d.csv", "prompt,completion\n" + body)
     code, out, _ = run(["inspect", str(data)], capsys)
     assert code == 0

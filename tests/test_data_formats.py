@@ -248,7 +248,8 @@ def test_unknown_format_is_refused(tmp_path: Path) -> None:
 
 def _layouts() -> dict[str, tuple[str, dict[str, object], str]]:
     items = distinct_texts(250, seed=7)
-    pairs = [(t[: len(t) // 2], t[len(t) // 2 :]) for t in items]
+    cuts = [t.rfind(" ", 0, len(t) // 2 + 1) for t in items]  # at a space, which starts the completion
+    pairs = [(t[:cut], t[cut:]) for t, cut in zip(items, cuts, strict=True)]
     return {
         "separator": ("d.txt", {"separator": "--S--"}, "\n--S--\n".join(items) + "\n"),
         "paragraphs": ("d.txt", {"target_chars": 300}, "\n\n".join(items) + "\n"),

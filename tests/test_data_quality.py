@@ -70,3 +70,20 @@ def test_repetitive() -> None:
     assert not quality.is_repetitive(prose)
     assert quality.is_repetitive("all work and no play\n" * 20)
     assert not quality.is_repetitive("ab" * 40)  # too short to judge
+
+
+@pytest.mark.parametrize(
+    ("prompt", "completion", "flagged"),
+    [
+        ("Translate to French: cat", "chat", True),
+        ("Count: 1 2", "3", True),
+        ("Translate to French: cat", " chat", False),
+        ("Question: 2+2?", "4", False),
+        ("Answer:", "4", False),
+        ("Write a haiku\n", "Autumn moon", False),
+        ("", "alone", False),
+        ("Café", "É", True),
+    ],
+)
+def test_runs_together(prompt: str, completion: str, flagged: bool) -> None:
+    assert quality.runs_together(prompt, completion) is flagged

@@ -103,7 +103,8 @@ def test_clean_data_has_no_warnings(tmp_path: Path) -> None:
     report = scan(separated(tmp_path, distinct_texts(250)))
     assert report.warnings == []
     jsonl = tmp_path / "d.jsonl"
-    jsonl.write_text("".join(json.dumps({"prompt": t[:20], "completion": t[20:]}) + "\n" for t in distinct_texts(250, seed=3)))
+    halves = [(t[: t.index(" ", 20)], t[t.index(" ", 20) :]) for t in distinct_texts(250, seed=3)]  # the completion starts with the space
+    jsonl.write_text("".join(json.dumps({"prompt": p, "completion": c}) + "\n" for p, c in halves))
     assert scan(DataSpec(jsonl)).warnings == []
 
 
@@ -151,6 +152,18 @@ def test_excess_spaces(tmp_path: Path) -> None:
     assert codes(report) == ["excess_spaces"]
 
 
+def test_prompts_and_completions_that_run_together_are_listed(tmp_path: Path) -> None:
+    rows = [{"prompt": f"{text}\nAnswer:", "completion": f" {i}"} for i, text in enumerate(distinct_texts(250))]
+    rows[4] = {"prompt": "Translate to French: cat", "completion": "chat"}
+    rows[9] = {"prompt": "Count on: 1 2", "completion": "3"}
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    report = scan(DataSpec(path))
+    w = report.warning("runs_together")
+    assert w is not None and (w.count, w.indices, w.lines) == (2, [4, 9], [5, 10])
+    assert codes(report) == ["runs_together"] and "meet mid-word" in w.message
+
+
 def test_blank_line_runs(tmp_path: Path) -> None:
     items = distinct_texts(250)
     items[10] = "top\n\n\n\nbottom"
@@ -189,7 +202,7 @@ def test_repetitive(tmp_path: Path) -> None:
 
 def test_empty_examples_are_dropped_and_reported_by_line(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
-    rows = [{"prompt": f"q{i}", "completion": f"answer number {i}"} for i in range(250)]
+    rows = [{"prompt": f"q{i}?", "completion": f"answer number {i}"} for i in range(250)]
     rows[3]["completion"] = ""
     rows[100]["completion"] = "  \n "
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -62,6 +62,17 @@ def has_escaped_newlines(text: str) -> bool:
     return "\n" not in text and text.count("\\n") >= ESCAPED_NEWLINES_MIN
 
 
+def runs_together(prompt: str, completion: str) -> bool:
+    """Whether a prompt and its completion meet mid-word: a letter or digit on each side, nothing between.
+
+    Without a chat template the two are trained one after the other, so
+    the model learns to go on from the prompt's last word with no break
+    (``... in French: cat`` then ``chat``); a space, newline or mark on
+    either side is the separator it can learn instead.
+    """
+    return bool(prompt) and bool(completion) and prompt[-1].isalnum() and completion[0].isalnum()
+
+
 def is_repetitive(text: str) -> bool:
     """Whether the text compresses so well that it is mostly repeats of itself.
 

@@ -48,6 +48,10 @@ ISSUES = {
     "ends_on_user": "chats that end on a user turn (nothing after it is learned)",
     "no_trained_tokens": "examples with no trained tokens left after masking and truncation",
     "escaped_newlines": "text holding literal \\n (backslash n) where newlines were probably meant",
+    "runs_together": (
+        "prompts and completions that meet mid-word; without a chat template they train as one run of text: "
+        "end prompts with a separator (a newline, 'Answer:') or start completions with a space"
+    ),
 }
 
 
@@ -73,6 +77,7 @@ class _Warnings:
         "ends_on_user",
         "no_trained_tokens",
         "escaped_newlines",
+        "runs_together",
         "duplicate",
         "near_duplicate",
         "repetitive",
@@ -164,6 +169,8 @@ def scan(
             warnings.add("no_trained_tokens", ISSUES["no_trained_tokens"], index, raw.line)
         if any(quality.has_escaped_newlines(f) for f in example.fields()):
             warnings.add("escaped_newlines", ISSUES["escaped_newlines"], index, raw.line)
+        if example.kind == "prompt_completion" and quality.runs_together(example.prompt, example.completion):
+            warnings.add("runs_together", ISSUES["runs_together"], index, raw.line)
         if len(kept) < preview:
             kept.append(example)
             if on_preview is not None:
