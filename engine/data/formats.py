@@ -13,7 +13,7 @@ from engine.data.errors import DataError
 from engine.data.examples import Example, Kind
 from engine.data.names import FILE_FORMATS, FORMATS, SHAPES, data_suffix
 from engine.data.raw import ParseState, Raw
-from engine.data.reader import Progress, check_readable, is_arrow, is_parquet, iter_lines, read_head
+from engine.data.reader import Progress, binary_format, check_readable, iter_lines, read_head
 from engine.data.records import Normaliser, parse_mapping
 
 EXTENSIONS = {
@@ -130,10 +130,9 @@ def detect_format(spec: DataSpec) -> str:
     check_readable(spec.path)
     if spec.format in FILE_FORMATS:
         return spec.format
-    if is_parquet(spec.path):
-        return "parquet"
-    if is_arrow(spec.path):
-        return "arrow"
+    binary = binary_format(spec.path)
+    if binary is not None:
+        return binary
     by_extension = EXTENSIONS.get(data_suffix(spec.path))
     if spec.separator is not None:
         return "txt"

@@ -74,14 +74,14 @@ def check_readable(path: Path) -> int:
         raise DataError(path, f"cannot read: {exc.strerror or exc}", code="unreadable") from None
     if size == 0 or head in (b"", BOM):
         raise DataError(path, "file is empty", code="empty")
-    if head.startswith((PARQUET_MAGIC, *ARROW_MAGICS)):
+    if _binary_kind(head) is not None:
         return size
     for magic, what in NOT_TEXT:
         if head.startswith(magic):
             raise DataError(path, what, code="binary")
     name = compression(head)
     if name is not None:
-        head = _decompressed_head(path, name)
+        head = _content_head(path)
         if head in (b"", BOM):
             raise DataError(path, f"file is empty once decompressed ({name})", code="empty")
     if head.startswith(UTF16_BOMS) or _looks_utf16(head):
@@ -146,9 +146,9 @@ def open_data(path: Path) -> tuple[BinaryIO, BinaryIO, str | None]:
     return raw, raw if opener is None else opener(raw), name
 
 
-def _decompressed_head(path: Path, name: str, limit: int = SNIFF_BYTES) -> bytes:
-    """The first ``limit`` bytes of a compressed file's content, or a ``DataError`` if it won't decompress."""
-    raw, data, _ = open_data(path)
+def _content_head(path: Path, limit: int = SNIFF_BYTES) -> bytes:
+    """The first ``limit`` bytes of the file's content (decompressed), or a ``DataError`` if it won't decompress."""
+    raw, data, name = open_data(path)
     with raw, data:
         try:
             return data.read(limit)
@@ -162,23 +162,21 @@ def _reason(exc: BaseException) -> str:
     return text[0].lower() + text[1:]
 
 
-def is_parquet(path: Path) -> bool:
-    """Whether the file starts with Parquet's magic bytes."""
+def binary_format(path: Path) -> str | None:
+    """``parquet`` or ``arrow`` when the file starts with that format's magic bytes, else None."""
     with path.open("rb") as fh:
-        return fh.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+        return _binary_kind(fh.read(8))
 
 
-def is_arrow(path: Path) -> bool:
-    """Whether the file starts as an Arrow IPC file or stream does."""
-    with path.open("rb") as fh:
-        return fh.read(8).startswith(ARROW_MAGICS)
+def _binary_kind(head: bytes) -> str | None:
+    if head.startswith(PARQUET_MAGIC):
+        return "parquet"
+    return "arrow" if head.startswith(ARROW_MAGICS) else None
 
 
 def read_head(path: Path, limit: int = SNIFF_BYTES) -> str:
     """The start of the file (decompressed) as text, for format detection; undecodable bytes are replaced."""
-    opened, data, _ = open_data(path)
-    with opened, data:
-        raw = data.read(limit)
+    raw = _content_head(path, limit)
     if raw.startswith(BOM):
         raw = raw[len(BOM) :]
     return raw.decode("utf-8", errors="replace").replace("\r\n", "\n")

@@ -37,13 +37,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--show-tokens",
         action="store_true",
-        help=("print the shown examples as training sees them: the model's chat template applied, trained tokens marked ⟦like this⟧"),
+        help="print the shown examples as training sees them: the model's chat template applied, trained tokens marked ⟦like this⟧",
     )
     p.add_argument("--model", "-m", metavar="M", default=DEFAULT_MODEL, help="the model whose tokenizer --show-tokens uses (default: %(default)s)")
     p.add_argument("--show", "-n", metavar="N", type=int, default=3, help="print the first N parsed examples (default 3)")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead")
     p.add_argument(
-        "--max-seq-len", metavar="T", type=int, default=DEFAULT_MAX_SEQ_LEN, help=(f"warn about examples longer than T tokens (default {DEFAULT_MAX_SEQ_LEN})")
+        "--max-seq-len", metavar="T", type=int, default=DEFAULT_MAX_SEQ_LEN, help=f"warn about examples longer than T tokens (default {DEFAULT_MAX_SEQ_LEN})"
     )
     p.add_argument("--eval-fraction", metavar="F", type=float, default=DEFAULT_EVAL_FRACTION, help="share of examples held out for eval (default 0.1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the train/eval split (default 0)")
