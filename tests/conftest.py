@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,19 @@ from textual.pilot import Pilot
 from tests.pilot_helpers import screen_text, settled, steady_cursors
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give each pytest-xdist worker its share of the cores for torch, and the processes its tests start the same.
+
+    Two workers on two cores that each ran torch on every core would each
+    wait on threads the other pushed off the cores (see ``engine.cpu_share``):
+    the full suite took longer on two workers than on one. Run on its own,
+    or with ``OMP_NUM_THREADS`` set, nothing changes.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

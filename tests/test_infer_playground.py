@@ -414,7 +414,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(world, monkeypatch, capsys, argv, 
     assert err[-1].startswith(f"finetui {argv[0]}: error: ") and message in err[-1]
 
 
-def test_one_cpu_thread_while_a_run_trains_here_and_the_lock_while_it_computes(session, world):
+def test_one_cpu_thread_while_a_run_trains_here_and_the_lock_while_it_computes(world):
     """A training run holds train.lock: beside it, generation takes one thread, then all again once it ends.
 
     And while a request computes, the playground holds playground.lock, which
@@ -424,7 +424,10 @@ def test_one_cpu_thread_while_a_run_trains_here_and_the_lock_while_it_computes(s
 
     from engine.cpu_share import PLAYGROUND_LOCK, TRAIN_LOCK, held, holding
 
-    threads = torch.get_num_threads()
+    before = torch.get_num_threads()
+    threads = 2  # two to give up, however many this process was given (one per pytest-xdist worker)
+    torch.set_num_threads(threads)
+    session = InferenceSession(world["store"])  # new: the module's session counted its threads already
     assert not held(TRAIN_LOCK)
     seen: list[bool] = []
     try:
@@ -436,4 +439,4 @@ def test_one_cpu_thread_while_a_run_trains_here_and_the_lock_while_it_computes(s
         assert torch.get_num_threads() == threads
         assert seen and all(seen) and not held(PLAYGROUND_LOCK)
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)

@@ -30,7 +30,8 @@ raise SystemExit(app.return_code)
 
 
 def _run(home: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {"PATH": "/usr/bin:/bin", "FINETUI_HOME": str(home), "HOME": str(home), **env}
+    """Run ``BROKEN_APP``; the error console is wide enough that no line is folded, whatever the length of ``home``."""
+    environ = {"PATH": "/usr/bin:/bin", "FINETUI_HOME": str(home), "HOME": str(home), "COLUMNS": "1000", **env}
     return subprocess.run([sys.executable, "-c", BROKEN_APP], capture_output=True, text=True, env=environ, timeout=120,
                           cwd=Path(__file__).resolve().parent.parent)
 
@@ -38,8 +39,7 @@ def _run(home: Path, **env: str) -> subprocess.CompletedProcess[str]:
 def test_an_unexpected_error_ends_the_tui_in_one_line_with_its_traceback_in_crash_log(tmp_path: Path) -> None:
     done = _run(tmp_path)
     assert done.returncode == 1
-    said = " ".join(done.stderr.split())  # the console wraps it at the terminal's width
-    assert said == (f"finetui stopped on an unexpected error: FileNotFoundError: [Errno 2] the help [file] went missing "
+    assert done.stderr.strip() == (f"finetui stopped on an unexpected error: FileNotFoundError: [Errno 2] the help [file] went missing "
                     f"(a bug in finetui; the traceback is in {tmp_path / CRASH_LOG})")
     assert "Traceback" not in done.stderr + done.stdout
     log = (tmp_path / CRASH_LOG).read_text()
