@@ -12,7 +12,7 @@ from tests.fixed_runs import SIZE, T0, events_in, log_lines, loss_at, run_page, 
 from tests.pilot_helpers import until
 from tui.app import FinetuiApp
 from tui.screens.dialogs import ErrorScreen
-from tui.screens.run import RunScreen
+from tui.screens.run import RunLog, RunScreen
 from tui.screens.runs import RunsScreen, RunTable
 from tui.widgets.loss_chart import LossChart, step_ticks
 from tui.widgets.scorecard import Scorecard
@@ -63,6 +63,29 @@ async def test_new_events_show_live_in_the_log_and_the_chart() -> None:
         with run.events_path.open("ab") as fh:
             fh.write(b'age": "half a line, then the rest"}\n')
         await until(pilot, lambda: log_lines(screen)[-1].endswith("half a line, then the rest"))
+
+
+async def test_the_log_follows_its_end_until_the_user_scrolls_up_and_again_once_back_there() -> None:
+    run = write_run("20260101-0900-haiku", "training", steps=10)
+    async with FinetuiApp().run_test(size=SIZE) as pilot:
+        screen = await run_page(pilot, run.id, events_in(run))
+        log = screen.query_one(RunLog)
+        await until(pilot, lambda: log.max_scroll_y > 0 and log.is_vertical_scroll_end)
+        log.focus()
+        await pilot.press("home")
+        await until(pilot, lambda: log.scroll_y == 0)
+        for step in range(11, 16):
+            run.append(step_event(step, 60, T0 + 7))
+        await until(pilot, lambda: len(log_lines(screen)) == events_in(run))
+        await pilot.pause()
+        assert log.scroll_y == 0, "the lines the user scrolled up to stay put"
+        await pilot.press("end")
+        await until(pilot, lambda: log.is_vertical_scroll_end)
+        end = log.max_scroll_y
+        for step in range(16, 21):
+            run.append(step_event(step, 60, T0 + 8))
+        await until(pilot, lambda: len(log_lines(screen)) == events_in(run))
+        await until(pilot, lambda: log.max_scroll_y > end and log.is_vertical_scroll_end)  # following again
 
 
 async def test_a_ready_run_shows_its_scorecard() -> None:

@@ -22,6 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -29,6 +30,8 @@ from textual.screen import Screen
 from tui.cli import DEBUG_ENV
 
 if TYPE_CHECKING:
+    from textual.widget import Widget
+
     from tui.run_feed import RunsSnapshot
     from tui.run_watch import RunWatcher
 
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
 BELL_STATES = ("ready", "failed")
 #: Where an error no handler caught leaves its traceback, in the finetui home.
 CRASH_LOG = "crash.log"
+#: The class of the ``.panel`` that holds the focus (``app.tcss`` draws its border in the accent colour).
+FOCUSED_PANEL = "-focused"
 
 
 def _runs_screen() -> Screen[None]:
@@ -150,6 +155,34 @@ class FinetuiApp(App[None]):
                 self.bell()
                 severity = "information" if state == "ready" else "error"
                 self.notify(f"Run {run_id} is {state}.", title="Training", severity=severity, timeout=8)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Mark the panel that now holds the focus, as ``:focus-within`` would, at a fraction of its cost.
+
+        Textual restyles a ``:focus-within`` container and everything in it
+        on every focus move inside it, although the container's look does
+        not change: each Tab in the train screen's settings (about 60
+        widgets) restyled them all. The class changes only when the focus
+        enters or leaves a panel.
+        """
+        self._mark_focused_panel(event.widget)
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self._mark_focused_panel(event.widget)
+
+    @staticmethod
+    def _mark_focused_panel(widget: Widget) -> None:
+        """Give ``FOCUSED_PANEL`` to the panel around the focused widget of ``widget``'s screen, and take it from any other."""
+        if not widget.is_attached:
+            return  # removed: its screen's next focus event marks the panel
+        screen = widget.screen
+        focused = screen.focused
+        panel = next((node for node in focused.ancestors_with_self if node.has_class("panel")), None) if focused else None
+        for marked in screen.query(f".panel.{FOCUSED_PANEL}"):
+            if marked is not panel:
+                marked.remove_class(FOCUSED_PANEL)
+        if panel is not None:
+            panel.add_class(FOCUSED_PANEL)
 
     def _fatal_error(self) -> None:
         """An error no handler caught ends the app, as in Textual, but is said in one line, never as a traceback.

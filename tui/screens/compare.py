@@ -13,12 +13,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header
+from textual.widgets import DataTable, Header
 
 from engine.runs.compare import ComparedRun, compared, differing, figure_rows
 from engine.runs.process import refresh
 from tui.run_feed import run_by_id
 from tui.screens.base import FinetuiScreen
+from tui.widgets.footer import KeysFooter
 from tui.widgets.loss_chart import PALETTE, CurvesChart, Series, legend
 
 #: Widest cell of a run's column.
@@ -71,7 +72,7 @@ class CompareScreen(FinetuiScreen):
         with Vertical(id="compare-chart-panel") as panel:
             panel.border_title = "Loss"
             yield CurvesChart(id="compare-chart")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self._read()

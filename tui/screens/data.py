@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Button, DirectoryTree, Footer, Header, Input, Label, OptionList, Select, Static
+from textual.widgets import Button, DirectoryTree, Header, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from engine import recent
@@ -19,6 +19,7 @@ from engine.data.display import escape_controls
 from engine.data.names import FILE_FORMATS, FORMATS
 from tui.screens.base import FinetuiScreen, display_path
 from tui.widgets.file_tree import FileTree
+from tui.widgets.footer import KeysFooter
 
 AUTO = "auto"
 HINT = "Pick a file (Enter) or type its path, then F5 or Enter opens the preview."
@@ -74,7 +75,7 @@ class DataScreen(FinetuiScreen):
                 yield Label("Map", classes="field-label")
                 yield Input(placeholder="columns, if not detected: prompt=question,completion=answer", id="mapping", compact=True)
         yield Static(HINT, id="status")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         if self.start_file:

@@ -14,12 +14,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from engine.config import DEFAULT_MODEL, TrainConfig
 from engine.data import DataSpec, Example
 from engine.data.display import escape_controls
+from tui.widgets.footer import KeysFooter
 from tui.widgets.token_preview import TokenPreview, legend
 
 #: Longest text drawn; wrapping megabytes of text would freeze the UI.
@@ -107,7 +108,7 @@ class ExampleScreen(ModalScreen[None]):
                     yield Static(legend(DEFAULT_MODEL), id="tokens-title")
                     yield Static(f"Rendering with {DEFAULT_MODEL}'s tokenizer…", id="tokens-summary")
                     yield TokenPreview(id="tokens")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#example-scroll").focus()

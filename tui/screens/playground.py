@@ -30,7 +30,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static, TabbedContent, TabPane, TextArea
+from textual.widgets import Button, Checkbox, Header, Input, Label, Select, Static, TabbedContent, TabPane, TextArea
 
 from engine.infer import MODELS, InferenceClient, InferenceError
 from engine.infer.protocol import (
@@ -54,6 +54,7 @@ from tui.playground_client import ClientKeeper
 from tui.run_feed import RunsSnapshot
 from tui.screens.base import FinetuiScreen, screen_css
 from tui.screens.dialogs import ErrorScreen
+from tui.widgets.footer import KeysFooter
 from tui.widgets.playground_messages import (
     ClientStarted,
     InferenceStatus,
@@ -160,7 +161,7 @@ class PlaygroundScreen(FinetuiScreen):
                         with VerticalScroll(id=f"{model}-tokens-panel", classes="panel") as panel:
                             panel.border_title = model
                             yield TokenView(id=f"{model}-tokens")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.app.run_watcher.signal.subscribe(self, self._runs_watched)

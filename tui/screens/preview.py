@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
+from textual.widgets import DataTable, Header, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from engine import recent
@@ -24,6 +24,7 @@ from tui.screens.base import FinetuiScreen, display_path, screen_css
 from tui.screens.example import ExampleScreen
 from tui.screens.train import TrainScreen
 from tui.widgets.example_table import ExampleTable
+from tui.widgets.footer import KeysFooter
 from tui.widgets.histogram import LengthHistogram
 
 #: Examples kept for the table; the report still covers the whole file.
@@ -114,7 +115,7 @@ class PreviewScreen(FinetuiScreen):
             with VerticalScroll(id="warnings-panel", classes="panel") as warnings:
                 warnings.border_title = "Warnings"
                 yield Static("…", id="warnings")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.scan_file()

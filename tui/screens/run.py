@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Footer, Header, Label, Log, ProgressBar, Static
+from textual.widgets import Header, Label, Log, ProgressBar, Static
 
 from engine.runs.events import DURING, EvalEvent, RunEvent, StepEvent
 from engine.runs.lifecycle import RunStateError, remove_run, resume_run
@@ -33,6 +33,7 @@ from tui.screens.base import FinetuiScreen, display_path, screen_css
 from tui.screens.dialogs import ConfirmScreen, ErrorScreen
 from tui.screens.export import ExportScreen
 from tui.screens.samples import SamplesScreen
+from tui.widgets.footer import KeysFooter
 from tui.widgets.loss_chart import LossChart, legend
 from tui.widgets.scorecard import Scorecard
 
@@ -175,21 +176,21 @@ class RunLog(Log):
     A ``Log`` renders only the lines on screen, so replaying a long history
     costs little; lines are not wrapped, so more of it fits, and ←/→ reach
     the end of a long step line (its figures are also in the progress line).
+    It is anchored (Textual's ``Widget.anchor``): it shows its end as lines
+    come and as the page around it is laid out again, as when a failure
+    reason grows the page's head, until the user scrolls up; back at the
+    end, it follows again.
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, max_lines=LOG_LINES)
 
-    def write_events(self, events: Iterable[RunEvent]) -> None:
-        """Add lines; a log that was showing its end keeps showing it once the page is laid out again.
+    def on_mount(self) -> None:
+        self.anchor()
 
-        The page's head can grow (a failure reason appears) in the same
-        update, so the end is scrolled to after the refresh, not now.
-        """
-        following = self.is_vertical_scroll_end or not self.line_count
+    def write_events(self, events: Iterable[RunEvent]) -> None:
+        """Add lines; the anchor, not the write, decides whether the end shows."""
         self.write_lines((format_event(event) for event in events), scroll_end=False)
-        if following:
-            self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
 
 
 class RunScreen(RunActionsScreen):
@@ -250,7 +251,7 @@ class RunScreen(RunActionsScreen):
         with Vertical(id="run-log-panel", classes="panel") as log:
             log.border_title = "Log"
             yield RunLog(id="run-log")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.watcher.signal.subscribe(self, self._show)

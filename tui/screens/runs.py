@@ -9,13 +9,14 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from engine.runs import STATES
 from tui.run_feed import RunRow, RunsSnapshot
 from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import ErrorScreen
 from tui.screens.run import RunActionsScreen, RunScreen
+from tui.widgets.footer import KeysFooter
 
 EMPTY = "No runs yet: F2 picks a data file, then t sets up training."
 #: Table columns: the ``RunRow`` field each shows, and its heading.
@@ -123,7 +124,7 @@ class RunsScreen(RunActionsScreen):
         yield Header()
         yield Static(id="runs-note", markup=False)
         yield RunTable(id="runs-table")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.watcher.signal.subscribe(self, self._show)

@@ -8,13 +8,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from engine.runs.events import SampleRates
 from engine.runs.store import BrokenRun
 from engine.train.samples import Sample, SamplesUnreadable, read_samples
 from tui.run_feed import run_by_id
 from tui.screens.base import FinetuiScreen
+from tui.widgets.footer import KeysFooter
 from tui.widgets.samples_view import SamplesView
 
 NONE_YET = "No samples: they are written when the run finishes (runs from before samples have none)."
@@ -43,7 +44,7 @@ class SamplesScreen(FinetuiScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield SamplesView(id="samples")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self._read()

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
 from engine.config import SECTIONS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, SettingField, TrainConfig, setting, settings
@@ -37,6 +37,7 @@ from tui.messages import TokensCounted, TokensProgress
 from tui.pacing import Pace
 from tui.screens.base import FinetuiScreen, display_path, screen_css
 from tui.screens.dialogs import ConfirmScreen, ErrorScreen
+from tui.widgets.footer import KeysFooter
 
 #: Seconds of quiet typing in the model field before its tokenizer is loaded.
 MODEL_SETTLE_S = 0.4
@@ -219,7 +220,7 @@ class TrainScreen(FinetuiScreen):
         with Horizontal(id="train-actions"):
             yield Static("", id="train-status")
             yield Button("Launch", id="launch", variant="primary", compact=True)
-        yield Footer()
+        yield KeysFooter()
 
     def _widget(self, s: SettingField) -> Widget:
         """The field for a setting, made from its declaration: a checkbox, a choice, or text; its help as the tooltip."""
