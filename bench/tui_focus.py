@@ -41,7 +41,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import worktree  # noqa: E402
+from worktree import REPO  # noqa: E402
 
 #: Run in each checkout: prints the seconds each Tab took, as a JSON list.
 CHILD = """
@@ -109,18 +112,8 @@ def main() -> None:
     parser.add_argument("--before", default="7497f1b", help="the commit to compare with (default 7497f1b)")
     parser.add_argument("--settle", type=float, default=1.0, help="seconds between the train screen showing and the first Tab (default 1)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="finetui-focus-") as scratch_name:
-        scratch = Path(scratch_name)
-        before = scratch / "before"
-        try:
-            subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(before), args.before], check=True)
-        except (OSError, subprocess.CalledProcessError) as exc:
-            print(f"error: cannot check out {args.before} beside this checkout ({exc}); is git installed and is this a clone?", file=sys.stderr)
-            raise SystemExit(2) from None
-        try:
-            run(args, scratch, before)
-        finally:
-            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(before)], capture_output=True)
+    with tempfile.TemporaryDirectory(prefix="finetui-focus-") as scratch_name, worktree.checkout(args.before, Path(scratch_name) / "before") as before:
+        run(args, Path(scratch_name), before)
 
 
 def run(args: argparse.Namespace, scratch: Path, before: Path) -> None:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import worktree  # noqa: E402
 from tmux_pane import HEIGHT, REPO, TERM, WIDTH, Pane, TmuxServer, load_average  # noqa: E402
 
 HELP_TEXT = "Fine-tune a language model on your own data"
@@ -86,17 +86,8 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=0.5, help="seconds between a screen showing and the next key (default 0.5)")
     parser.add_argument("--timeout", type=float, default=30.0, help="give up on a screen after this many seconds (default 30)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="finetui-screens-") as scratch_name:
-        scratch = Path(scratch_name)
-        before = scratch / "before"
-        try:
-            subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(before), args.before], check=True)
-        except (OSError, subprocess.CalledProcessError) as exc:
-            raise SystemExit(f"error: cannot check out {args.before} beside this checkout ({exc}); is git installed and is this a clone?") from None
-        try:
-            run(args, scratch, before)
-        finally:
-            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(before)], capture_output=True)
+    with tempfile.TemporaryDirectory(prefix="finetui-screens-") as scratch_name, worktree.checkout(args.before, Path(scratch_name) / "before") as before:
+        run(args, Path(scratch_name), before)
 
 
 def run(args: argparse.Namespace, scratch: Path, before: Path) -> None:
