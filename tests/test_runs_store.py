@@ -10,11 +10,12 @@ import time
 import pytest
 
 from engine.config import ConfigError, DataConfig, RunConfig, TrainConfig
-from engine.runs import RunNotFound, RunStore
+from engine.runs import RunNotFound, RunStore, lifecycle
 from engine.runs.events import StatusEvent
 from engine.runs.lifecycle import RunStateError, remove_run, resume_run
 from engine.runs.process import INTERRUPTED, cancel, refresh
 from engine.runs.status import Status
+from tests.waiting import final_state
 
 
 @pytest.fixture
@@ -91,6 +92,45 @@ def test_queued_without_process_gets_a_grace_period(store):
 def test_cancel_a_run_whose_process_is_gone(store):
     run = store.create(_config())
     assert cancel(run).state == "cancelled"
+
+
+def _hold_worker_lock(run, seconds: float) -> subprocess.Popen:
+    """A process holding the run's worker lock for ``seconds``: a worker that wrote its final status and is still ending."""
+    code = "import fcntl, sys, time\nf = open(sys.argv[1], 'a')\nfcntl.flock(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(float(sys.argv[2]))"
+    holder = subprocess.Popen([sys.executable, "-c", code, str(run.worker_lock_path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
+def test_resume_refuses_a_run_whose_last_process_does_not_end_and_changes_nothing(store, monkeypatch):
+    monkeypatch.setattr(lifecycle, "ENDING_WAIT_S", 0.5)
+    run = store.create(_config())
+    run.write_status(run.status().moved("cancelled"))
+    written, events = run.status_path.read_bytes(), run.events_path.read_bytes()
+    holder = _hold_worker_lock(run, 60)
+    try:
+        asked = time.monotonic()
+        with pytest.raises(RunStateError, match=r"last process has not ended after 0 s; try again"):
+            resume_run(run)
+        assert time.monotonic() - asked >= 0.5  # it waited before refusing
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run.status_path.read_bytes() == written and run.events_path.read_bytes() == events
+
+
+@pytest.mark.slow  # resuming starts a worker process
+def test_resume_right_after_a_cancel_waits_for_the_last_process_to_end(store):
+    run = store.create(_config())
+    run.write_status(run.status().moved("cancelled"))
+    holder = _hold_worker_lock(run, 1.5)
+    held_since = time.monotonic()
+    resume_run(run)
+    assert time.monotonic() - held_since >= 1.4, "resume started a worker while the last one still held the lock"
+    holder.wait(5)
+    resumed = [e for _, e in run.events() if isinstance(e, StatusEvent)][-1]
+    assert resumed.state == "queued" and resumed.resumed
+    assert final_state(run, 120) == "failed"  # the new worker ran: the config's data file does not exist
 
 
 def test_resume_and_remove_check_the_state(store, monkeypatch):

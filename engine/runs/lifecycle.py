@@ -73,6 +73,22 @@ def start_run(config: RunConfig, store: RunStore | None = None) -> Run:
     return run
 
 
+#: How long ``resume`` gives the last process of a cancelled or failed run to end.
+ENDING_WAIT_S = 15.0
+
+
+def _wait_for_last_process(run: Run, timeout: float) -> None:
+    """Give a cancelled or failed run's process up to ``timeout`` s to end, so resume needs no retry.
+
+    A worker writes its final status first and then exits, which takes a
+    second or more with torch loaded (longer on a busy machine): a resume
+    right after a cancel would otherwise be refused as "still ending".
+    """
+    deadline = time.monotonic() + timeout
+    while refresh(run).state in RESUMABLE and is_alive(run) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def resume_run(run: Run, devices: str | None = None) -> Run:
     """Start a failed or cancelled run again, from its last checkpoint if it has one.
 
@@ -80,8 +96,10 @@ def resume_run(run: Run, devices: str | None = None) -> Run:
     ``resume`` at once one starts a worker and the others are refused.
     ``devices`` (``train.devices``: a number or ``all``) continues it on
     another number of processes; ``config.json`` records the new one.
+    A last process still ending gets ``ENDING_WAIT_S`` to end first.
     """
     try:
+        _wait_for_last_process(run, ENDING_WAIT_S)
         with status_lock(run):
             status = refresh(run)
             if status.state == BROKEN:
@@ -90,7 +108,7 @@ def resume_run(run: Run, devices: str | None = None) -> Run:
                 hint = "train it again instead" if status.state == "ready" else "it is still going"
                 raise RunStateError(f"run {run.id} is {status.state}; only failed or cancelled runs can be resumed ({hint})")
             if is_alive(run):
-                raise RunStateError(f"run {run.id}'s last process is still ending; try again in a moment")
+                raise RunStateError(f"run {run.id}'s last process has not ended after {ENDING_WAIT_S:.0f} s; try again in a moment")
             if devices is not None:
                 _set_devices(run, devices)
             run.write_status(status.moved("queued", reason=None, pid=None))

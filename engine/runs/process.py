@@ -148,8 +148,10 @@ def cancel(run: Run) -> Status:
             except ProcessLookupError:
                 pass  # it died just now: mark it below
         status = status.moved("cancelled", reason="cancelled before it started")
-        run.write_status(status)
-        run.append(StatusEvent(state="cancelled"))
+        try:
+            run.append(StatusEvent(state="cancelled"))  # the log first: whoever sees the status finds it (see engine.train.worker._end)
+        finally:
+            run.write_status(status)
         return status
 
 

@@ -95,18 +95,30 @@ def main(argv: list[str] | None = None) -> int:
         return _work(run, stop, args.resume)
 
 
+def _end(run: Run, state: str, reason: str | None) -> None:
+    """Log the run's final state, then write it as its status.
+
+    In that order, whoever sees the final status (a waiting test, the run
+    page) finds the whole log. The status is written even when the log line
+    can't be (a full disk), so the run never reads as training.
+    """
+    try:
+        run.append(StatusEvent(state=state, reason=reason))
+    finally:
+        run.write_status(run.status().moved(state, reason=reason))
+
+
 def _work(run: Run, stop: threading.Event, resume: bool) -> int:
     """Queue, train and record the outcome; called while holding the run's worker lock."""
     if claim(run) is None:
         return 0  # cancelled before this process started: leave it so
     lock = wait_for_turn(run, RunStore(run.dir.parent), stop.is_set)
     if lock is None:
-        run.write_status(run.status().moved("cancelled", reason="cancelled while queued"))
-        run.append(StatusEvent(state="cancelled"))
+        _end(run, "cancelled", "cancelled while queued")
         return 0
     with lock:
-        run.write_status(run.status().moved("training", started_at=time.time()))
         run.append(StatusEvent(state="training"))
+        run.write_status(run.status().moved("training", started_at=time.time()))
         try:
             from engine.train.distributed import train
 
@@ -114,12 +126,10 @@ def _work(run: Run, stop: threading.Event, resume: bool) -> int:
         except BaseException as exc:  # every failure must end in a status, never "training" forever
             traceback.print_exc()
             reason = _reason(exc)
-            run.write_status(run.status().moved("failed", reason=reason))
-            run.append(StatusEvent(state="failed", reason=reason))
+            _end(run, "failed", reason)
             return 1
         reason = _early_stop(run) if final == "ready" else None
-        run.write_status(run.status().moved(final, reason=reason))
-        run.append(StatusEvent(state=final, reason=reason))
+        _end(run, final, reason)
     return 0
 
 
