@@ -1,7 +1,8 @@
-"""What a Tab costs in the train screen's settings, against the same TUI at an earlier commit.
+"""What a focus move costs in the train screen, against the same TUI at an earlier commit.
 
     python bench/tui_focus.py                    # 3 starts of each version, 30 Tabs each, against --before
     python bench/tui_focus.py -n 5 --tabs 40 --before 7497f1b
+    python bench/tui_focus.py --between panels --before 2145273
 
 A Tab moves the focus from one setting to the next; the train screen's
 Settings panel holds about 60 widgets. The figure is the time Textual takes
@@ -17,6 +18,11 @@ epochs field, waits ``--settle`` seconds for the screen's own work (the
 estimate, the defaults) to end, and then presses Tab ``--tabs`` times,
 each once the one before is handled; when the focus leaves the panel it is
 put back on the epochs field, untimed.
+
+``--between panels`` times moves between two panels instead: the focus goes
+to the model field (the Model panel), then back to the epochs field (the
+Settings panel), and so on, each move from ``focus()`` to idle. Each move
+takes the focused-panel mark from one panel and gives it to the other.
 
 - now: this checkout;
 - before: the commit ``--before`` (default ``7497f1b``, the last one before
@@ -55,7 +61,7 @@ from textual.widgets import Input
 
 from tui.app import FinetuiApp
 
-TABS, SETTLE = int(sys.argv[1]), float(sys.argv[2])
+TABS, SETTLE, BETWEEN = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 
 
 async def until(pilot, condition, timeout=60.0):
@@ -79,6 +85,13 @@ async def main():
         epochs.focus()
         await pilot.pause(SETTLE)
         times = []
+        model = app.screen.query_one("#model-panel").query(Input).first()
+        while BETWEEN == "panels" and len(times) < TABS:
+            target = model if app.focused is epochs else epochs
+            start = time.perf_counter()
+            target.focus()
+            await pilot.pause()
+            times.append(time.perf_counter() - start)
         while len(times) < TABS:
             start = time.perf_counter()
             await pilot.press("tab")
@@ -97,7 +110,7 @@ asyncio.run(main())
 def sample(checkout: Path, home: Path, args: argparse.Namespace) -> list[float]:
     """One fresh process in ``checkout``: the seconds each Tab took."""
     env = {**os.environ, "FINETUI_HOME": str(home), "PYTHONPATH": str(checkout)}
-    done = subprocess.run([sys.executable, "-c", CHILD, str(args.tabs), str(args.settle)], cwd=checkout, env=env,
+    done = subprocess.run([sys.executable, "-c", CHILD, str(args.tabs), str(args.settle), args.between], cwd=checkout, env=env,
                           capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -108,7 +121,9 @@ def sample(checkout: Path, home: Path, args: argparse.Namespace) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=3, help="starts of each version (default 3)")
-    parser.add_argument("--tabs", type=int, default=30, help="Tabs timed in each start (default 30)")
+    parser.add_argument("--tabs", type=int, default=30, help="moves timed in each start (default 30)")
+    parser.add_argument("--between", choices=("settings", "panels"), default="settings",
+                        help="Tab between settings, or move between the Model and Settings panels (default settings)")
     parser.add_argument("--before", default="7497f1b", help="the commit to compare with (default 7497f1b)")
     parser.add_argument("--settle", type=float, default=1.0, help="seconds between the train screen showing and the first Tab (default 1)")
     args = parser.parse_args()
@@ -119,7 +134,8 @@ def main() -> None:
 def run(args: argparse.Namespace, scratch: Path, before: Path) -> None:
     versions = {"before": before, "now": REPO}
     times: dict[str, list[float]] = {name: [] for name in versions}
-    print(f"{args.tabs} Tabs a start in the train screen's settings, headless 80x24; before = {args.before}, now = {REPO}")
+    where = "Tabs in the train screen's settings" if args.between == "settings" else "moves between the train screen's Model and Settings panels"
+    print(f"{args.tabs} {where} a start, headless 80x24; before = {args.before}, now = {REPO}")
     print(f"load before: {os.getloadavg()[0]:.2f}")
     for i in range(1, args.n + 1):
         for name, checkout in versions.items():
@@ -130,7 +146,7 @@ def run(args: argparse.Namespace, scratch: Path, before: Path) -> None:
     old, new = (statistics.median(times[name]) for name in ("before", "now"))
     for name in versions:
         p90 = statistics.quantiles(times[name], n=10)[-1]
-        print(f"  {name:6} median {statistics.median(times[name]) * 1000:.1f} ms, p90 {p90 * 1000:.1f} ms over {len(times[name])} Tabs")
+        print(f"  {name:6} median {statistics.median(times[name]) * 1000:.1f} ms, p90 {p90 * 1000:.1f} ms over {len(times[name])} moves")
     print(f"  ratio now / before (medians): {new / old:.2f}x")
 
 

@@ -3,12 +3,15 @@ moves between; the footer is rebuilt only when the keys it shows change."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.color import Color
+from textual.css.model import CombinatorType, SelectorType
 from textual.css.stylesheet import Stylesheet
 from textual.dom import DOMNode
 from textual.pilot import Pilot
@@ -16,6 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input
 from textual.widgets._footer import FooterKey
 
+import tui
 from tests.pilot_helpers import until
 from tests.test_tui_train import open_train
 from tui.app import FOCUSED_PANEL, FinetuiApp
@@ -45,8 +49,9 @@ async def test_the_focused_panel_has_the_accent_border_and_only_it() -> None:
         await until(pilot, lambda: files.has_class(FOCUSED_PANEL) and border_is_accent(files))
 
 
-async def restyled_by(pilot: Pilot, key: str, monkeypatch: pytest.MonkeyPatch) -> set[DOMNode]:
-    """The nodes Textual restyles for the focus move that ``key`` makes, and what that move leads to."""
+@contextmanager
+def restyles(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[DOMNode]]:
+    """The nodes Textual restyles while the block runs."""
     seen: set[DOMNode] = set()
     update_nodes = Stylesheet.update_nodes
 
@@ -57,6 +62,12 @@ async def restyled_by(pilot: Pilot, key: str, monkeypatch: pytest.MonkeyPatch) -
 
     with monkeypatch.context() as patch:
         patch.setattr(Stylesheet, "update_nodes", spy)
+        yield seen
+
+
+async def restyled_by(pilot: Pilot, key: str, monkeypatch: pytest.MonkeyPatch) -> set[DOMNode]:
+    """The nodes Textual restyles for the focus move that ``key`` makes, and what that move leads to."""
+    with restyles(monkeypatch) as seen:
         before = pilot.app.focused
         await pilot.press(key)
         await until(pilot, lambda: pilot.app.focused is not before)
@@ -130,3 +141,36 @@ async def test_the_footer_follows_the_keys_and_is_rebuilt_only_when_they_change(
         await until(pilot, lambda: ("Save", True) in footer_keys(app))
         await pilot.press("shift+tab")  # back to a text box: Save goes
         await until(pilot, lambda: "Save" not in [d for d, _ in footer_keys(app)])
+
+
+async def test_the_focus_entering_a_panel_restyles_the_panels_not_what_they_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        model, settings = screen.query_one("#model-panel"), screen.query_one("#settings")
+        left = model.query(Input).first()
+        left.focus()
+        await until(pilot, lambda: model.has_class(FOCUSED_PANEL))
+        epochs = screen.query_one("#epochs", Input)
+        with restyles(monkeypatch) as restyled:
+            epochs.focus()
+            await until(pilot, lambda: settings.has_class(FOCUSED_PANEL) and not model.has_class(FOCUSED_PANEL))
+            await pilot.pause()
+        assert border_is_accent(settings) and not border_is_accent(model)
+        assert {settings, model} <= restyled
+        held = [w for w in settings.query(Input) if w is not epochs] + [w for w in model.query(Input) if w is not left]
+        assert held and not [w for w in held if w in restyled], "a panel's class restyled the fields it holds"
+
+
+def test_no_rule_styles_what_a_focused_panel_holds() -> None:
+    """``_mark_focused_panel`` restyles the panels alone, which is right only while no rule selects inside a focused panel."""
+    stylesheet = Stylesheet(variables=App().get_css_variables())
+    sources = sorted(Path(tui.__file__).parent.rglob("*.tcss"))
+    for source in sources:
+        stylesheet.read(source)
+    stylesheet.parse()
+    chains = [selectors.selectors for rule in stylesheet.rules for selectors in rule.selector_set]
+    marked = [chain for chain in chains if any(s.type == SelectorType.CLASS and s.name == FOCUSED_PANEL for s in chain)]
+    assert marked, f"no rule of {[str(s) for s in sources]} styles .{FOCUSED_PANEL}"
+    for chain in marked:
+        at = next(i for i, s in enumerate(chain) if s.name == FOCUSED_PANEL)
+        assert all(s.combinator == CombinatorType.SAME for s in chain[at + 1 :]), f"a rule selects inside a focused panel: {chain}"

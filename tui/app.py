@@ -163,26 +163,34 @@ class FinetuiApp(App[None]):
         on every focus move inside it, although the container's look does
         not change: each Tab in the train screen's settings (about 60
         widgets) restyled them all. The class changes only when the focus
-        enters or leaves a panel.
+        enters or leaves a panel, and only the panels are restyled.
         """
         self._mark_focused_panel(event.widget)
 
     def on_descendant_blur(self, event: events.DescendantBlur) -> None:
         self._mark_focused_panel(event.widget)
 
-    @staticmethod
-    def _mark_focused_panel(widget: Widget) -> None:
-        """Give ``FOCUSED_PANEL`` to the panel around the focused widget of ``widget``'s screen, and take it from any other."""
+    def _mark_focused_panel(self, widget: Widget) -> None:
+        """Give ``FOCUSED_PANEL`` to the panel around the focused widget of ``widget``'s screen, and take it from any other.
+
+        A class change makes Textual restyle the node and all it holds (60 ms
+        for the train screen's settings here), but ``FOCUSED_PANEL`` styles
+        the panel alone (``app.tcss``: no rule selects inside a focused
+        panel), so only the panels whose class changed are restyled.
+        """
         if not widget.is_attached:
             return  # removed: its screen's next focus event marks the panel
         screen = widget.screen
         focused = screen.focused
         panel = next((node for node in focused.ancestors_with_self if node.has_class("panel")), None) if focused else None
-        for marked in screen.query(f".panel.{FOCUSED_PANEL}"):
-            if marked is not panel:
-                marked.remove_class(FOCUSED_PANEL)
-        if panel is not None:
-            panel.add_class(FOCUSED_PANEL)
+        changed = [marked for marked in screen.query(f".panel.{FOCUSED_PANEL}") if marked is not panel]
+        for marked in changed:
+            marked.remove_class(FOCUSED_PANEL, update=False)
+        if panel is not None and not panel.has_class(FOCUSED_PANEL):
+            panel.add_class(FOCUSED_PANEL, update=False)
+            changed.append(panel)
+        if changed:
+            self.stylesheet.update_nodes(changed, animate=True)
 
     def _fatal_error(self) -> None:
         """An error no handler caught ends the app, as in Textual, but is said in one line, never as a traceback.
