@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -94,10 +95,10 @@ def test_cancel_a_run_whose_process_is_gone(store):
     assert cancel(run).state == "cancelled"
 
 
-def _hold_worker_lock(run, seconds: float) -> subprocess.Popen:
-    """A process holding the run's worker lock for ``seconds``: a worker that wrote its final status and is still ending."""
+def _hold_lock(path: Path, seconds: float) -> subprocess.Popen:
+    """Another process, holding an exclusive ``flock`` on ``path`` for ``seconds``, as a run's worker holds its lock."""
     code = "import fcntl, sys, time\nf = open(sys.argv[1], 'a')\nfcntl.flock(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(float(sys.argv[2]))"
-    holder = subprocess.Popen([sys.executable, "-c", code, str(run.worker_lock_path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", code, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None and holder.stdout.readline() == "held\n"
     return holder
 
@@ -107,7 +108,7 @@ def test_resume_refuses_a_run_whose_last_process_does_not_end_and_changes_nothin
     run = store.create(_config())
     run.write_status(run.status().moved("cancelled"))
     written, events = run.status_path.read_bytes(), run.events_path.read_bytes()
-    holder = _hold_worker_lock(run, 60)
+    holder = _hold_lock(run.worker_lock_path, 60)  # a worker that wrote its final status and does not end
     try:
         asked = time.monotonic()
         with pytest.raises(RunStateError, match=r"last process has not ended after 0 s; try again"):
@@ -123,7 +124,7 @@ def test_resume_refuses_a_run_whose_last_process_does_not_end_and_changes_nothin
 def test_resume_right_after_a_cancel_waits_for_the_last_process_to_end(store):
     run = store.create(_config())
     run.write_status(run.status().moved("cancelled"))
-    holder = _hold_worker_lock(run, 1.5)
+    holder = _hold_lock(run.worker_lock_path, 1.5)  # a worker that wrote its final status and is still ending
     held_since = time.monotonic()
     resume_run(run)
     assert time.monotonic() - held_since >= 1.4, "resume started a worker while the last one still held the lock"
@@ -219,13 +220,8 @@ def test_a_worker_is_alive_while_it_holds_the_lock_whatever_the_path_spelling(st
     run = store.create(_config())
     link = tmp_path / "link"
     link.symlink_to(store.root.parent)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl,sys,time; f=open(sys.argv[1],'a'); fcntl.flock(f,fcntl.LOCK_EX); print('ok',flush=True); time.sleep(60)",
-         str(link / "runs" / run.id / "worker.lock")],
-        stdout=subprocess.PIPE, text=True,
-    )
+    holder = _hold_lock(link / "runs" / run.id / "worker.lock", 60)
     try:
-        assert holder.stdout.readline().strip() == "ok"
         run.write_status(run.status().moved("training", pid=holder.pid))
         via_link = Run(link / "runs" / run.id)
         assert is_alive(run) and is_alive(via_link)
