@@ -86,18 +86,15 @@ async def main():
         await pilot.pause(SETTLE)
         times = []
         model = app.screen.query_one("#model-panel").query(Input).first()
-        while BETWEEN == "panels" and len(times) < TABS:
-            target = model if app.focused is epochs else epochs
-            start = time.perf_counter()
-            target.focus()
-            await pilot.pause()
-            times.append(time.perf_counter() - start)
         while len(times) < TABS:
             start = time.perf_counter()
-            await pilot.press("tab")
+            if BETWEEN == "panels":
+                (model if app.focused is epochs else epochs).focus()
+            else:
+                await pilot.press("tab")
             await pilot.pause()
             times.append(time.perf_counter() - start)
-            if app.focused is None or app.focused not in settings.walk_children():
+            if BETWEEN == "settings" and (app.focused is None or app.focused not in settings.walk_children()):
                 epochs.focus()
                 await pilot.pause()
         print(json.dumps(times))
