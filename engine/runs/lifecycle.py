@@ -78,11 +78,11 @@ ENDING_WAIT_S = 15.0
 
 
 def _wait_for_last_process(run: Run, timeout: float) -> None:
-    """Give a cancelled or failed run's process up to ``timeout`` s to end, so resume needs no retry.
+    """Give a cancelled or failed run's process up to ``timeout`` s to let go of its worker lock, so resume needs no retry.
 
-    A worker writes its final status first and then exits, which takes a
-    second or more with torch loaded (longer on a busy machine): a resume
-    right after a cancel would otherwise be refused as "still ending".
+    A worker writes its final status, then leaves its train lock and its
+    worker lock: a resume that saw the status in between (a moment, longer
+    on a busy machine) would otherwise be refused as "still ending".
     """
     deadline = time.monotonic() + timeout
     while refresh(run).state in RESUMABLE and is_alive(run) and time.monotonic() < deadline:
