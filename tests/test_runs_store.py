@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -14,9 +15,10 @@ from engine.config import ConfigError, DataConfig, RunConfig, TrainConfig
 from engine.runs import RunNotFound, RunStore, lifecycle
 from engine.runs.events import StatusEvent
 from engine.runs.lifecycle import RunStateError, remove_run, resume_run
-from engine.runs.process import INTERRUPTED, cancel, refresh
+from engine.runs.process import INTERRUPTED, cancel, is_alive, refresh
 from engine.runs.status import Status
 from tests.waiting import final_state
+from tui.cli import main
 
 
 @pytest.fixture
@@ -95,9 +97,15 @@ def test_cancel_a_run_whose_process_is_gone(store):
     assert cancel(run).state == "cancelled"
 
 
-def _hold_lock(path: Path, seconds: float) -> subprocess.Popen:
-    """Another process, holding an exclusive ``flock`` on ``path`` for ``seconds``, as a run's worker holds its lock."""
-    code = "import fcntl, sys, time\nf = open(sys.argv[1], 'a')\nfcntl.flock(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(float(sys.argv[2]))"
+def _hold_lock(path: Path, seconds: float, on_sigterm: str | None = None) -> subprocess.Popen:
+    """Another process, holding an exclusive ``flock`` on ``path`` for ``seconds``, as a run's worker holds its lock.
+
+    ``on_sigterm``, Python lines, is what it does when asked to stop, as a worker saves a checkpoint first.
+    """
+    code = "import fcntl, signal, sys, time\nf = open(sys.argv[1], 'a')\nfcntl.flock(f, fcntl.LOCK_EX)\n"
+    if on_sigterm is not None:
+        code += "def _term(*_):\n" + textwrap.indent(on_sigterm, "    ") + "\nsignal.signal(signal.SIGTERM, _term)\n"
+    code += "print('held', flush=True)\ntime.sleep(float(sys.argv[2]))"
     holder = subprocess.Popen([sys.executable, "-c", code, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None and holder.stdout.readline() == "held\n"
     return holder
@@ -118,6 +126,72 @@ def test_resume_refuses_a_run_whose_last_process_does_not_end_and_changes_nothin
         holder.kill()
         holder.wait()
     assert run.status_path.read_bytes() == written and run.events_path.read_bytes() == events
+
+
+#: What a training worker does on SIGTERM, in short: saves (half a second here), marks its run cancelled,
+#: then ends (a moment, widened to a second here, in which the status is final and the lock still held).
+SAVE_THEN_CANCELLED = """time.sleep(0.5)
+from engine.runs import Run
+run = Run(__import__('pathlib').Path(sys.argv[1]).parent)
+run.write_status(run.status().moved('cancelled'))
+time.sleep(1.0)
+sys.exit(0)"""
+
+
+def test_cancel_wait_returns_once_the_run_is_cancelled_and_its_worker_has_ended(capsys):
+    run = RunStore().create(_config())
+    holder = _hold_lock(run.worker_lock_path, 60, on_sigterm=SAVE_THEN_CANCELLED)
+    try:
+        run.write_status(run.status().moved("training", pid=holder.pid))
+        asked = time.monotonic()
+        assert main(["cancel", run.id, "--wait"]) == 0
+        waited = time.monotonic() - asked
+        assert holder.poll() is not None and not is_alive(run), "returned before the worker ended"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert waited >= 1.5  # the worker's save and its end
+    out = capsys.readouterr().out
+    assert "waiting while it saves a checkpoint" in out and f"run {run.id} cancelled after" in out
+    assert refresh(run).state == "cancelled"
+
+
+def test_cancel_without_wait_returns_at_once(capsys):
+    run = RunStore().create(_config())
+    holder = _hold_lock(run.worker_lock_path, 60, on_sigterm=SAVE_THEN_CANCELLED)
+    try:
+        run.write_status(run.status().moved("training", pid=holder.pid))
+        assert main(["cancel", run.id]) == 0
+        assert holder.poll() is None and refresh(run).state == "training"  # still saving: it was only asked
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "asked the training process to stop; it saves a checkpoint" in capsys.readouterr().out
+
+
+def test_cancel_wait_gives_up_after_its_timeout_and_leaves_the_run_alone(capsys):
+    run = RunStore().create(_config())
+    holder = _hold_lock(run.worker_lock_path, 60, on_sigterm="pass")  # a worker that takes its time to stop
+    try:
+        run.write_status(run.status().moved("training", pid=holder.pid))
+        written = run.status_path.read_bytes()
+        asked = time.monotonic()
+        assert main(["cancel", run.id, "--wait", "--timeout", "0.5"]) == 1
+        assert time.monotonic() - asked >= 0.5
+        assert holder.poll() is None and run.status_path.read_bytes() == written
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert f"run {run.id} has not stopped within 0.5 s; it is still stopping (finetui logs {run.id} -f follows it)" in err
+
+
+@pytest.mark.parametrize("argv", [["--timeout", "5"], ["--wait", "--timeout", "-1"]])
+def test_cancel_timeout_needs_wait_and_a_time(argv, capsys):
+    run = RunStore().create(_config())
+    assert main(["cancel", run.id, *argv]) == 2
+    assert "--timeout needs --wait" in capsys.readouterr().err
+    assert run.status().state == "queued"
 
 
 @pytest.mark.slow  # resuming starts a worker process

@@ -155,6 +155,23 @@ def cancel(run: Run) -> Status:
         return status
 
 
+def wait_until_stopped(run: Run, timeout: float | None, poll_s: float = 0.2) -> Status | None:
+    """Block until the run is neither queued nor training and its worker has let go of it; None after ``timeout`` s.
+
+    A cancel only asks: the worker saves a checkpoint first, which takes
+    from a moment to minutes. Waiting for the lock as well as the status
+    means a ``resume`` right after this returns finds nothing still ending.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        status = refresh(run)
+        if status.state not in ACTIVE and not is_alive(run):
+            return status
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+        time.sleep(poll_s)
+
+
 def wait_for_turn(run: Run, store: RunStore, should_stop: Callable[[], bool], poll_s: float = 0.5) -> IO[str] | None:
     """Block until this run holds the machine's training lock; returns the open lock file.
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import time
 from datetime import datetime
 
 from engine.config import ConfigError
 from engine.runs import Run, RunNotFound, RunStore
 from engine.runs.lifecycle import RunStateError, remove_run, resume_run
-from engine.runs.process import cancel, refresh
+from engine.runs.process import cancel, refresh, wait_until_stopped
 from engine.runs.store import BrokenRun
 from tui.commands.flags import worded
 from tui.commands.runview import error, follow, os_problem, print_samples, tail
@@ -32,8 +34,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-f", "--follow", action="store_true", help="keep printing until the run ends (Ctrl-C stops following only)")
     p.set_defaults(func=logs)
 
-    p = subparsers.add_parser("cancel", help="stop a queued or training run (it saves a checkpoint first)")
+    p = subparsers.add_parser(
+        "cancel",
+        help="stop a queued or training run (it saves a checkpoint first)",
+        description="Stop a queued or training run. A training run saves a checkpoint, then shows as cancelled; "
+        "`finetui resume` continues from there. Without --wait this returns as soon as the run is asked to stop.",
+    )
     p.add_argument("run", help="run id, unique id prefix, or name")
+    p.add_argument("--wait", action="store_true", help="return once the run has stopped (checkpoint saved, process ended), so a resume can follow at once")
+    p.add_argument("--timeout", type=float, metavar="S", help="with --wait: give up waiting after S seconds (exit 1; the run still stops)")
     p.set_defaults(func=cancel_run)
 
     p = subparsers.add_parser("resume", help="continue a failed or cancelled run from its last checkpoint")
@@ -190,6 +199,8 @@ def logs(args: argparse.Namespace) -> int:
 
 
 def cancel_run(args: argparse.Namespace) -> int:
+    if args.timeout is not None and not (args.timeout >= 0 and args.wait):
+        return error("cancel", "--timeout needs --wait, and a number of seconds of 0 or more")
     try:
         run = _find(args)
         before = refresh(run).state
@@ -198,11 +209,51 @@ def cancel_run(args: argparse.Namespace) -> int:
         status = cancel(run)
     except (RunNotFound, OSError) as exc:
         return error("cancel", os_problem(exc))
-    if status.state == "cancelled":
+    if status.state == "cancelled" and not args.wait:
         print(f"run {run.id} cancelled")
-    else:
+        return 0
+    if not args.wait:
         print(f"run {run.id}: asked the training process to stop; it saves a checkpoint, then shows as cancelled")
-    return 0
+        return 0
+    if status.state != "cancelled":
+        print(f"run {run.id}: asked the training process to stop; waiting while it saves a checkpoint (Ctrl-C stops the waiting, not the cancel)")
+    return _wait_stopped(run, args.timeout)
+
+
+#: How often ``cancel --wait`` says it is still waiting.
+WAIT_NOTE_S = 10.0
+
+
+def _wait_stopped(run: Run, timeout: float | None) -> int:
+    """``cancel --wait``: block until the run has stopped, saying so every ``WAIT_NOTE_S``; 0 once cancelled."""
+    started = time.monotonic()
+    try:
+        while True:
+            left = None if timeout is None else timeout - (time.monotonic() - started)
+            status = wait_until_stopped(run, WAIT_NOTE_S if left is None else max(0.0, min(WAIT_NOTE_S, left)))
+            waited = time.monotonic() - started
+            if status is not None:
+                break
+            if left is not None and left <= WAIT_NOTE_S:
+                follow_hint = f"finetui logs {run.id} -f follows it"
+                print(f"finetui cancel: run {run.id} has not stopped within {timeout:g} s; it is still stopping ({follow_hint})", file=sys.stderr)
+                return 1
+            print(f"  still stopping after {waited:.0f} s")
+    except KeyboardInterrupt:
+        print(f"\nstopped waiting; run {run.id} is still stopping")
+        return 130
+    except OSError as exc:
+        return error("cancel", os_problem(exc))
+    if status.state == "cancelled":
+        checkpoint = run.last_checkpoint()
+        saved = f"; finetui resume {run.id} continues from {checkpoint.name}" if checkpoint else "; it had no checkpoint yet"
+        print(f"run {run.id} cancelled after {waited:.1f} s{saved}")
+        return 0
+    if status.state == "ready":
+        print(f"run {run.id} finished (ready) before it could stop")
+        return 0
+    print(f"finetui cancel: run {run.id} ended {status.state}: {status.reason}", file=sys.stderr)
+    return 1
 
 
 def resume(args: argparse.Namespace) -> int:
