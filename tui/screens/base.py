@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual import events
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -11,12 +12,40 @@ from tui.screens.dialogs import ErrorScreen
 
 
 class FinetuiScreen(Screen[None]):
-    """A full screen whose workers can fail without taking the app down.
+    """A full screen whose workers can fail without taking the app down, styled once when first shown.
 
     Workers run with ``exit_on_error=False``; this one handler turns any
     error they did not expect into a dialog, so a bug shows as a message the
     user can dismiss, not as a traceback that ends the session.
     """
+
+    _css_at_compose: int | None = None
+    """The app's stylesheet generation when this screen's widgets were made, and styled."""
+    _suspended = False
+
+    def on_compose(self) -> None:
+        """Note the stylesheet's generation: Textual sends ``Compose`` before it makes (and styles) the widgets."""
+        self._css_at_compose = self.app._css_update_count
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Spare the whole-screen restyle that Textual does when a screen is first shown, if nothing could have changed it.
+
+        Textual styles each widget as it mounts, then, when the screen is
+        shown (once more for a mode's first switch), styles every widget of
+        the screen again: 25-30 ms of CPU before finetui's first paint here,
+        more for the bigger screens. The widgets were styled moments before,
+        by the same stylesheet unless the app's CSS changed since (a theme
+        chosen, a CSS file changed): then the restyle stays, as it does on
+        every show after the screen was first left. Textual calls this
+        before its own ``Screen`` handler, which reads ``refresh_styles``.
+        ``tests/test_tui_styles.py`` checks that restyling each screen after
+        its first show changes nothing.
+        """
+        if not self._suspended and self._css_at_compose == self.app._css_update_count:
+            event.refresh_styles = False
+
+    def on_screen_suspend(self) -> None:
+        self._suspended = True
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         error = event.worker.error
