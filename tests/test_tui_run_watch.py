@@ -50,3 +50,32 @@ async def test_the_list_the_page_and_the_bell_share_one_read_per_tick(monkeypatc
         per_snapshot = [b - a for a, b in zip(published[start - 1 :], published[start:], strict=False)]
         assert set(per_snapshot) == {2}, per_snapshot
         assert page.state == "training" and app.run_states == {run.id: "training"}
+
+
+
+async def test_the_run_watcher_starts_a_moment_after_the_first_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first frame is drawn with no run watcher made; the watcher waits ``FIRST_FRAME_OUT_S`` more, so the
+    imports it brings do not hold up that frame on its way to the terminal (``bench/tui_startup.py`` shows the gain)."""
+    from textual.app import App
+
+    import tui.app
+
+    order: list[str] = []
+    display, set_timer = App._display, App.set_timer
+
+    def drawn(self: App, screen, renderable) -> None:  # type: ignore[no-untyped-def]
+        if renderable is not None and not order:
+            order.append("frame, with a run watcher" if "run_watcher" in self.__dict__ else "frame")
+        display(self, screen, renderable)
+
+    def timed(self: App, delay: float, callback=None, **kwargs):  # type: ignore[no-untyped-def]
+        if callback is not None and getattr(callback, "__name__", "") == "_watch_runs":
+            order.append(f"watcher in {delay} s")
+        return set_timer(self, delay, callback, **kwargs)
+
+    monkeypatch.setattr(App, "_display", drawn)
+    monkeypatch.setattr(App, "set_timer", timed)
+    app = FinetuiApp(start_path=DATA)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.run_states is not None)
+    assert order == ["frame", f"watcher in {tui.app.FIRST_FRAME_OUT_S} s"]

@@ -11,7 +11,8 @@ Nothing here imports torch, transformers or peft: the first screen must
 paint in under a second. Training and inference run in other processes.
 Nor does it import the engine or any screen before the first paint: each
 screen's module is imported when the screen is first shown, and the run
-watcher (and with it the run store) once the first frame is up.
+watcher (and with it the run store) a moment after the first frame is drawn
+(``FIRST_FRAME_OUT_S``), once that frame is on its way to the terminal.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ if TYPE_CHECKING:
 BELL_STATES = ("ready", "failed")
 #: Where an error no handler caught leaves its traceback, in the finetui home.
 CRASH_LOG = "crash.log"
+#: How long after the first frame is drawn the run watcher starts, loading the run store's modules.
+#: The frame then still has to reach the terminal, sent by Textual's writer thread, which needs the
+#: GIL as the imports do: started at once, they held the frame up by about 40 ms (``bench/tui_startup.py``:
+#: finetui / same widgets 1.12x, and 1.04-1.06x with this wait).
+FIRST_FRAME_OUT_S = 0.05
 #: The class of the ``.panel`` that holds the focus (``app.tcss`` draws its border in the accent colour).
 FOCUSED_PANEL = "-focused"
 
@@ -129,7 +135,7 @@ class FinetuiApp(App[None]):
 
     def on_mount(self) -> None:
         self.add_mode("data", self._data_screen)  # its stack holds the default screen already: kept, not made anew
-        self.call_after_refresh(self._watch_runs)
+        self.call_after_refresh(self.set_timer, FIRST_FRAME_OUT_S, self._watch_runs)
 
     def _watch_runs(self) -> None:
         self.run_watcher.signal.subscribe(self, self._runs_watched)
