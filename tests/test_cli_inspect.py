@@ -165,6 +165,32 @@ def test_options_change_the_report(workdir: Path, capsys: pytest.CaptureFixture[
     assert too_long["count"] > 10
 
 
+@pytest.mark.parametrize(
+    ("word", "said"),
+    [
+        ("runz", "'runz' is no command, file or folder; did you mean `finetui runs`? (see finetui --help)"),
+        ("no/such/data.jsonl", "'no/such/data.jsonl' is no command, file or folder (see finetui --help)"),
+    ],
+)
+def test_one_word_that_is_no_command_file_or_folder_is_refused_not_opened(
+    word: str, said: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("tui.cli._run_tui", lambda start: pytest.fail(f"opened the TUI on {start}"))
+    with pytest.raises(SystemExit) as exit_:
+        main([word])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == f"finetui: error: {said}\n"
+
+
+def test_one_word_that_is_a_file_or_folder_opens_the_tui_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[Path] = []
+    monkeypatch.setattr("tui.cli._run_tui", lambda start: opened.append(start) or 0)
+    (tmp_path / "runz").write_text("a file named like a command's typo\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["runz"]) == 0 and main(["."]) == 0
+    assert opened == [Path("runz"), Path(".")]
+
+
 def test_help_lists_the_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["--help"])

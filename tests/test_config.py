@@ -10,9 +10,10 @@ import pytest
 from engine.config import ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, TrainConfig, setting, settings
 from engine.data import FORMATS
 from engine.errors import Hint
-from tui.cli import build_parser, main
+from tui.cli import main
 from tui.commands.flags import flagged, hint_text, worded
 from tui.commands.train import build_config, user_settings
+from tui.parser import build_parser
 from tui.screens.train import FORM
 
 REPO = Path(__file__).resolve().parent.parent

@@ -94,8 +94,8 @@ def test_the_sample_files_train_for_minutes_with_the_defaults_on_the_bundled_mod
 
 def test_finetui_train_fills_in_what_its_flags_leave_unset_and_says_why() -> None:
     from engine.runs.lifecycle import validate_data
-    from tui.cli import build_parser
     from tui.commands.train import build_config, choose_defaults, user_settings
+    from tui.parser import build_parser
 
     parser, _ = build_parser()
     args = parser.parse_args(["train", str(SAMPLE_DATA / "haiku.txt"), "--separator=--SEPARATOR--", "--lr", "0.001", "--lora-r", "8"])

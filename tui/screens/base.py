@@ -8,8 +8,6 @@ from textual import events
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from tui.screens.dialogs import ErrorScreen
-
 
 class FinetuiScreen(Screen[None]):
     """A full screen whose workers can fail without taking the app down, styled once when first shown.
@@ -50,6 +48,8 @@ class FinetuiScreen(Screen[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         error = event.worker.error
         if event.state is WorkerState.ERROR and error is not None:
+            from tui.screens.dialogs import ErrorScreen  # not before the first paint: no screen needs it then
+
             self.log.error(f"worker {event.worker.name!r} failed", error)
             self.app.push_screen(ErrorScreen("Unexpected error", f"{type(error).__name__}: {error}"))
 
