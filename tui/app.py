@@ -9,8 +9,9 @@ screen's state (a half-filled form, a streaming generation):
 
 Nothing here imports torch, transformers or peft: the first screen must
 paint in under a second. Training and inference run in other processes.
-Nor does it import the engine or any screen before the first paint: each
-screen's module is imported when the screen is first shown, and the run
+Nor does it import any other screen, or of the engine more than the data
+screen shows (its recent files and format names), before the first paint:
+each screen's module is imported when the screen is first shown, and the run
 watcher (and with it the run store) a moment after the first frame is drawn
 (``FIRST_FRAME_OUT_S``), once that frame is on its way to the terminal.
 """
