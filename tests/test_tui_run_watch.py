@@ -79,3 +79,11 @@ async def test_the_run_watcher_starts_a_moment_after_the_first_frame(monkeypatch
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.run_states is not None)
     assert order == ["frame", f"watcher in {tui.app.FIRST_FRAME_OUT_S} s"]
+
+
+async def test_a_quit_before_the_run_watcher_starts_ends_quietly() -> None:
+    """Ctrl+Q inside the first frame's ``FIRST_FRAME_OUT_S``: the watcher's turn comes as the app closes, and is skipped."""
+    app = FinetuiApp(start_path=DATA)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+    app._watch_runs()  # what the pending timer does when it fires during the quit: no SignalError

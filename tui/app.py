@@ -139,6 +139,8 @@ class FinetuiApp(App[None]):
         self.call_after_refresh(self.set_timer, FIRST_FRAME_OUT_S, self._watch_runs)
 
     def _watch_runs(self) -> None:
+        if not self.is_running:
+            return  # quit (Ctrl+Q) before the watcher's turn came: nothing left to watch for
         self.run_watcher.signal.subscribe(self, self._runs_watched)
         self.run_watcher.start()
 
