@@ -186,6 +186,25 @@ def test_cancel_wait_gives_up_after_its_timeout_and_leaves_the_run_alone(capsys)
     assert f"run {run.id} has not stopped within 0.5 s; it is still stopping (finetui logs {run.id} -f follows it)" in err
 
 
+def test_ctrl_c_stops_the_waiting_not_the_cancel(monkeypatch, capsys):
+    run = RunStore().create(_config())
+    holder = _hold_lock(run.worker_lock_path, 60, on_sigterm=SAVE_THEN_CANCELLED)
+
+    def interrupted(run, timeout, poll_s=0.2):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("tui.commands.runs.wait_until_stopped", interrupted)
+    try:
+        run.write_status(run.status().moved("training", pid=holder.pid))
+        assert main(["cancel", run.id, "--wait"]) == 130
+        holder.wait(10)  # the cancel stands: the worker still saves and stops
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"stopped waiting; run {run.id} is still stopping" in capsys.readouterr().out
+    assert refresh(run).state == "cancelled"
+
+
 @pytest.mark.parametrize("argv", [["--timeout", "5"], ["--wait", "--timeout", "-1"]])
 def test_cancel_timeout_needs_wait_and_a_time(argv, capsys):
     run = RunStore().create(_config())
