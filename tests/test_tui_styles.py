@@ -14,17 +14,16 @@ import pytest
 from textual import events
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Static
 
 from tests.fixed_runs import SIZE, run_page, runs_listed, write_run
 from tests.pilot_helpers import screen_text, settled, steady_cursors, until
-from tests.test_tui_snapshots import FIXTURES, open_preview, tree_ready
+from tests.test_tui_snapshots import FIXTURES, tree_ready
+from tests.test_tui_train import HAIKU, open_train
 from tui.app import FinetuiApp
 from tui.screens.base import FinetuiScreen
 from tui.screens.data import DataScreen
 from tui.screens.playground import PlaygroundScreen
 from tui.screens.runs import RunsScreen
-from tui.screens.train import TrainScreen
 
 pytestmark = pytest.mark.usefixtures("tui_env")
 
@@ -47,13 +46,6 @@ async def _data(pilot: Pilot) -> None:
     await tree_ready(pilot)
 
 
-async def _train(pilot: Pilot) -> None:
-    await open_preview(pilot, "--SEPARATOR--")
-    await pilot.press("t")
-    await until(pilot, lambda: isinstance(pilot.app.screen, TrainScreen))
-    await until(pilot, lambda: "steps" in str(pilot.app.screen.query_one("#estimate", Static).render()))
-
-
 async def _runs(pilot: Pilot) -> None:
     write_run("20250101-000000-haiku", "ready", steps=60)
     await runs_listed(pilot, 1)
@@ -73,14 +65,14 @@ async def _playground(pilot: Pilot) -> None:
     ("show", "start", "name"),
     [
         (_data, FIXTURES, "DataScreen"),
-        (_train, FIXTURES / "haiku.txt", "TrainScreen"),
+        (open_train, HAIKU, "TrainScreen"),
         (_runs, None, "RunsScreen"),
         (_run_page, None, "RunScreen"),
         (_playground, None, "PlaygroundScreen"),
     ],
 )
 async def test_a_first_show_restyles_nothing_and_a_restyle_would_change_nothing(
-    restyled: list[str], show: Callable[[Pilot], Awaitable[None]], start: Path | None, name: str, monkeypatch: pytest.MonkeyPatch
+    restyled: list[str], show: Callable[[Pilot], Awaitable[object]], start: Path | None, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("shutil.which", lambda _: None)  # the train screen's estimate, as in its snapshot
     app = FinetuiApp(start_path=start)
