@@ -209,11 +209,11 @@ def cancel_run(args: argparse.Namespace) -> int:
         status = cancel(run)
     except (RunNotFound, OSError) as exc:
         return error("cancel", os_problem(exc))
-    if status.state == "cancelled" and not args.wait:
-        print(f"run {run.id} cancelled")
-        return 0
     if not args.wait:
-        print(f"run {run.id}: asked the training process to stop; it saves a checkpoint, then shows as cancelled")
+        if status.state == "cancelled":
+            print(f"run {run.id} cancelled")
+        else:
+            print(f"run {run.id}: asked the training process to stop; it saves a checkpoint, then shows as cancelled")
         return 0
     if status.state != "cancelled":
         print(f"run {run.id}: asked the training process to stop; waiting while it saves a checkpoint (Ctrl-C stops the waiting, not the cancel)")
