@@ -7,12 +7,14 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from engine.config import ConfigError, DataConfig, RunConfig, TrainConfig
-from engine.runs import RunNotFound, RunStore, lifecycle
+from engine.runs import Run, RunNotFound, RunStore, lifecycle
 from engine.runs.events import StatusEvent
 from engine.runs.lifecycle import RunStateError, remove_run, resume_run
 from engine.runs.process import INTERRUPTED, cancel, is_alive, refresh
@@ -138,18 +140,25 @@ time.sleep(1.0)
 sys.exit(0)"""
 
 
-def test_cancel_wait_returns_once_the_run_is_cancelled_and_its_worker_has_ended(capsys):
+@contextmanager
+def _training(on_sigterm: str) -> Iterator[tuple[Run, subprocess.Popen]]:
+    """A run marked training, its worker stood in for by a process that holds the run's lock and runs ``on_sigterm`` when asked to stop."""
     run = RunStore().create(_config())
-    holder = _hold_lock(run.worker_lock_path, 60, on_sigterm=SAVE_THEN_CANCELLED)
+    holder = _hold_lock(run.worker_lock_path, 60, on_sigterm=on_sigterm)
     try:
         run.write_status(run.status().moved("training", pid=holder.pid))
+        yield run, holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_cancel_wait_returns_once_the_run_is_cancelled_and_its_worker_has_ended(capsys):
+    with _training(SAVE_THEN_CANCELLED) as (run, holder):
         asked = time.monotonic()
         assert main(["cancel", run.id, "--wait"]) == 0
         waited = time.monotonic() - asked
         assert holder.poll() is not None and not is_alive(run), "returned before the worker ended"
-    finally:
-        holder.kill()
-        holder.wait()
     assert waited >= 1.5  # the worker's save and its end
     out = capsys.readouterr().out
     assert "waiting while it saves a checkpoint" in out and f"run {run.id} cancelled after" in out
@@ -157,50 +166,31 @@ def test_cancel_wait_returns_once_the_run_is_cancelled_and_its_worker_has_ended(
 
 
 def test_cancel_without_wait_returns_at_once(capsys):
-    run = RunStore().create(_config())
-    holder = _hold_lock(run.worker_lock_path, 60, on_sigterm=SAVE_THEN_CANCELLED)
-    try:
-        run.write_status(run.status().moved("training", pid=holder.pid))
+    with _training(SAVE_THEN_CANCELLED) as (run, holder):
         assert main(["cancel", run.id]) == 0
         assert holder.poll() is None and refresh(run).state == "training"  # still saving: it was only asked
-    finally:
-        holder.kill()
-        holder.wait()
     assert "asked the training process to stop; it saves a checkpoint" in capsys.readouterr().out
 
 
 def test_cancel_wait_gives_up_after_its_timeout_and_leaves_the_run_alone(capsys):
-    run = RunStore().create(_config())
-    holder = _hold_lock(run.worker_lock_path, 60, on_sigterm="pass")  # a worker that takes its time to stop
-    try:
-        run.write_status(run.status().moved("training", pid=holder.pid))
+    with _training("pass") as (run, holder):  # a worker that takes its time to stop
         written = run.status_path.read_bytes()
         asked = time.monotonic()
         assert main(["cancel", run.id, "--wait", "--timeout", "0.5"]) == 1
         assert time.monotonic() - asked >= 0.5
         assert holder.poll() is None and run.status_path.read_bytes() == written
-    finally:
-        holder.kill()
-        holder.wait()
     err = capsys.readouterr().err
     assert f"run {run.id} has not stopped within 0.5 s; it is still stopping (finetui logs {run.id} -f follows it)" in err
 
 
 def test_ctrl_c_stops_the_waiting_not_the_cancel(monkeypatch, capsys):
-    run = RunStore().create(_config())
-    holder = _hold_lock(run.worker_lock_path, 60, on_sigterm=SAVE_THEN_CANCELLED)
-
     def interrupted(run, timeout, poll_s=0.2):
         raise KeyboardInterrupt
 
     monkeypatch.setattr("tui.commands.runs.wait_until_stopped", interrupted)
-    try:
-        run.write_status(run.status().moved("training", pid=holder.pid))
+    with _training(SAVE_THEN_CANCELLED) as (run, holder):
         assert main(["cancel", run.id, "--wait"]) == 130
         holder.wait(10)  # the cancel stands: the worker still saves and stops
-    finally:
-        holder.kill()
-        holder.wait()
     assert f"stopped waiting; run {run.id} is still stopping" in capsys.readouterr().out
     assert refresh(run).state == "cancelled"
 
