@@ -50,6 +50,7 @@ def test_text_with_markers_is_split_and_sniffed_through_gzip(tmp_path: Path) -> 
     assert texts[:2] == ["story 0", "story 1"] and len(texts) == 30
 
 
+@pytest.mark.slow
 def test_progress_counts_the_compressed_bytes_up_to_the_file_size(tmp_path: Path) -> None:
     path = tmp_path / "big.jsonl.gz"
     rows = "".join(json.dumps({"text": f"line {i} " + "x" * 200}) + "\n" for i in range(20_000)).encode()
@@ -62,6 +63,7 @@ def test_progress_counts_the_compressed_bytes_up_to_the_file_size(tmp_path: Path
     assert all(done <= total == size for done, total in seen) and [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
+@pytest.mark.slow
 def test_a_cut_short_archive_names_the_line_where_it_breaks(tmp_path: Path) -> None:
     rows = "".join(json.dumps({"text": f"line {i} " + "y" * 50}) + "\n" for i in range(100_000)).encode()
     packed = gzip.compress(rows)

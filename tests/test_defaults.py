@@ -76,6 +76,7 @@ def test_what_the_user_sets_wins() -> None:
     assert mine.lora.alpha == 16, "alpha left unset follows the user's rank"
 
 
+@pytest.mark.slow
 def test_the_sample_files_train_for_minutes_with_the_defaults_on_the_bundled_model() -> None:
     """The rule applied to the real files and model: facts and haiku go round many times, Shakespeare once,
     each within the CPU budget by the estimate's own speed guess."""

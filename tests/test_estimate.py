@@ -44,6 +44,7 @@ def test_token_lengths_are_the_lengths_training_encodes(tiny, spec):
     assert counted == [len(encode(e, tokenizer, 10**6)) for e in train]
 
 
+@pytest.mark.slow
 def test_estimated_steps_match_the_packed_rows(tiny):
     """Windows of long text and first-fit packing: the estimate is within a few percent of what training does."""
     _, tokenizer, _ = tiny

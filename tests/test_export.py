@@ -73,6 +73,7 @@ def _damaged_copy(world, hf, name: str) -> Path:
     return copy
 
 
+@pytest.mark.slow
 def test_hf_export_reloads_with_plain_transformers_and_passes_its_check(world, hf):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -97,6 +98,7 @@ def test_hf_export_reloads_with_plain_transformers_and_passes_its_check(world, h
     assert (hf["path"] / "roundtrip.txt").read_text().startswith("round-trip check")
 
 
+@pytest.mark.slow
 def test_check_fails_on_a_broken_chat_template(world, hf):
     folder = _damaged_copy(world, hf, "template")
     from transformers import AutoTokenizer
@@ -110,6 +112,7 @@ def test_check_fails_on_a_broken_chat_template(world, hf):
     assert {"chat template", "eval split tokens (transformers tokenizer)"} <= failed
 
 
+@pytest.mark.slow
 def test_check_fails_on_a_missing_end_of_turn(world, hf):
     folder = _damaged_copy(world, hf, "eos")
     config = json.loads((folder / "generation_config.json").read_text())
@@ -119,6 +122,7 @@ def test_check_fails_on_a_missing_end_of_turn(world, hf):
     assert [line.what for line in report.failures()] == ["end-of-turn ids (generation stops at)"]
 
 
+@pytest.mark.slow
 def test_check_fails_on_another_tokenizer(world, hf):
     folder = _damaged_copy(world, hf, "tokenizer")
     from transformers import AutoTokenizer

@@ -25,12 +25,14 @@ def _export_dialog(run_id: str, events: int):
     return run_before
 
 
+@pytest.mark.slow
 def test_export_dialog(snap_compare) -> None:
     """What to export, its dtype or GGUF type, the folder, replace and check; the status line; the buttons."""
     run = write_run("20260101-0900-haiku", "ready", steps=60)
     assert snap_compare(FinetuiApp(), terminal_size=SIZE, run_before=_export_dialog(run.id, events_in(run)))
 
 
+@pytest.mark.slow
 async def test_export_of_a_run_that_is_not_ready_says_so() -> None:
     run = write_run("20260101-1100-facts", "cancelled", name="facts", steps=25)
     app = FinetuiApp()

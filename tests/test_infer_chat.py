@@ -83,6 +83,7 @@ def session(world):
     return s
 
 
+@pytest.mark.slow
 def test_the_run_saves_the_template_it_trained_with_and_records_the_choice(world):
     run = world["run"]
     assert (run.adapter_dir / templates.TEMPLATE_FILE).read_text() == TEMPLATE

@@ -106,6 +106,7 @@ def _plain_greedy(model, session: InferenceSession, max_new: int) -> str:
 # -- generation -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_greedy_is_plain_greedy_generate_for_baseline_and_custom(session, plain, world):
     done = _done(_generate(session, run=world["alpha"], temperature=0))
     assert _plain_greedy(plain.model, plain, 16) == done["baseline"].text
@@ -367,6 +368,7 @@ def test_the_real_process_streams_and_survives_bad_requests(world):
 # -- command line -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_generate_and_likelihood(world, session, monkeypatch, capsys):
     monkeypatch.setenv("FINETUI_HOME", str(world["home"]))
     assert main(["generate", world["alpha"], "--prompt", PROMPT, "-n", "16", "--temperature", "0", "--json"]) == 0

@@ -153,6 +153,7 @@ def _training(on_sigterm: str) -> Iterator[tuple[Run, subprocess.Popen]]:
         holder.wait()
 
 
+@pytest.mark.slow
 def test_cancel_wait_returns_once_the_run_is_cancelled_and_its_worker_has_ended(capsys):
     with _training(SAVE_THEN_CANCELLED) as (run, holder):
         asked = time.monotonic()
@@ -183,6 +184,7 @@ def test_cancel_wait_gives_up_after_its_timeout_and_leaves_the_run_alone(capsys)
     assert f"run {run.id} has not stopped within 0.5 s; it is still stopping (finetui logs {run.id} -f follows it)" in err
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_waiting_not_the_cancel(monkeypatch, capsys):
     def interrupted(run, timeout, poll_s=0.2):
         raise KeyboardInterrupt

@@ -39,6 +39,7 @@ def _examples() -> list[Example]:
     return out
 
 
+@pytest.mark.slow
 def test_a_batch_of_examples_writes_what_one_example_at_a_time_writes(custom, monkeypatch: pytest.MonkeyPatch) -> None:
     model, tokenizer = custom
     seen: list[tuple[int, int]] = []

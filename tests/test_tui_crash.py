@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tui.app import CRASH_LOG
 from tui.cli import DEBUG_ENV
 
@@ -36,6 +38,7 @@ def _run(home: Path, **env: str) -> subprocess.CompletedProcess[str]:
                           cwd=Path(__file__).resolve().parent.parent)
 
 
+@pytest.mark.slow
 def test_an_unexpected_error_ends_the_tui_in_one_line_with_its_traceback_in_crash_log(tmp_path: Path) -> None:
     done = _run(tmp_path)
     assert done.returncode == 1
@@ -46,6 +49,7 @@ def test_an_unexpected_error_ends_the_tui_in_one_line_with_its_traceback_in_cras
     assert "Traceback (most recent call last):" in log and "in broken\nFileNotFoundError: [Errno 2] the help [file] went missing" in log
 
 
+@pytest.mark.slow
 def test_the_debug_switch_shows_textuals_own_report(tmp_path: Path) -> None:
     done = _run(tmp_path, **{DEBUG_ENV: "1"})
     assert done.returncode == 1 and "the help [file] went missing" in done.stderr and "finetui stopped" not in done.stderr

@@ -69,6 +69,7 @@ def write_evaluated(run_id: str, name: str = "haiku", max_steps: int = 60, lr: f
     return run
 
 
+@pytest.mark.slow
 def test_ready_run_page_draws_train_and_eval_curves(snap_compare) -> None:
     """Train loss and eval loss as lines, the baseline's level, axes labelled, the legend in the border."""
     run = write_evaluated("20260101-0900-haiku")
@@ -97,6 +98,7 @@ async def test_the_chart_gets_every_evaluation_and_the_baseline_level() -> None:
         assert all(word in subtitle for word in ("train", "eval", "base", "custom"))
 
 
+@pytest.mark.slow
 async def test_samples_view_lists_the_worse_ones_first_and_flags_them() -> None:
     run = write_evaluated("20260101-0900-haiku")
     app = FinetuiApp()
@@ -145,6 +147,7 @@ def _two_runs() -> None:
     write_evaluated("20260101-1000-facts-lr3e-3", name="facts-lr3e-3", lr=3e-3, max_steps=40)
 
 
+@pytest.mark.slow
 async def test_compare_view_shows_both_scorecards_what_differs_and_both_curves() -> None:
     _two_runs()
     app = FinetuiApp()
@@ -160,6 +163,7 @@ async def test_compare_view_shows_both_scorecards_what_differs_and_both_curves()
         assert names == ["facts-lr3e-3", "facts-lr3e-3 eval", "facts-lr3e-4", "facts-lr3e-4 eval"]
 
 
+@pytest.mark.slow
 def test_compare_view(snap_compare) -> None:
     """Two runs of the same data at different learning rates, side by side, curves overlaid."""
     _two_runs()

@@ -48,6 +48,7 @@ def text_of(screen: object, selector: str) -> str:
     return str(screen.query_one(selector, Static).content)  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 async def test_keyboard_only_flow(tui_env: Path) -> None:
     app = FinetuiApp(start_path=FIXTURES)
     async with app.run_test(size=SIZE) as pilot:
@@ -82,6 +83,7 @@ async def test_keyboard_only_flow(tui_env: Path) -> None:
         assert app.screen.query_one("#recent", OptionList).option_count == 1
 
 
+@pytest.mark.slow
 async def test_typed_path_and_f5_open_the_preview(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO / FIXTURES)
     app = FinetuiApp()  # starts in the working folder
@@ -128,6 +130,7 @@ async def test_a_missing_path_is_reported_on_the_data_screen() -> None:
         assert str(status.content).startswith("No such file: nope.txt")
 
 
+@pytest.mark.slow
 async def test_choosing_a_recent_file_restores_its_settings() -> None:
     recent.remember(recent.RecentFile(FIXTURES / "haiku.txt", "txt", "--SEPARATOR--"))
     app = FinetuiApp(start_path=FIXTURES)
@@ -189,6 +192,7 @@ async def test_an_unexpected_worker_error_becomes_a_dialog() -> None:
 FORMATS = Path("tests/fixtures/formats")
 
 
+@pytest.mark.slow
 async def test_the_sniffed_separator_is_pre_filled(tui_env: Path) -> None:
     app = FinetuiApp(start_path=FIXTURES)
     async with app.run_test(size=SIZE) as pilot:
@@ -219,6 +223,7 @@ async def test_a_file_without_markers_gets_no_separator(tui_env: Path, name: str
         assert app.screen.query_one("#separator", Input).value == ""
 
 
+@pytest.mark.slow
 async def test_the_map_field_reaches_the_preview(tui_env: Path) -> None:
     app = FinetuiApp(start_path=FORMATS / "custom_columns.csv")
     async with app.run_test(size=SIZE) as pilot:
@@ -253,6 +258,7 @@ async def test_the_example_view_shows_what_trains(tui_env: Path) -> None:
         assert "Assistant: Paris</s>" in content.plain
 
 
+@pytest.mark.slow
 async def test_the_train_screen_warns_when_nothing_trains(tui_env: Path, tmp_path: Path) -> None:
     data = tmp_path / "weights.jsonl"
     turn = '{"messages": [{"role": "user", "content": "Hi %d"}, {"role": "assistant", "content": "Hello %d", "weight": 0}]}\n'

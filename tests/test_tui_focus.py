@@ -75,6 +75,7 @@ async def restyled_by(pilot: Pilot, key: str, monkeypatch: pytest.MonkeyPatch) -
     return seen
 
 
+@pytest.mark.slow
 async def test_a_tab_between_settings_restyles_the_two_fields_not_the_panel(monkeypatch: pytest.MonkeyPatch) -> None:
     async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
         screen = await open_train(pilot)
@@ -143,6 +144,7 @@ async def test_the_footer_follows_the_keys_and_is_rebuilt_only_when_they_change(
         await until(pilot, lambda: "Save" not in [d for d, _ in footer_keys(app)])
 
 
+@pytest.mark.slow
 async def test_the_focus_entering_a_panel_restyles_the_panels_not_what_they_hold(monkeypatch: pytest.MonkeyPatch) -> None:
     async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
         screen = await open_train(pilot)

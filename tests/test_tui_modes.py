@@ -17,6 +17,7 @@ from tui.screens.runs import RunsScreen
 pytestmark = pytest.mark.usefixtures("tui_env")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("key", "screen_type"), [("f3", RunsScreen), ("f4", PlaygroundScreen), ("f1", HelpScreen)])
 async def test_a_screen_shown_the_first_time_reparses_nothing(monkeypatch: pytest.MonkeyPatch, key: str, screen_type: type) -> None:
     reparses: list[str] = []

@@ -224,6 +224,7 @@ async def test_likelihood_shows_both_averages_the_change_and_coloured_tokens(wor
         assert ("custom higher" in change_line) == (change > 0)
 
 
+@pytest.mark.slow
 async def test_a_bad_sampling_value_is_marked_and_sends_nothing(world, home) -> None:
     seen: list[Message] = []
     app = PlaygroundApp()

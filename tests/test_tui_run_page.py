@@ -20,6 +20,7 @@ from tui.widgets.scorecard import Scorecard
 pytestmark = pytest.mark.usefixtures("tui_env")  # the repository root (paths on screen are relative), UTC (times are local)
 
 
+@pytest.mark.slow
 async def test_enter_opens_the_run_and_replays_its_history() -> None:
     run = write_run("20260101-0900-haiku", "training", steps=30)
     app = FinetuiApp()
@@ -43,6 +44,7 @@ async def test_enter_opens_the_run_and_replays_its_history() -> None:
         assert isinstance(app.screen, RunsScreen)
 
 
+@pytest.mark.slow
 async def test_new_events_show_live_in_the_log_and_the_chart() -> None:
     run = write_run("20260101-0900-haiku", "training", steps=10)
     app = FinetuiApp()
@@ -65,6 +67,7 @@ async def test_new_events_show_live_in_the_log_and_the_chart() -> None:
         await until(pilot, lambda: log_lines(screen)[-1].endswith("half a line, then the rest"))
 
 
+@pytest.mark.slow
 async def test_the_log_follows_its_end_until_the_user_scrolls_up_and_again_once_back_there() -> None:
     run = write_run("20260101-0900-haiku", "training", steps=10)
     async with FinetuiApp().run_test(size=SIZE) as pilot:
@@ -88,6 +91,7 @@ async def test_the_log_follows_its_end_until_the_user_scrolls_up_and_again_once_
         await until(pilot, lambda: log.max_scroll_y > end and log.is_vertical_scroll_end)  # following again
 
 
+@pytest.mark.slow
 async def test_a_ready_run_shows_its_scorecard() -> None:
     run = write_run("20260101-0900-haiku", "ready", steps=60)
     app = FinetuiApp()
@@ -129,6 +133,7 @@ async def test_playground_opens_a_ready_run(monkeypatch: pytest.MonkeyPatch) -> 
         assert opened == [run.id]
 
 
+@pytest.mark.slow
 async def test_open_run_replaces_the_page_of_another_run() -> None:
     first = write_run("20260101-0900-first", "ready", steps=60)
     second = write_run("20260101-1000-second", "training", steps=3, created=T0 + 3600)
@@ -143,6 +148,7 @@ async def test_open_run_replaces_the_page_of_another_run() -> None:
         await until(pilot, lambda: table.picked() is not None and table.picked().id == second.id)  # type: ignore[union-attr]
 
 
+@pytest.mark.slow
 async def test_quitting_and_reopening_replays_the_log_and_goes_on() -> None:
     run = write_run("20260101-0900-haiku", "training", steps=10)
     async with FinetuiApp().run_test(size=SIZE) as pilot:
@@ -160,6 +166,7 @@ async def test_quitting_and_reopening_replays_the_log_and_goes_on() -> None:
         assert log_lines(screen)[-1].startswith("09:00:49  step 21/60")
 
 
+@pytest.mark.slow
 async def test_a_long_history_arrives_in_order_over_several_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("tui.run_feed.EVENTS_PER_READ", 7)
     run = write_run("20260101-0900-haiku", "training", steps=40)

@@ -11,6 +11,7 @@ from tui.app import FinetuiApp
 pytestmark = pytest.mark.usefixtures("tui_env")  # the repository root (paths on screen are relative), UTC (times are local)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("end", "rings"), [("ready", True), ("failed", True), ("cancelled", False)])
 async def test_the_bell_rings_when_a_run_becomes_ready_or_failed(end: str, rings: bool) -> None:
     run = write_run("20260101-0900-haiku", "training", steps=3)
@@ -28,6 +29,7 @@ async def test_the_bell_rings_when_a_run_becomes_ready_or_failed(end: str, rings
             assert bells == []
 
 
+@pytest.mark.slow
 async def test_the_list_the_page_and_the_bell_share_one_read_per_tick(monkeypatch: pytest.MonkeyPatch) -> None:
     """One run watcher reads the store; the runs list, an open run page and the bell only render its snapshots."""
     import tui.run_feed

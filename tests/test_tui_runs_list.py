@@ -62,6 +62,7 @@ async def test_the_cursor_stays_on_its_run_when_a_new_run_appears() -> None:
     ("state", "key", "title"),
     [("ready", "c", "Nothing to cancel"), ("training", "r", "Can't resume"), ("failed", "p", "Not ready"), ("training", "d", "Can't delete")],
 )
+@pytest.mark.slow
 async def test_actions_that_do_not_fit_the_state_are_refused_with_a_dialog(state: str, key: str, title: str) -> None:
     run = write_run("20260101-0900-haiku", state, steps=5)
     app = FinetuiApp()

@@ -45,12 +45,14 @@ def _page(run_id: str, events: int):
     return run_before
 
 
+@pytest.mark.slow
 def test_training_run_page(snap_compare) -> None:
     """Progress, ETA and the loss curve so far; the scorecard still to come; the log at its end."""
     run = write_run("20260101-1200-shakespeare", "training", name="shakespeare", steps=34)
     assert snap_compare(FinetuiApp(), terminal_size=SIZE, run_before=_page(run.id, events_in(run)))
 
 
+@pytest.mark.slow
 def test_ready_run_page(snap_compare) -> None:
     """The scorecard, green where the custom model beats the baseline, and both evals on the chart."""
     run = write_run("20260101-0900-haiku", "ready", steps=60)
@@ -62,6 +64,7 @@ def test_ready_run_page(snap_compare) -> None:
     assert snap_compare(FinetuiApp(), terminal_size=SIZE, run_before=run_before)
 
 
+@pytest.mark.slow
 def test_failed_run_page(snap_compare) -> None:
     """The reason, in plain words, above the curve that led to it."""
     run = write_run("20260101-1000-facts-lr3e-4", "failed", name="facts-lr3e-4", steps=12, reason=REASON)
@@ -69,6 +72,7 @@ def test_failed_run_page(snap_compare) -> None:
 
 
 
+@pytest.mark.slow
 def test_confirm_cancel_dialog(snap_compare) -> None:
     """c on a training run asks first, with No focused."""
     run = write_run("20260101-1200-shakespeare", "training", name="shakespeare", steps=34)
@@ -81,6 +85,7 @@ def test_confirm_cancel_dialog(snap_compare) -> None:
     assert snap_compare(FinetuiApp(), terminal_size=SIZE, run_before=run_before)
 
 
+@pytest.mark.slow
 def test_refusal_dialog(snap_compare) -> None:
     """r on a ready run: an error dialog that says why, not a traceback."""
     run = write_run("20260101-0900-haiku", "ready", steps=60)

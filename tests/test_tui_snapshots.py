@@ -62,6 +62,7 @@ def test_data_screen(snap_compare) -> None:
     assert snap_compare(FinetuiApp(start_path=FIXTURES), terminal_size=SIZE, run_before=run_before)
 
 
+@pytest.mark.slow
 def test_preview_screen(snap_compare) -> None:
     """Counts, examples, length histogram and warnings of haiku.txt split at its separator."""
 
@@ -114,6 +115,7 @@ def test_preview_of_a_broken_file(snap_compare) -> None:
     assert snap_compare(FinetuiApp(start_path=FIXTURES / "broken.jsonl"), terminal_size=SIZE, run_before=run_before)
 
 
+@pytest.mark.slow
 def test_train_screen(snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
     """The bundled model, the default settings and the estimate for haiku.txt (no past runs: a rough guess)."""
     monkeypatch.setattr("shutil.which", lambda name: None)  # the guess adds a line where nvidia-smi is found
@@ -128,6 +130,7 @@ def test_train_screen(snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
     assert snap_compare(FinetuiApp(start_path=FIXTURES / "haiku.txt"), terminal_size=SIZE, run_before=run_before)
 
 
+@pytest.mark.slow
 def test_help_screen(snap_compare) -> None:
     """F1 over the data screen."""
 

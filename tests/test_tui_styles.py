@@ -71,6 +71,7 @@ async def _playground(pilot: Pilot) -> None:
         (_playground, None, "PlaygroundScreen"),
     ],
 )
+@pytest.mark.slow
 async def test_a_first_show_restyles_nothing_and_a_restyle_would_change_nothing(
     restyled: list[str], show: Callable[[Pilot], Awaitable[object]], start: Path | None, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

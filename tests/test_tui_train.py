@@ -58,6 +58,7 @@ async def test_preview_shows_lengths_in_the_default_models_tokens() -> None:
         assert text(pilot.app.screen, "#tokens") == "tokens (finetui-tiny): median 20, p90 24, max 29"
 
 
+@pytest.mark.slow
 async def test_train_screen_defaults_and_estimate() -> None:
     async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
         screen = await open_train(pilot)
@@ -83,6 +84,7 @@ async def test_train_screen_defaults_and_estimate() -> None:
         assert "Max steps ← yours" in text(screen, "#defaults")
 
 
+@pytest.mark.slow
 async def test_a_bad_value_marks_its_field_and_blocks_the_launch(tui_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
         screen = await open_train(pilot)
@@ -137,6 +139,7 @@ async def stop(pilot: Pilot, run) -> None:
         await pilot.pause(0.2)
 
 
+@pytest.mark.slow
 async def test_a_model_that_cannot_be_found_blocks_the_launch_and_a_hub_id_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # offline, a hub id not on disk can't be used either
     async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
@@ -151,6 +154,7 @@ async def test_a_model_that_cannot_be_found_blocks_the_launch_and_a_hub_id_does_
         assert not model.has_class("-invalid") and not screen.query_one("#launch", Button).disabled
 
 
+@pytest.mark.slow
 async def test_every_setting_reaches_the_form_from_its_one_declaration() -> None:
     """Each setting the train screen takes has its field, labelled and explained by its declaration in engine.config."""
     async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
@@ -207,6 +211,7 @@ def code_model(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 async def test_a_model_that_ships_code_marks_the_trust_field(code_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The engine's model check hints at model.trust_remote_code; the form marks that field, words the fix as it, and keeps the run from starting."""
     async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
@@ -230,6 +235,7 @@ async def test_a_model_that_ships_code_marks_the_trust_field(code_model: Path, m
         await until(pilot, lambda: not trust.has_class("-invalid") and screen.config is not None)
 
 
+@pytest.mark.slow
 async def test_a_launch_the_engine_refuses_marks_the_field_its_hint_names(code_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the form's own early check, the launch's refusal (engine.runs.lifecycle) marks the same field."""
     monkeypatch.setattr("tui.screens.train.check_model", lambda *args, **kwargs: None)
