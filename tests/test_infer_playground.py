@@ -342,8 +342,12 @@ def test_cancel_stops_a_generation_at_once(session, world):
 @pytest.mark.slow
 def test_the_real_process_streams_and_survives_bad_requests(world):
     with InferenceClient(runs=[world["alpha"]], env={"FINETUI_HOME": str(world["home"])}) as client:
+        with pytest.raises(TimeoutError, match=r"^the inference process was not ready within 0\.001 s$"):
+            client.wait_ready(timeout=0.001)  # it is still importing torch
         ready = client.wait_ready(timeout=120)
         assert isinstance(ready, Ready) and ready.info.adapters == (world["alpha"],) and not client.startup_errors
+        with pytest.raises(TimeoutError, match=r"^no answer to request never-sent within 0\.05 s$"):
+            next(client.events("never-sent", timeout=0.05))
         client.send_raw("{this is not json")
         bad = list(client.events(None, timeout=30))[0]
         assert isinstance(bad, Error) and bad.code == "bad_json"

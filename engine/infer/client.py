@@ -195,6 +195,18 @@ class InferenceClient:
         except (BrokenPipeError, ValueError, OSError):
             raise self._exit_error() from None
 
+    def _next(self, q: queue.Queue[Any], timeout: float | None, late: str) -> Reply:
+        """The next reply on ``q``; ``TimeoutError`` ("``late`` within N s") after ``timeout`` seconds,
+        ``InferenceError`` once the process has exited (left on ``q`` for the next reader)."""
+        try:
+            item = q.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"{late} within {timeout:g} s") from None
+        if item is _EXITED:
+            q.put(_EXITED)
+            raise self._exit_error()
+        return item
+
     def events(self, rid: RequestId, timeout: float | None = None) -> Iterator[Reply]:
         """Request ``rid``'s replies as they come, through its ``End`` or ``Error``.
 
@@ -204,13 +216,7 @@ class InferenceClient:
         """
         q = self._queue(rid)
         while True:
-            try:
-                item = q.get(timeout=timeout)
-            except queue.Empty:
-                raise TimeoutError(f"no answer to request {rid} within {timeout:g} s") from None
-            if item is _EXITED:
-                q.put(_EXITED)
-                raise self._exit_error()
+            item = self._next(q, timeout, f"no answer to request {rid}")
             yield item
             if item.TERMINAL:
                 with self._lock:
@@ -257,13 +263,7 @@ class InferenceClient:
         """
         q = self._queue(None)
         while True:
-            try:
-                item = q.get(timeout=timeout)
-            except queue.Empty:
-                raise TimeoutError(f"the inference process was not ready within {timeout:g} s") from None
-            if item is _EXITED:
-                q.put(_EXITED)
-                raise self._exit_error()
+            item = self._next(q, timeout, "the inference process was not ready")
             if isinstance(item, Ready):
                 return item
             if isinstance(item, Error):
