@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 import tui.commands.runs as runs_command
-from tui.cli import DEBUG_ENV, main
+from tui import DEBUG_ENV
+from tui.cli import main
 
 
 def test_an_unexpected_error_is_one_line_and_the_debug_switch_raises_it(finetui_home: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:

@@ -179,7 +179,7 @@ def test_held_out_loss_is_the_summed_cross_entropy_of_every_token_after_bos(tmp_
     import torch.nn.functional as F
     from transformers import AutoModelForCausalLM
 
-    from engine.pretrain.train import evaluate, heldout_windows
+    from engine.pretrain.heldout import evaluate, heldout_windows
     from tests.tiny_model import make_model
 
     model = AutoModelForCausalLM.from_pretrained(make_model(tmp_path), dtype=torch.float32)

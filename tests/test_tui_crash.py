@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tui import DEBUG_ENV
 from tui.app import CRASH_LOG
-from tui.cli import DEBUG_ENV
 
 #: The real app, headless, with a key binding whose action raises: a bug, as a user would meet one.
 BROKEN_APP = """

@@ -29,7 +29,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from tui.cli import DEBUG_ENV
+from tui import DEBUG_ENV
 
 if TYPE_CHECKING:
     from textual.widget import Widget

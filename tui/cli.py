@@ -7,8 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-#: Set to show the traceback of an unexpected error instead of its one line.
-DEBUG_ENV = "FINETUI_DEBUG"
+from tui import DEBUG_ENV
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -278,7 +278,7 @@ def score_text(model, tokenizer, text: str, seq_len: int, device: str) -> dict:
     """Loss and bits per byte of ``text``, every token scored once, as the held-out split is."""
     import math
 
-    from engine.pretrain.train import evaluate, heldout_windows
+    from engine.pretrain.heldout import evaluate, heldout_windows
 
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     nats, count = evaluate(model, heldout_windows(ids, tokenizer.bos_token_id, seq_len), device, "fp32", 8)
@@ -386,12 +386,15 @@ def complete_card(
 
 
 def write_card(out: Path, args: dict, metrics: dict) -> None:
-    from engine.pretrain.train import dir_size
-
     path = out / "README.md"
     path.write_text("")  # counted at its final size below, near enough
     size = dir_size(out)
     path.write_text(render_card(args, metrics, size))
+
+
+def dir_size(path: Path) -> int:
+    """Bytes of every file under ``path``: the size the card states for the model folder."""
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,25 +18,13 @@ from typing import TYPE_CHECKING
 
 from engine.pretrain.args import PretrainArgs
 from engine.pretrain.corpus import read_books, split_book
+from engine.pretrain.heldout import Heldout, evaluate, heldout_windows
 
 if TYPE_CHECKING:
     import torch
     from transformers import LlamaConfig, PreTrainedTokenizerBase
 
 Log = Callable[[str], None]
-
-
-@dataclass
-class Heldout:
-    """Held-out figures: mean loss per token (nats), and bits per byte of text."""
-
-    loss: float
-    bits_per_byte: float
-    tokens: int
-    bytes: int
-
-    def to_json(self) -> dict:
-        return {"loss": round(self.loss, 4), "bits_per_byte": round(self.bits_per_byte, 4), "tokens": self.tokens, "bytes": self.bytes}
 
 
 @dataclass
@@ -98,45 +86,6 @@ def build_config(args: PretrainArgs, tokenizer: PreTrainedTokenizerBase) -> Llam
 
 def encode_books(tokenizer, texts: dict[str, str]) -> dict[str, list[int]]:
     return {name: tokenizer(text, add_special_tokens=False)["input_ids"] for name, text in texts.items()}
-
-
-def heldout_windows(ids: list[int], bos: int, seq_len: int) -> list[list[int]]:
-    """Non-overlapping windows of ``seq_len - 1`` tokens, each after ``<s>``: every token scored once."""
-    step = seq_len - 1
-    return [[bos, *ids[i : i + step]] for i in range(0, len(ids), step)]
-
-
-def evaluate(model, windows: list[list[int]], device: str, precision: str, batch_size: int) -> tuple[float, int]:
-    """Summed next-token loss (nats) over every non-``<s>`` token of ``windows``, and their count.
-
-    Scored with ``engine.eval.score_rows``, the forward the fine-tune's
-    scorecard and the playground's likelihood use, so a held-out loss here
-    and there is the same number for the same tokens.
-    """
-    import torch
-
-    from engine.eval import score_rows
-
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    # Equal lengths batch together (nothing is padded); the last (short) window of each book goes alone.
-    order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))
-    with torch.no_grad(), torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=precision == "bf16"):
-        i = 0
-        while i < len(order):
-            length = len(windows[order[i]])
-            group = [order[i]]
-            i += 1
-            while i < len(order) and len(group) < batch_size and len(windows[order[i]]) == length:
-                group.append(order[i])
-                i += 1
-            rows = [windows[j] for j in group]
-            for scores in score_rows(model, rows, [[True] * length] * len(rows), pad_id=rows[0][0]):
-                total -= float(scores.logprobs.sum())
-                count += scores.count
-    model.train(was_training)
-    return total, count
 
 
 def lr_at(step: int, args: PretrainArgs) -> float:
@@ -331,8 +280,4 @@ def pretrain(args: PretrainArgs, log: Log = print, command: str | None = None) -
     return result
 
 
-def dir_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
-
-
-__all__ = ["PretrainResult", "Heldout", "pretrain", "dir_size", "resolve_device", "resolve_precision"]
+__all__ = ["PretrainResult", "pretrain", "resolve_device", "resolve_precision"]
