@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from engine.errors import FinetuiError, Hint
+from engine.gpu import ATTENTIONS, OPTIMS, PRECISIONS, SWITCHES
 from engine.models.load import QUANTS
 from engine.models.resolve import DEFAULT_MODEL
-from engine.train.gpu import ATTENTIONS, OPTIMS, PRECISIONS, SWITCHES
 
 __all__ = ["DEFAULT_MODEL", "QUANTS", "ConfigError", "RunConfig", "Setting", "SettingField", "setting", "settings"]
 

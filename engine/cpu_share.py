@@ -16,8 +16,8 @@ import fcntl
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
+from engine.files import locked
 from engine.paths import home
-from engine.runs.files import locked
 
 TRAIN_LOCK = "train.lock"
 PLAYGROUND_LOCK = "playground.lock"

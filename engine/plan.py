@@ -482,7 +482,7 @@ def plan_run(model: ModelConfig, lora: LoraConfig, train: TrainConfig, gpu: Gpu 
     Raises ``PlanError`` (the config can't be read) or the GPU choices'
     ``GpuSettingError`` (a setting no GPU run could honour).
     """
-    from engine.train import gpu as choices
+    from engine import gpu as choices
 
     device = choices.Device(gpu.name if gpu else "a GPU", AMPERE)
     devices = (gpu.count if gpu else 1) if train.devices == "all" else int(train.devices)

@@ -15,10 +15,10 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from engine.config import DataConfig, RunConfig, TrainConfig
+from engine.files import write_json_atomic
 from engine.runs import Run, RunStore, Status
 from engine.runs.events import CheckpointEvent, EvalEvent, EvalFigures, LogEvent, StatusEvent, StepEvent, TrainFigures
 from engine.runs.events import Scorecard as RunScorecard
-from engine.runs.files import write_json_atomic
 from tests.pilot_helpers import until
 from tui.app import FinetuiApp
 from tui.screens.run import RunLog, RunScreen

@@ -23,7 +23,7 @@ from engine.runs import Run, RunStore
 from engine.runs.events import CheckpointEvent, StepEvent
 from engine.runs.lifecycle import resume_run, start_run
 from engine.runs.process import cancel, refresh
-from engine.train import distributed
+from engine.train import distributed, ranks
 from engine.train.distributed import Layout, rank_failure, rank_file
 from tests.waiting import final_state, wait_for
 
@@ -168,21 +168,21 @@ def test_fsdp_qlora_settings(monkeypatch):
 
     config = RunConfig("f", DataConfig("/x.txt"), train=TrainConfig(devices="2", strategy="fsdp"))
     if not torch.cuda.is_available():
-        chosen, why = distributed.choose(config, 2)
-        assert chosen == "ddp" and distributed.FSDP_CPU_LIMIT in why
-    monkeypatch.setenv(distributed.STRATEGY_ENV, "fsdp")  # what the worker of a GPU machine hands its ranks
-    assert distributed.strategy(config, 2) == "fsdp" and distributed.strategy(config, 1) == "single"
-    args = distributed.trainer_arguments(config, 2)
+        chosen, why = ranks.choose(config, 2)
+        assert chosen == "ddp" and ranks.FSDP_CPU_LIMIT in why
+    monkeypatch.setenv(ranks.STRATEGY_ENV, "fsdp")  # what the worker of a GPU machine hands its ranks
+    assert ranks.strategy(config, 2) == "fsdp" and ranks.strategy(config, 1) == "single"
+    args = ranks.trainer_arguments(config, 2)
     assert args["fsdp"] == "full_shard auto_wrap"
     assert args["fsdp_config"]["use_orig_params"] is False and args["fsdp_config"]["auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
     assert args["fsdp_config"]["cpu_ram_efficient_loading"] is args["fsdp_config"]["sync_module_states"] is torch.cuda.is_available()
     made = TrainingArguments(output_dir="/tmp/unused", use_cpu=True, report_to="none", **args)
     assert made.fsdp_plugin_args["fsdp_version"] == 1 and made.fsdp_plugin_args["use_orig_params"] is False  # accelerate's plugin gets them
-    assert not distributed.sharded(config)  # one process: nothing to shard
+    assert not ranks.sharded(config)  # one process: nothing to shard
     monkeypatch.setenv("FINETUI_DISTRIBUTED", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
-    assert distributed.sharded(config)
-    quant = quantization_config("4bit", torch.bfloat16, sharded=distributed.sharded(config))
+    assert ranks.sharded(config)
+    quant = quantization_config("4bit", torch.bfloat16, sharded=ranks.sharded(config))
     assert quant.bnb_4bit_quant_storage == torch.bfloat16 and quant.bnb_4bit_compute_dtype == torch.bfloat16
     assert quantization_config("4bit", torch.bfloat16).bnb_4bit_quant_storage == torch.uint8
 

@@ -1,6 +1,6 @@
 """The GPU path: its decisions, checked here on any machine from given device figures, and the real thing on a GPU.
 
-The pure tests pin what ``engine.train.gpu`` chooses for the cards users
+The pure tests pin what ``engine.gpu`` chooses for the cards users
 have (capability 7.5 is a T4, 7.0 a V100, 8.0 an A100, 9.0 an H100) and the
 arithmetic of the out-of-memory advice. The ``gpu`` tests train on CUDA and
 are skipped without it (tests/conftest.py).
@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from engine import gpu
 from engine.config import ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, TrainConfig
+from engine.gpu import CPU, Device, GpuSettingError
 from engine.runs.events import TrainFigures
-from engine.train import gpu
-from engine.train.gpu import CPU, Device, GpuSettingError
+from engine.train import oom
 from engine.train.packing import PackedCollator, Row
 
 T4 = Device("Tesla T4", (7, 5), 15 * 2**30)
@@ -90,33 +91,33 @@ def test_settings_refuse_unknown_choices_naming_the_field(path: str, value: str)
 def test_oom_advice_lowers_the_batch_first_and_keeps_the_step_size() -> None:
     gib = 2**30
     # 10 GiB fixed, 1 MiB per token: batch 8 x 1024 tokens wants 18 GiB on a 16 GiB card; batch 6 fits.
-    fit = gpu.fitting(10 * gib, 2**20, 16 * gib, batch_size=8, seq_len=1024)
-    assert fit == gpu.Fit(6, 1024)
-    text = gpu.oom_advice(8, 1024, 1, fit, "Tesla T4", 15 * gib)
+    fit = oom.fitting(10 * gib, 2**20, 16 * gib, batch_size=8, seq_len=1024)
+    assert fit == oom.Fit(6, 1024)
+    text = oom.oom_advice(8, 1024, 1, fit, "Tesla T4", 15 * gib)
     assert "batch size 8, sequence length 1024" in text and "--batch-size 6 --grad-accum 2 (12 sequences per step; it was 8)" in text
     assert "15.0 GiB" in text
-    assert "--batch-size 2 --grad-accum 4 (the same 8 sequences per step)" in gpu.oom_advice(8, 1024, 1, gpu.Fit(2, 1024), "T4", None)
+    assert "--batch-size 2 --grad-accum 4 (the same 8 sequences per step)" in oom.oom_advice(8, 1024, 1, oom.Fit(2, 1024), "T4", None)
 
 
 def test_oom_advice_shortens_the_sequence_when_one_row_does_not_fit() -> None:
     gib = 2**30
-    fit = gpu.fitting(15 * gib, 2**20, 16 * gib, batch_size=4, seq_len=4096)  # 1 GiB of room: 1024 tokens
-    assert fit == gpu.Fit(1, 1024)
-    assert "--batch-size 1 --seq-len 1024 --grad-accum 4" in gpu.oom_advice(4, 4096, 1, fit, "T4", None)
-    assert gpu.fitting(16 * gib, 2**20, 16 * gib, 4, 4096) is None
-    assert "even batch 1" in gpu.oom_advice(4, 4096, 1, None, "T4", None)
+    fit = oom.fitting(15 * gib, 2**20, 16 * gib, batch_size=4, seq_len=4096)  # 1 GiB of room: 1024 tokens
+    assert fit == oom.Fit(1, 1024)
+    assert "--batch-size 1 --seq-len 1024 --grad-accum 4" in oom.oom_advice(4, 4096, 1, fit, "T4", None)
+    assert oom.fitting(16 * gib, 2**20, 16 * gib, 4, 4096) is None
+    assert "even batch 1" in oom.oom_advice(4, 4096, 1, None, "T4", None)
 
 
 def test_measured_fit_scales_from_the_failed_step() -> None:
     gib = 2**30
     # Weights 4 GiB; the step reached 14 GiB and asked for 2 more at 4 x 2048 tokens: 12 GiB for 8192 tokens;
     # 10 GiB of room above the weights holds 3 rows of 2048.
-    assert gpu.measured_fit(14 * gib, 2 * gib, 4 * gib, 4, 2048) == gpu.Fit(3, 2048)
+    assert oom.measured_fit(14 * gib, 2 * gib, 4 * gib, 4, 2048) == oom.Fit(3, 2048)
     try:
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 14.58 GiB")
     except RuntimeError as exc:
-        assert gpu.requested_bytes(exc) == 2 * gib
-    assert gpu.requested_bytes(ValueError("no size here")) == 0
+        assert oom.requested_bytes(exc) == 2 * gib
+    assert oom.requested_bytes(ValueError("no size here")) == 0
 
 
 def test_cuda_oom_is_recognised_through_chained_errors() -> None:
@@ -129,15 +130,15 @@ def test_cuda_oom_is_recognised_through_chained_errors() -> None:
         except OutOfMemoryError as inner:
             raise RuntimeError("step failed") from inner
     except RuntimeError as outer:
-        assert gpu.is_cuda_oom(outer)
-    assert not gpu.is_cuda_oom(ValueError("bad value"))
+        assert oom.is_cuda_oom(outer)
+    assert not oom.is_cuda_oom(ValueError("bad value"))
 
 
 def test_the_worker_words_a_gpu_oom_as_its_advice() -> None:
-    from engine.train.worker import _reason
+    from engine.train.failure import failure_reason
 
-    advice = gpu.oom_advice(8, 1024, 1, gpu.Fit(6, 1024), "T4", None)
-    assert _reason(gpu.GpuOutOfMemory(advice)) == advice
+    advice = oom.oom_advice(8, 1024, 1, oom.Fit(6, 1024), "T4", None)
+    assert failure_reason(oom.GpuOutOfMemory(advice)) == advice
 
 
 def test_flattened_packing_keeps_each_example_s_positions() -> None:

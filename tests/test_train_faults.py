@@ -12,7 +12,7 @@ from engine.config import DataConfig, RunConfig
 from engine.data import DataError
 from engine.runs import RunStore
 from engine.train.callback import EventsCallback, TrainingFailed
-from engine.train.worker import _reason
+from engine.train.failure import failure_reason
 
 
 def _callback() -> EventsCallback:
@@ -50,29 +50,29 @@ def test_cancel_asks_the_trainer_to_save_and_stop():
 
 
 def test_reasons_are_plain_words():
-    assert _reason(MemoryError()).startswith("out of memory")
+    assert failure_reason(MemoryError()).startswith("out of memory")
     oom = type("OutOfMemoryError", (RuntimeError,), {})("CUDA out of memory")
-    assert _reason(oom).startswith("out of memory")
+    assert failure_reason(oom).startswith("out of memory")
     full = OSError(errno.ENOSPC, "No space left on device", "/runs/x/checkpoints")
-    assert _reason(full).startswith("the disk is full")
-    assert _reason(DataError("a.txt", "file is empty")) == "a.txt: file is empty"
-    assert _reason(TrainingFailed("the loss became nan")) == "the loss became nan"
+    assert failure_reason(full).startswith("the disk is full")
+    assert failure_reason(DataError("a.txt", "file is empty")) == "a.txt: file is empty"
+    assert failure_reason(TrainingFailed("the loss became nan")) == "the loss became nan"
 
 
 def test_a_full_disk_during_save_reads_as_a_full_disk_not_a_safetensors_error():
     from safetensors import SafetensorError
 
     raised = SafetensorError("Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: \"No space left on device\" })")
-    assert _reason(raised).startswith("the disk is full")
+    assert failure_reason(raised).startswith("the disk is full")
     torch_style = RuntimeError("[enforce fail at inline_container.cc:626] . unexpected pos 64 vs 0: No space left on device")
-    assert _reason(torch_style).startswith("the disk is full")
+    assert failure_reason(torch_style).startswith("the disk is full")
 
 
 def test_no_eval_tokens_gives_a_scorecard_without_nan(tmp_path):
     import json
 
+    from engine.files import write_json_atomic
     from engine.runs.events import EvalFigures, Scorecard, TrainFigures
-    from engine.runs.files import write_json_atomic
     from tui.format import format_scorecard
 
     empty = EvalFigures(None, None, 0)

@@ -13,9 +13,9 @@ from typing import TypeVar
 import pytest
 
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from engine.files import held_by_someone
 from engine.runs import Run, RunStore
 from engine.runs.events import CheckpointEvent, LogEvent, RunEvent, StatusEvent, StepEvent
-from engine.runs.files import held_by_someone
 from engine.runs.lifecycle import resume_run, start_run
 from engine.runs.process import INTERRUPTED, cancel, refresh
 from tests.waiting import final_state, wait_for

@@ -15,9 +15,9 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
+from engine.files import write_json_atomic
 from engine.runs import Run
 from engine.runs.events import DURING, EvalEvent, EvalFigures, SampleRates, StepEvent
-from engine.runs.files import write_json_atomic
 from engine.train.samples import Sample, write_samples
 from tests.fixed_runs import METRICS, SIZE, events_in, run_page, runs_listed, write_run
 from tests.pilot_helpers import until

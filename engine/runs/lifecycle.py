@@ -13,8 +13,8 @@ from pathlib import Path
 
 from engine.config import RunConfig
 from engine.data import DataSpec, Report, scan
+from engine.files import write_json_atomic
 from engine.runs.events import StatusEvent
-from engine.runs.files import write_json_atomic
 from engine.runs.process import is_alive, launch, refresh, status_lock
 from engine.runs.status import ACTIVE, BROKEN, RESUMABLE
 from engine.runs.store import BrokenRun, Run, RunStore, RunStoreError

@@ -35,9 +35,9 @@ from contextlib import AbstractContextManager
 from typing import IO
 
 from engine.cpu_share import TRAIN_LOCK
+from engine.files import held_by_someone, locked_folder
 from engine.paths import home
 from engine.runs.events import StatusEvent
-from engine.runs.files import held_by_someone, locked_folder
 from engine.runs.status import ACTIVE, BROKEN, Status
 from engine.runs.store import Run, RunStore
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import RunConfig
+from engine.files import append_jsonl, iter_lines, last_jsonl, read_json, write_json_atomic
 from engine.paths import home
 from engine.runs.events import LogEvent, RunEvent, Scorecard, StatusEvent, StepEvent, event_from_json, event_from_line
-from engine.runs.files import append_jsonl, iter_lines, last_jsonl, read_json, write_json_atomic
 from engine.runs.status import BROKEN, Status
 
 #: Set (to 1) in the processes of a distributed run; with it, only the process whose ``RANK`` is 0 writes

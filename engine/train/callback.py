@@ -19,7 +19,7 @@ from transformers import TrainerCallback
 from engine.cpu_share import PLAYGROUND_LOCK, ThreadShare
 from engine.runs import Run
 from engine.runs.events import DURING, CheckpointEvent, EvalEvent, EvalFigures, StepEvent, count, finite
-from engine.train.distributed import agreed_stop
+from engine.train.ranks import agreed_stop
 from engine.words import counted
 
 

@@ -17,11 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import gpu
 from engine.data import DataSpec, split_examples
+from engine.files import write_json_atomic
 from engine.runs import Run
 from engine.runs.events import EvalEvent, EvalFigures, PhaseEvent, Scorecard, StepEvent, TrainFigures
-from engine.runs.files import write_json_atomic
-from engine.train import distributed, gpu, templates
+from engine.train import oom, ranks, templates
 from engine.train.packing import PackedCollator, one_per_row, pack
 from engine.train.samples import make_samples
 from engine.train.scorecard import eval_curve, evaluate
@@ -115,13 +116,13 @@ def prepare(run: Run, resume: bool = False) -> Session:
     run.log(f"loading {cfg.model.name} ({cfg.model.quant})")
     choices = gpu.choose(gpu.probe(), cfg)
     run.log(f"device: {choices.describe()}")
-    model, tokenizer = load_model(cfg.model.name, quant=cfg.model.quant, trust_remote_code=cfg.model.trust_remote_code, device=distributed.rank_device(),
-                                  sharded=distributed.sharded(cfg), dtype=choices.dtype_name, attention=choices.attention)
+    model, tokenizer = load_model(cfg.model.name, quant=cfg.model.quant, trust_remote_code=cfg.model.trust_remote_code, device=ranks.rank_device(),
+                                  sharded=ranks.sharded(cfg), dtype=choices.dtype_name, attention=choices.attention)
     _one_kernel_for_training(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     seq_len = min(cfg.train.seq_len, getattr(model.config, "max_position_embeddings", cfg.train.seq_len))
     template = templates.resolve(cfg.data.chat_template, {e.kind for e in train_examples + eval_examples}, tokenizer)
-    if distributed.is_main():
+    if ranks.is_main():
         templates.record(run.config_path, template)
     run.log(f"chat template: {template.describe()}")
     encoded_train = [w for e in templates.apply(template, tokenizer, train_examples) for w in encode_windows(e, tokenizer, seq_len)]
@@ -146,7 +147,7 @@ def prepare(run: Run, resume: bool = False) -> Session:
     run.log(f"LoRA r={cfg.lora.r}: {trainable:,} trainable of {total:,} parameters")
 
     baseline = _baseline_from_events(run) if resume else None
-    if baseline is None and not distributed.is_main():
+    if baseline is None and not ranks.is_main():
         baseline = EvalFigures(None, None, 0)  # rank 0 alone scores and records the baseline
     if baseline is None:
         _phase(run, "baseline")
@@ -192,7 +193,7 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
         remove_unused_columns=False,
         dataloader_pin_memory=on_gpu,
         include_num_input_tokens_seen="non_padding",
-        **distributed.trainer_arguments(cfg, distributed.world_size()),
+        **ranks.trainer_arguments(cfg, ranks.world_size()),
     )
     trainer = ScoringTrainer(
         model=session.model,
@@ -214,13 +215,13 @@ def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:
     try:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     except Exception as exc:
-        if gpu.is_cuda_oom(exc):
-            raise gpu.GpuOutOfMemory(gpu.advise_oom(cfg, exc)) from exc
+        if oom.is_cuda_oom(exc):
+            raise oom.GpuOutOfMemory(oom.advise_oom(cfg, exc)) from exc
         raise
     if stop.is_set():
         run.log(f"cancelled at step {trainer.state.global_step}; checkpoint saved")
         return "cancelled"
-    if not distributed.is_main():
+    if not ranks.is_main():
         return "ready"  # rank 0 alone scores the custom model and saves the adapter and scorecard
     decided = outcome(trainer, plan, cancelled=False)
     if decided.stop_reason:
@@ -304,10 +305,10 @@ def _cancel_stops_at_once(stop: threading.Event) -> Iterator[None]:
     baseline can take minutes, and nothing needs saving before training
     starts, so a cancel there need not wait for them. Only a process that
     trains alone, in its main thread, gets this: the ranks of a distributed
-    run stop together (``distributed.agreed_stop``), and signal handlers
+    run stop together (``ranks.agreed_stop``), and signal handlers
     belong to the main thread.
     """
-    if threading.current_thread() is not threading.main_thread() or distributed.world_size() > 1:
+    if threading.current_thread() is not threading.main_thread() or ranks.world_size() > 1:
         yield
         return
 
@@ -334,7 +335,7 @@ def fine_tune(run: Run, stop: threading.Event, resume: bool = False) -> str:
     except _CancelledNow:
         run.log("cancelled before training began")
         return "cancelled"
-    if distributed.agreed_stop(stop):
+    if ranks.agreed_stop(stop):
         return "cancelled"
     return fit(session, stop, resume)
 

@@ -131,7 +131,7 @@ def apply(template: RunTemplate, tokenizer: Any, examples: list[Example]) -> lis
 
 def record(config_path: Path, template: RunTemplate) -> None:
     """Write the resolved ``data.chat_template`` (``on``/``off``) into the run's ``config.json``."""
-    from engine.runs.files import read_json, write_json_atomic
+    from engine.files import read_json, write_json_atomic
 
     raw = read_json(config_path)
     value = "on" if template.prompts else "off"

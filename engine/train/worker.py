@@ -17,7 +17,6 @@ With several devices or nodes it launches the ranks and waits for them
 from __future__ import annotations
 
 import argparse
-import errno
 import signal
 import sys
 import threading
@@ -25,42 +24,11 @@ import time
 import traceback
 from pathlib import Path
 
-from engine.data import DataError
+from engine.files import holding
 from engine.runs import Run, RunStore
 from engine.runs.events import StatusEvent
-from engine.runs.files import holding
 from engine.runs.process import claim, wait_for_turn
-
-
-def _reason(exc: BaseException) -> str:
-    """A failure as a user should read it."""
-    from engine.models.errors import ModelError
-    from engine.train.callback import TrainingFailed
-    from engine.train.distributed import RankFailed
-    from engine.train.gpu import GpuOutOfMemory, GpuSettingError
-
-    if isinstance(exc, (TrainingFailed, RankFailed, DataError, ModelError, GpuOutOfMemory, GpuSettingError)):
-        return str(exc)
-    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
-        return "out of memory: try a smaller --batch-size or --seq-len, or 4-bit quantization (--quant 4bit)"
-    if _disk_full(exc):
-        where = getattr(exc, "filename", None) or "writing checkpoints or the adapter"
-        return f"the disk is full ({where}): free some space, then `finetui resume`"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _disk_full(exc: BaseException) -> bool:
-    """An ENOSPC however it arrives: an ``OSError``, or the text of a safetensors or torch writer's error."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-            return True
-        text = str(exc)
-        if "No space left on device" in text or "os error 28" in text:
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+from engine.train.failure import failure_reason
 
 
 def _early_stop(run: Run) -> str | None:
@@ -125,7 +93,7 @@ def _work(run: Run, stop: threading.Event, resume: bool) -> int:
             final = train(run, stop, resume)  # in this process, or launched on the run's devices and nodes
         except BaseException as exc:  # every failure must end in a status, never "training" forever
             traceback.print_exc()
-            reason = _reason(exc)
+            reason = failure_reason(exc)
             _end(run, "failed", reason)
             return 1
         reason = _early_stop(run) if final == "ready" else None

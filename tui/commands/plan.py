@@ -133,7 +133,7 @@ def verdict(p: Plan) -> list[str]:
         how = f" with {strategy.upper()}" if p.devices > 1 else ""
         return [f"fits{how}: {gib(need)} of {where} ({need / p.gpu.free:.0%})"]
     lines = [f"does not fit: needs {gib(need)} a device, {where}"]
-    from engine.train.gpu import fitting
+    from engine.train.oom import fitting
 
     part = p.per_device(strategy)
     fit = fitting(part.total - part.activations - part.logits, p.per_token, p.gpu.free, p.batch_size, p.seq_len)

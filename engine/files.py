@@ -1,4 +1,4 @@
-"""Small file helpers that keep run files whole whatever happens mid-write, and file locks."""
+"""Small file helpers that keep files whole whatever happens mid-write (a run's files above all), and file locks."""
 
 from __future__ import annotations
 
