@@ -90,6 +90,7 @@ def test_the_run_saves_the_template_it_trained_with_and_records_the_choice(world
     assert run.config().data.chat_template == "off"  # chat data: a template always; no prompt/completion pairs to render
 
 
+@pytest.mark.slow
 def test_the_playground_renders_the_prompt_exactly_as_training_did(world, session):
     """Training's ids of a conversation start with the playground's prompt for its beginning, and what the
     custom model is trained to write begins right where that prompt ends, through the end-of-turn token."""
@@ -107,6 +108,7 @@ def test_the_playground_renders_the_prompt_exactly_as_training_did(world, sessio
         assert prompt.text.endswith("<|user|>\nthe quick brown fox?<|end|><|assistant|>\n")
 
 
+@pytest.mark.slow
 def test_a_chat_answer_streams_and_stops_at_the_end_of_turn(world, session):
     events: list = []
     request = GenerateRequest(run=world["run"].id, messages=(Turn("system", SYSTEM), Turn("user", "to be or not? 3")),
@@ -119,6 +121,7 @@ def test_a_chat_answer_streams_and_stops_at_the_end_of_turn(world, session):
     assert done["custom"].tokens < 24
 
 
+@pytest.mark.slow
 def test_each_model_goes_on_from_its_own_replies(world, session):
     turns = (Turn("user", "the quick brown fox?"), Turn("assistant", "", (("baseline", "cat"), ("custom", "dog"))), Turn("user", "and then?"))
     request = GenerateRequest(run=world["run"].id, messages=turns, models=("baseline", "custom"))
@@ -130,6 +133,7 @@ def test_each_model_goes_on_from_its_own_replies(world, session):
     assert {e.model for e in events if isinstance(e, Done)} == {"baseline", "custom"}
 
 
+@pytest.mark.slow
 def test_cli_generate_chat_shows_the_rendered_prompt(world, monkeypatch, capsys):
     monkeypatch.setenv("FINETUI_HOME", str(world["root"] / "home"))
     code = main(["generate", world["run"].id, "--chat", "--system", SYSTEM, "--prompt", "all that glitters? 5", "--show-prompt",
@@ -141,6 +145,7 @@ def test_cli_generate_chat_shows_the_rendered_prompt(world, monkeypatch, capsys)
     assert "ended (end of sequence)" in out
 
 
+@pytest.mark.slow
 def test_cli_system_without_chat_is_one_line_and_exit_2(world, monkeypatch, capsys):
     monkeypatch.setenv("FINETUI_HOME", str(world["root"] / "home"))
     assert main(["generate", world["run"].id, "--system", "x", "--prompt", "y"]) == 2
