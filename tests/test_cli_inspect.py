@@ -386,7 +386,7 @@ def test_inspect_suggests_the_separator(workdir: Path, capsys: pytest.CaptureFix
     data = write(workdir / "d.txt", DASHED.replace("--", marker))
     code, out, err = run(["inspect", str(data), "-n", "0"], capsys)
     assert code == 0
-    assert f"looks separated by `{marker}` ({pieces} pieces); pass --separator '{marker}'" in out
+    assert f"looks separated by `{marker}` ({pieces} pieces); pass --separator '{marker}'" in out  # the CLI's own words
     code, out, err = run(["inspect", str(data), "--json"], capsys)
     assert json.loads(out)["suggested_separator"] == marker
 

@@ -105,6 +105,24 @@ def test_the_cli_words_errors_with_its_flags(capsys: pytest.CaptureFixture[str],
     assert not (tmp_path / "home" / "runs").exists() or not any((tmp_path / "home" / "runs").iterdir())
 
 
+def test_no_eval_split_points_each_front_end_at_the_eval_share(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    """The engine names the setting (``data.eval_fraction``); the CLI says its flag, the form its field, a run's reason the path."""
+    from engine.runs.lifecycle import NoEvalSplit
+    from tui.screens.train import worded as form_worded
+
+    monkeypatch.setenv("FINETUI_HOME", str(tmp_path / "home"))
+    one = tmp_path / "one.txt"
+    one.write_text("just one example here, quite short.\n")
+    assert main(["train", str(one), "--max-steps", "1"]) == 2
+    said = f"{one}: 1 example leaves none for the eval split, so the run could not be scored: add examples, or hold out a larger share of them"
+    assert capsys.readouterr().err == f"finetui train: error: {said}; see --eval-fraction\n"
+    error = NoEvalSplit(f"{one}: 1 example leaves none for the eval split, so the run could not be scored")
+    assert form_worded(error) == f"{said}; change Eval frac"
+    assert str(error) == f"{said}; set data.eval_fraction", "a failed run's reason, in the config's terms"
+    assert not (tmp_path / "home" / "runs").exists() or not any((tmp_path / "home" / "runs").iterdir())
+
+
 def test_the_form_words_the_same_errors_with_its_labels() -> None:
     from tui.screens.train import hint_text as form_hint
     from tui.screens.train import worded as form_worded

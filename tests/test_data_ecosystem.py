@@ -89,7 +89,7 @@ def test_column_mapping(tmp_path: Path) -> None:
     assert (first.prompt, first.completion) == ("What is the capital of Ostrevin?", "Halden.")
     with pytest.raises(DataError) as err:
         scan(DataSpec(FORMATS / "custom_columns.csv"))
-    assert err.value.line == 1 and "--map" in str(err.value)
+    assert err.value.line == 1 and "or name yours in the map)" in str(err.value)
     with pytest.raises(DataError) as err:
         DataSpec(FORMATS / "custom_columns.csv", mapping="prompt")
     assert "FIELD=COLUMN" in str(err.value)

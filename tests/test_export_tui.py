@@ -62,5 +62,8 @@ async def test_export_runs_in_its_own_process_and_shows_the_path(finetui_home, t
         assert str(status.content).startswith(f"Exported to {out}"), status.content
         assert "round-trip check: PASSED" in str(status.content)
         assert (out / "adapter_config.json").is_file() and (out / "README.md").is_file()
+        await pilot.press("ctrl+s")  # again, without "replace": the dialog says so in its own terms
+        await until(pilot, lambda: str(status.content).startswith("Failed"), timeout=120)
+        assert str(status.content) == f"Failed: {out} exists; tick “replace the folder if it exists”, or give another folder"
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, ExportScreen))

@@ -94,18 +94,18 @@ def test_oom_advice_lowers_the_batch_first_and_keeps_the_step_size() -> None:
     fit = oom.fitting(10 * gib, 2**20, 16 * gib, batch_size=8, seq_len=1024)
     assert fit == oom.Fit(6, 1024)
     text = oom.oom_advice(8, 1024, 1, fit, "Tesla T4", 15 * gib)
-    assert "batch size 8, sequence length 1024" in text and "--batch-size 6 --grad-accum 2 (12 sequences per step; it was 8)" in text
+    assert "batch size 8, sequence length 1024" in text and "set train.batch_size to 6 and train.grad_accum to 2 (12 sequences per step; it was 8)" in text
     assert "15.0 GiB" in text
-    assert "--batch-size 2 --grad-accum 4 (the same 8 sequences per step)" in oom.oom_advice(8, 1024, 1, oom.Fit(2, 1024), "T4", None)
+    assert "set train.batch_size to 2 and train.grad_accum to 4 (the same 8 sequences per step)" in oom.oom_advice(8, 1024, 1, oom.Fit(2, 1024), "T4", None)
 
 
 def test_oom_advice_shortens_the_sequence_when_one_row_does_not_fit() -> None:
     gib = 2**30
     fit = oom.fitting(15 * gib, 2**20, 16 * gib, batch_size=4, seq_len=4096)  # 1 GiB of room: 1024 tokens
     assert fit == oom.Fit(1, 1024)
-    assert "--batch-size 1 --seq-len 1024 --grad-accum 4" in oom.oom_advice(4, 4096, 1, fit, "T4", None)
+    assert "set train.batch_size to 1, train.seq_len to 1024 and train.grad_accum to 4" in oom.oom_advice(4, 4096, 1, fit, "T4", None)
     assert oom.fitting(16 * gib, 2**20, 16 * gib, 4, 4096) is None
-    assert "even batch 1" in oom.oom_advice(4, 4096, 1, None, "T4", None)
+    assert "even batch 1 at 64 tokens does not fit; set model.quant to '4bit', or use a smaller model" in oom.oom_advice(4, 4096, 1, None, "T4", None)
 
 
 def test_measured_fit_scales_from_the_failed_step() -> None:

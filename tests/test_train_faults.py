@@ -10,6 +10,7 @@ import pytest
 
 from engine.config import DataConfig, RunConfig
 from engine.data import DataError
+from engine.errors import FinetuiError, Hint
 from engine.runs import RunStore
 from engine.train.callback import EventsCallback, TrainingFailed
 from engine.train.failure import failure_reason
@@ -49,14 +50,18 @@ def test_cancel_asks_the_trainer_to_save_and_stop():
     assert control.should_save and control.should_training_stop
 
 
-def test_reasons_are_plain_words():
-    assert failure_reason(MemoryError()).startswith("out of memory")
+def test_reasons_are_plain_words_in_the_configs_terms():
+    """A failed run's reason is stored with it and read by every front end: settings go by their config path."""
+    lower = "out of memory: lower train.batch_size or train.seq_len, or set model.quant to '4bit'"
+    assert failure_reason(MemoryError()) == lower
     oom = type("OutOfMemoryError", (RuntimeError,), {})("CUDA out of memory")
-    assert failure_reason(oom).startswith("out of memory")
+    assert failure_reason(oom) == lower
     full = OSError(errno.ENOSPC, "No space left on device", "/runs/x/checkpoints")
-    assert failure_reason(full).startswith("the disk is full")
+    assert failure_reason(full) == "the disk is full (/runs/x/checkpoints): free some space, then resume the run"
     assert failure_reason(DataError("a.txt", "file is empty")) == "a.txt: file is empty"
     assert failure_reason(TrainingFailed("the loss became nan")) == "the loss became nan"
+    refused = FinetuiError("the model ships its own code", "remote_code", Hint("model.trust_remote_code", True, "if you trust it"))
+    assert failure_reason(refused) == "the model ships its own code; set model.trust_remote_code to True if you trust it"
 
 
 def test_a_full_disk_during_save_reads_as_a_full_disk_not_a_safetensors_error():

@@ -209,6 +209,21 @@ async def test_the_sniffed_separator_is_pre_filled(tui_env: Path) -> None:
         assert preview.spec.separator == "--SEPARATOR--" and preview.report is not None and preview.report.examples == 14
 
 
+async def test_a_separator_left_out_is_suggested_in_the_screens_own_terms(tui_env: Path) -> None:
+    app = FinetuiApp(start_path=FIXTURES)
+    async with app.run_test(size=SIZE) as pilot:
+        await tree_ready(pilot)
+        await pilot.press("down", "down", "enter")  # haiku.txt, separated by --SEPARATOR-- lines
+        separator = app.screen.query_one("#separator", Input)
+        await until(pilot, lambda: separator.value == "--SEPARATOR--")
+        separator.value = ""  # the user clears the offer and previews anyway
+        await pilot.press("enter")
+        preview = await scan_finished(pilot)
+        warnings = text_of(preview, "#warnings")
+        assert "looks separated by `--SEPARATOR--`" in warnings
+        assert "; put it in the Separator box on the data screen (F2)" in warnings and "--separator" not in warnings
+
+
 @pytest.mark.parametrize("name", ["qa.jsonl", "broken.jsonl"])
 async def test_a_file_without_markers_gets_no_separator(tui_env: Path, name: str) -> None:
     app = FinetuiApp(start_path=FIXTURES)

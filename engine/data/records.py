@@ -56,9 +56,9 @@ def parse_mapping(path: Path, mapping: str | None) -> dict[str, str]:
         target, sep, source = part.partition("=")
         target, source = target.strip(), source.strip()
         if not sep or not target or not source:
-            raise DataError(path, f"bad --map entry {part.strip()!r}: write FIELD=COLUMN, e.g. prompt=question", code="bad_mapping")
+            raise DataError(path, f"bad map entry {part.strip()!r}: write FIELD=COLUMN, e.g. prompt=question", code="bad_mapping")
         if target not in MAP_TARGETS:
-            raise DataError(path, f"bad --map entry {part.strip()!r}: {target!r} is not one of {', '.join(MAP_TARGETS)}", code="bad_mapping")
+            raise DataError(path, f"bad map entry {part.strip()!r}: {target!r} is not one of {', '.join(MAP_TARGETS)}", code="bad_mapping")
         out[target] = source
     return out
 
@@ -137,7 +137,7 @@ class Normaliser:
                     self.path,
                     "is missing (a record needs 'text', 'prompt' and 'completion', 'messages', 'conversations', "
                     f"'instruction' and 'output', 'question' and 'answer', or 'chosen' and 'rejected'; found: {found}; "
-                    "or name yours with --map prompt=COLUMN,completion=COLUMN)",
+                    "or name yours in the map, e.g. prompt=COLUMN,completion=COLUMN)",
                     line=line,
                     field="text",
                     code="missing_field",
@@ -156,7 +156,7 @@ class Normaliser:
             raise DataError(
                 self.path,
                 f"is missing from the header row (need a 'text' column, or 'prompt' and 'completion', 'question' and 'answer', "
-                f"'instruction' and 'output', 'chosen' and 'rejected'; found: {found}; or name yours with --map)",
+                f"'instruction' and 'output', 'chosen' and 'rejected'; found: {found}; or name yours in the map)",
                 line=line,
                 field="text",
                 code="missing_field",
@@ -170,7 +170,7 @@ class Normaliser:
         out = {k: v for k, v in obj.items() if k not in self.mapping.values()}
         for target, source in self.mapping.items():
             if source not in obj:
-                raise DataError(self.path, f"is missing (--map {target}={source})", line=line, field=source, code="missing_field")
+                raise DataError(self.path, f"is missing (the map says {target}={source})", line=line, field=source, code="missing_field")
             out[target] = obj[source]
         return out
 

@@ -35,8 +35,8 @@ class Suggestion:
     pieces: int
 
     def describe(self) -> str:
-        quoted = "'" + self.separator.replace("'", "'\\''") + "'"
-        return f"looks separated by `{self.separator}` ({self.pieces:,} pieces); pass --separator {quoted}"
+        """What was found; each front end adds where the separator goes (``separator_suggested``)."""
+        return f"looks separated by `{self.separator}` ({self.pieces:,} pieces)"
 
 
 class _Candidate:

@@ -87,7 +87,7 @@ def preflight(run: Run, options: ExportOptions) -> tuple[Path, str]:
     dtype = base_dtype(run) if options.dtype == "auto" else options.dtype
     out = (options.out or default_out(run, options, dtype)).expanduser().resolve()
     if out.exists() and not options.force:
-        raise ExportError(f"{out} exists; pass --force to replace it, or --out another folder", "exists")
+        raise ExportError(f"{out} exists", "exists")  # each front end says how to replace it or go elsewhere
     try:
         parameters = count_parameters(resolve_model(run.config().model.name, download=False).path)
     except ModelError as exc:

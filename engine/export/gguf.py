@@ -62,7 +62,7 @@ def quantize(source: Path, out_file: Path, gguf_type: str) -> None:
     """llama.cpp's quantizer (``llama_model_quantize``) through llama-cpp-python."""
     if not llama_cpp_available():
         raise ExportError(
-            f"--gguf-type {gguf_type} needs llama.cpp's quantizer from llama-cpp-python (pip install 'finetui[export]'); "
+            f"GGUF type {gguf_type} needs llama.cpp's quantizer from llama-cpp-python (pip install 'finetui[export]'); "
             f"{', '.join(OUTTYPES)} work without it",
             "unsupported",
         )

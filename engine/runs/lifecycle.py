@@ -13,6 +13,7 @@ from pathlib import Path
 
 from engine.config import RunConfig
 from engine.data import DataSpec, Report, scan
+from engine.errors import FinetuiError, Hint
 from engine.files import write_json_atomic
 from engine.runs.events import StatusEvent
 from engine.runs.process import is_alive, launch, refresh, status_lock
@@ -24,8 +25,11 @@ class RunStateError(Exception):
     """The action doesn't fit the run's state (resume a ready run, remove a training one)."""
 
 
-class NoEvalSplit(ValueError):
-    """The data leaves no example for the eval split, so the run could not be scored."""
+class NoEvalSplit(FinetuiError, ValueError):
+    """The data leaves no example for the eval split, so the run could not be scored; the hint is the eval share."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{message}: add examples, or hold out a larger share of them", "no_eval_split", Hint("data.eval_fraction"))
 
 
 def validate_data(config: RunConfig) -> Report:
@@ -44,7 +48,7 @@ def validate_data(config: RunConfig) -> Report:
     if report.examples and report.eval == 0:
         raise NoEvalSplit(
             f"{config.data.path}: {report.examples} example{'s leave' if report.examples != 1 else ' leaves'} none for the "
-            "eval split, so the run could not be scored; add examples or raise --eval-fraction"
+            "eval split, so the run could not be scored"
         )
     return report
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 
 from engine.data import DataError
+from engine.errors import FinetuiError
 
 
 class RankFailed(Exception):
@@ -17,18 +18,16 @@ class RankFailed(Exception):
 
 def failure_reason(exc: BaseException) -> str:
     """A failure as a user should read it."""
-    from engine.gpu import GpuSettingError
-    from engine.models.errors import ModelError
     from engine.train.callback import TrainingFailed
     from engine.train.oom import GpuOutOfMemory
 
-    if isinstance(exc, (TrainingFailed, RankFailed, DataError, ModelError, GpuOutOfMemory, GpuSettingError)):
-        return str(exc)
+    if isinstance(exc, (TrainingFailed, RankFailed, DataError, FinetuiError, GpuOutOfMemory)):
+        return str(exc)  # a FinetuiError's hint in the config's terms (Hint.plain): the reason outlives the front end
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
-        return "out of memory: try a smaller --batch-size or --seq-len, or 4-bit quantization (--quant 4bit)"
+        return "out of memory: lower train.batch_size or train.seq_len, or set model.quant to '4bit'"
     if _disk_full(exc):
         where = getattr(exc, "filename", None) or "writing checkpoints or the adapter"
-        return f"the disk is full ({where}): free some space, then `finetui resume`"
+        return f"the disk is full ({where}): free some space, then resume the run"
     return f"{type(exc).__name__}: {exc}"
 
 

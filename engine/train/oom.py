@@ -45,16 +45,20 @@ def fitting(fixed: float, per_token: float, free: float, batch_size: int, seq_le
 
 
 def oom_advice(batch_size: int, seq_len: int, grad_accum: int, fit: Fit | None, device_name: str, total_bytes: int | None) -> str:
-    """A CUDA OOM as a failed run's reason: what ran out, and the batch size and sequence length that would fit."""
+    """A CUDA OOM as a failed run's reason: what ran out, and the batch size and sequence length that would fit.
+
+    Said in the config's terms, as ``Hint.plain`` says a hint: the reason is
+    stored with the run and read by every front end.
+    """
     where = device_name + (f" ({total_bytes / 2**30:.1f} GiB)" if total_bytes else "")
     said = f"the GPU ran out of memory on {where} at batch size {batch_size}, sequence length {seq_len}"
     if fit is None:
-        return f"{said}: even batch 1 at 64 tokens does not fit; use --quant 4bit or a smaller model"
+        return f"{said}: even batch 1 at 64 tokens does not fit; set model.quant to '4bit', or use a smaller model"
     step = batch_size * grad_accum
     accum = -(-step // fit.batch_size)  # enough accumulation to keep at least the step's sequences
     kept = f"the same {step} sequences per step" if accum * fit.batch_size == step else f"{accum * fit.batch_size} sequences per step; it was {step}"
-    length = f" --seq-len {fit.seq_len}" if fit.seq_len != seq_len else ""
-    return f"{said}: try --batch-size {fit.batch_size}{length} --grad-accum {accum} ({kept})"
+    length = f", train.seq_len to {fit.seq_len}" if fit.seq_len != seq_len else ""
+    return f"{said}: set train.batch_size to {fit.batch_size}{length} and train.grad_accum to {accum} ({kept})"
 
 
 def measured_fit(peak_bytes: int, requested_bytes: int, base_bytes: int, batch_size: int, seq_len: int) -> Fit | None:

@@ -70,6 +70,8 @@ def export(args: argparse.Namespace) -> int:
         if exc.code == "check":
             print(f"finetui export: error: {exc}", file=sys.stderr)
             return 1
+        if exc.code == "exists":
+            return error("export", f"{exc}; pass --force to replace it, or --out another folder")
         return error("export", str(exc))
     except OSError as exc:
         return error("export", f"cannot write the export: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))

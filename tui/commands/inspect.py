@@ -220,7 +220,10 @@ def format_report(report: Report) -> str:
     if report.warnings:
         out.append(f"warnings ({len(report.warnings)})")
         for w in report.warnings:
-            out.append(f"  ! {w.code:<20} {w.count:>6,}  {escape_controls(w.describe())}")
+            text = w.describe()
+            if w.code == "separator_suggested" and report.suggested_separator is not None:
+                text += "; pass --separator '" + report.suggested_separator.replace("'", "'\\''") + "'"
+            out.append(f"  ! {w.code:<20} {w.count:>6,}  {escape_controls(text)}")
     else:
         out.append("warnings: none")
     return "\n".join(out)

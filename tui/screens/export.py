@@ -147,7 +147,7 @@ class ExportScreen(ModalScreen[str | None]):
             elif event.get("type") == "done":
                 finished = ExportFinished(path=event.get("path"), report=event.get("report"))
             elif event.get("type") == "error":
-                finished = ExportFinished(error=str(event.get("message")))
+                finished = ExportFinished(error=_worded(event))
         code = self.process.wait()
         self.post_message(finished or ExportFinished(error=f"the export process ended (exit code {code}) without a result"))
 
@@ -164,3 +164,11 @@ class ExportScreen(ModalScreen[str | None]):
         self.path = message.path
         verdict = (message.report or "").splitlines()[0].rsplit(": ", 1)[-1] if message.report else "not checked"
         self._say(f"Exported to {message.path}\nround-trip check: {verdict} (roundtrip.txt in the folder)", "done")
+
+
+def _worded(event: dict) -> str:
+    """The export process's error in the dialog's terms: an existing folder names the box that replaces it."""
+    message = str(event.get("message"))
+    if event.get("code") == "exists":
+        return f"{message}; tick “replace the folder if it exists”, or give another folder"
+    return message

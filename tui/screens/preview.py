@@ -15,7 +15,7 @@ from textual.worker import get_current_worker
 
 from engine import recent
 from engine.config import DEFAULT_MODEL, TrainConfig
-from engine.data import Cancelled, DataError, DataSpec, Example, Report, scan
+from engine.data import Cancelled, DataError, DataSpec, DataWarning, Example, Report, scan
 from engine.estimate import count_tokens, model_facts
 from tui.format import human_bytes
 from tui.messages import ExamplesParsed, ScanDone, ScanFailed, ScanProgress, TokensCounted, TokensProgress
@@ -191,7 +191,7 @@ class PreviewScreen(FinetuiScreen):
         panel.border_title = f"Warnings ({len(report.warnings)})" if report.warnings else "Warnings"
         panel.set_class(bool(report.warnings), "-warn")
         lines = [
-            Content.from_markup("[b]$code[/b] ×$count  $text", code=w.code, count=f"{w.count:,}", text=w.describe())
+            Content.from_markup("[b]$code[/b] ×$count  $text", code=w.code, count=f"{w.count:,}", text=_worded(w))
             for w in report.warnings
         ]
         self.query_one("#warnings", Static).update(Content("\n").join(lines) if lines else "No warnings.")
@@ -257,3 +257,11 @@ class PreviewScreen(FinetuiScreen):
         example = self.examples.get(str(event.row_key.value))
         if example is not None:
             self.app.push_screen(ExampleScreen(example, self.spec))
+
+
+def _worded(warning: DataWarning) -> str:
+    """A data warning in this screen's terms: a suggested separator goes in the data screen's Separator box."""
+    text = warning.describe()
+    if warning.code == "separator_suggested":
+        text += "; put it in the Separator box on the data screen (F2)"
+    return text
