@@ -209,6 +209,7 @@ async def test_the_sniffed_separator_is_pre_filled(tui_env: Path) -> None:
         assert preview.spec.separator == "--SEPARATOR--" and preview.report is not None and preview.report.examples == 14
 
 
+@pytest.mark.slow
 async def test_a_separator_left_out_is_suggested_in_the_screens_own_terms(tui_env: Path) -> None:
     app = FinetuiApp(start_path=FIXTURES)
     async with app.run_test(size=SIZE) as pilot:
