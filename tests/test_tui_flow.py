@@ -192,14 +192,20 @@ async def test_an_unexpected_worker_error_becomes_a_dialog() -> None:
 FORMATS = Path("tests/fixtures/formats")
 
 
+async def sniffed_haiku(pilot: Pilot) -> Input:
+    """Pick haiku.txt (separated by --SEPARATOR-- lines) in the tree; its separator box, once the offer is in it."""
+    await tree_ready(pilot)
+    await pilot.press("down", "down", "enter")
+    separator = pilot.app.screen.query_one("#separator", Input)
+    await until(pilot, lambda: separator.value == "--SEPARATOR--")
+    return separator
+
+
 @pytest.mark.slow
 async def test_the_sniffed_separator_is_pre_filled(tui_env: Path) -> None:
     app = FinetuiApp(start_path=FIXTURES)
     async with app.run_test(size=SIZE) as pilot:
-        await tree_ready(pilot)
-        await pilot.press("down", "down", "enter")  # haiku.txt, separated by --SEPARATOR-- lines
-        separator = app.screen.query_one("#separator", Input)
-        await until(pilot, lambda: separator.value == "--SEPARATOR--")
+        separator = await sniffed_haiku(pilot)
         assert "Looks separated by --SEPARATOR--" in text_of(app.screen, "#status")
         await pilot.press(*"###")  # typing replaces the offer
         assert separator.value == "###"
@@ -213,10 +219,7 @@ async def test_the_sniffed_separator_is_pre_filled(tui_env: Path) -> None:
 async def test_a_separator_left_out_is_suggested_in_the_screens_own_terms(tui_env: Path) -> None:
     app = FinetuiApp(start_path=FIXTURES)
     async with app.run_test(size=SIZE) as pilot:
-        await tree_ready(pilot)
-        await pilot.press("down", "down", "enter")  # haiku.txt, separated by --SEPARATOR-- lines
-        separator = app.screen.query_one("#separator", Input)
-        await until(pilot, lambda: separator.value == "--SEPARATOR--")
+        separator = await sniffed_haiku(pilot)
         separator.value = ""  # the user clears the offer and previews anyway
         await pilot.press("enter")
         preview = await scan_finished(pilot)
