@@ -16,7 +16,7 @@ once per device in the same process group:
   the rank that failed first (``rank_failure``);
 - cancel (SIGTERM to the worker) makes the launcher pass SIGTERM to every rank
   and wait ``SAVE_GRACE_S`` for them: they agree on the step to stop at
-  (``agreed_stop``), save a checkpoint there and end;
+  (``engine.train.ranks.agreed_stop``), save a checkpoint there and end;
 - a rank whose worker dies (kill -9) is killed by the kernel
   (``PR_SET_PDEATHSIG``): no rank outlives its run's worker.
 
@@ -95,7 +95,7 @@ def global_batch(config: RunConfig, processes: int) -> int:
     return config.train.batch_size * config.train.grad_accum * processes
 
 
-# --- in every rank ---------------------------------------------------------------------------
+# --- in every rank's process (what it asks while training is in engine.train.ranks) -----------------
 
 
 def check_shared_folder(run: Run) -> None:
