@@ -117,6 +117,7 @@ def test_greedy_is_plain_greedy_generate_for_baseline_and_custom(session, plain,
         assert event.tokens > 0 and event.finish_reason in ("length", "eos")
 
 
+@pytest.mark.slow
 def test_streamed_tokens_add_up_and_the_same_seed_gives_the_same_output(session, world):
     first = _generate(session, run=world["alpha"], temperature=1.0, top_k=0, seed=5)
     again = _generate(session, run=world["alpha"], temperature=1.0, top_k=0, seed=5)

@@ -97,6 +97,7 @@ async def test_typed_path_and_f5_open_the_preview(monkeypatch: pytest.MonkeyPatc
         assert body == "prompt\nWhat is the capital of France?\n\ncompletion\n Paris."
 
 
+@pytest.mark.slow
 async def test_a_start_file_is_preselected() -> None:
     app = FinetuiApp(start_path=FIXTURES / "qa.jsonl")
     async with app.run_test(size=SIZE) as pilot:
@@ -292,6 +293,7 @@ async def test_the_train_screen_warns_when_nothing_trains(tui_env: Path, tmp_pat
         assert "would train on no tokens" in str(app.screen.query_one("#train-data", Static).content)
 
 
+@pytest.mark.slow
 async def test_escape_sequences_are_shown_escaped(tui_env: Path, tmp_path: Path) -> None:
     data = tmp_path / "hostile.jsonl"
     data.write_text('{"prompt": "title\\u001b]2;pwned\\u0007", "completion": "red \\u001b[31m text"}\n')

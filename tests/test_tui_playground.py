@@ -271,6 +271,7 @@ async def test_failures_are_dialogs_and_a_dead_process_is_replaced_on_the_next_r
         assert all(p.done and p.done.tokens > 0 for p in screen.query(OutputPanel))
 
 
+@pytest.mark.slow
 async def test_no_ready_run_explains_what_to_do_until_one_is_ready(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FINETUI_HOME", str(tmp_path / "home"))
     app = PlaygroundApp()

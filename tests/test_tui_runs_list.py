@@ -76,6 +76,7 @@ async def test_actions_that_do_not_fit_the_state_are_refused_with_a_dialog(state
         assert run.status().state == state
 
 
+@pytest.mark.slow
 async def test_delete_asks_first_then_removes_the_run() -> None:
     keep = write_run("20260101-0900-keep", "ready", steps=60)
     gone = write_run("20260101-1000-gone", "cancelled", steps=3, created=T0 + 3600)
@@ -94,6 +95,7 @@ async def test_delete_asks_first_then_removes_the_run() -> None:
         assert not gone.dir.exists()
 
 
+@pytest.mark.slow
 async def test_a_broken_run_shows_as_broken_with_its_reason_and_the_others_stay_listed() -> None:
     good = write_run("20260101-0900-good", "ready", steps=4)
     bad = write_run("20260102-0900-bad", "ready", steps=4)
@@ -111,6 +113,7 @@ async def test_a_broken_run_shows_as_broken_with_its_reason_and_the_others_stay_
     assert bad.status_path.read_text() == ""  # the TUI read it; it did not "repair" it
 
 
+@pytest.mark.slow
 async def test_the_app_starts_over_a_runs_folder_full_of_broken_runs() -> None:
     """Bare ``finetui`` read every status at start and crashed on the first bad one."""
     for n, content in enumerate(["", "[1]", '{"state": "training"}', "\xff"]):

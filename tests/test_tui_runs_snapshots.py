@@ -22,6 +22,7 @@ pytestmark = pytest.mark.usefixtures("tui_env")  # the repository root (paths on
 REASON = "the loss became nan at step 12: training diverged; try a lower learning rate (--lr)"
 
 
+@pytest.mark.slow
 def test_runs_list(snap_compare) -> None:
     """Every state, newest first, the cursor on the newest run."""
     write_run("20260101-0900-haiku", "ready", steps=60)

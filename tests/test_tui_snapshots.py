@@ -49,6 +49,7 @@ async def open_preview(pilot: Pilot, separator: str = "", files: int = 3) -> Non
         await until(pilot, lambda: "median" in str(screen.query_one("#tokens", Static).render()))
 
 
+@pytest.mark.slow
 def test_data_screen(snap_compare) -> None:
     """A file picked in the tree, its separator found and pre-filled, one recent file listed."""
     recent.remember(recent.RecentFile(FIXTURES / "qa.jsonl", "jsonl", None))
@@ -106,6 +107,7 @@ def test_token_preview_of_a_chat(snap_compare) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
+@pytest.mark.slow
 def test_preview_of_a_broken_file(snap_compare) -> None:
     """The error names the file, line and problem; the examples read before it stay."""
 

@@ -48,6 +48,7 @@ async def open_train(pilot: Pilot) -> TrainScreen:
     return screen
 
 
+@pytest.mark.slow
 async def test_preview_shows_lengths_in_the_default_models_tokens() -> None:
     async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
         await until(pilot, lambda: bool(pilot.app.screen.query("#separator")))
