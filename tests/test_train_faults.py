@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import subprocess
+import sys
 import threading
 from types import SimpleNamespace
 
@@ -12,8 +14,8 @@ from engine.config import DataConfig, RunConfig
 from engine.data import DataError
 from engine.errors import FinetuiError, Hint
 from engine.runs import RunStore
-from engine.train.callback import EventsCallback, TrainingFailed
-from engine.train.failure import failure_reason
+from engine.train.callback import EventsCallback
+from engine.train.failure import TrainingFailed, failure_reason
 
 
 def _callback() -> EventsCallback:
@@ -99,3 +101,29 @@ def test_a_data_file_with_no_eval_example_is_refused_before_a_run_exists(tmp_pat
     err = capsys.readouterr().err
     assert code == 2 and "none for the eval split" in err and len(err.strip().splitlines()) == 1
     assert RunStore().list() == []
+
+
+#: In a fresh interpreter, as the run's worker: prepare a run on bad data, word why it failed, and list the heavy imports.
+BAD_DATA_RUN = """
+import sys
+from engine.config import DataConfig, RunConfig
+from engine.runs import RunStore
+from engine.train.failure import TrainingFailed, failure_reason
+from engine.train.finetune import prepare
+run = RunStore().create(RunConfig("bad", DataConfig(sys.argv[1])))
+try:
+    prepare(run)
+except Exception as exc:
+    print(failure_reason(exc))
+print(sorted(m for m in ("torch", "transformers", "peft") if m in sys.modules))
+"""
+
+
+@pytest.mark.slow
+def test_a_bad_data_file_fails_the_run_before_torch_and_transformers_load(tmp_path, monkeypatch):
+    """The data is read, and the failure worded, before the imports that take about 10 s: the run fails at once."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "a"}\n')
+    monkeypatch.setenv("FINETUI_HOME", str(tmp_path / "home"))
+    done = subprocess.run([sys.executable, "-c", BAD_DATA_RUN, str(bad)], capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines() == [f"{bad}:1: field 'completion' is missing", "[]"], done.stderr[-2000:]

@@ -19,12 +19,9 @@ from transformers import TrainerCallback
 from engine.cpu_share import PLAYGROUND_LOCK, ThreadShare
 from engine.runs import Run
 from engine.runs.events import DURING, CheckpointEvent, EvalEvent, EvalFigures, StepEvent, count, finite
+from engine.train.failure import TrainingFailed
 from engine.train.ranks import agreed_stop
 from engine.words import counted
-
-
-class TrainingFailed(Exception):
-    """Training can't go on; the message is the plain-language reason for the status."""
 
 
 class EventsCallback(TrainerCallback):

@@ -12,13 +12,16 @@ from engine.data import DataError
 from engine.errors import FinetuiError
 
 
+class TrainingFailed(Exception):
+    """Training can't go on (a loss that became nan, say); the message is the plain-language reason for the status."""
+
+
 class RankFailed(Exception):
     """A rank of a distributed run failed; the message names the rank and why, in plain words."""
 
 
 def failure_reason(exc: BaseException) -> str:
-    """A failure as a user should read it."""
-    from engine.train.callback import TrainingFailed
+    """A failure as a user should read it; imports nothing heavy, so a run that fails early says why at once."""
     from engine.train.oom import GpuOutOfMemory
 
     if isinstance(exc, (TrainingFailed, RankFailed, DataError, FinetuiError, GpuOutOfMemory)):

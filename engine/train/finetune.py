@@ -95,13 +95,11 @@ def _one_kernel_for_training(model: Any) -> None:
 
 
 def prepare(run: Run, resume: bool = False) -> Session:
-    """Load data and model, add the LoRA adapter, and score the baseline (adapter off)."""
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-    from transformers import set_seed
+    """Load data and model, add the LoRA adapter, and score the baseline (adapter off).
 
-    from engine.models import load_model
-    from engine.models.families import lora_targets
-
+    The data is read before peft and transformers are imported (about 10 s on
+    a small CPU), so a bad data file fails the run at once.
+    """
     started = time.time()
     cfg = run.config()
     spec = DataSpec(cfg.data.path, format=cfg.data.format, separator=cfg.data.separator, mapping=cfg.data.mapping)
@@ -114,6 +112,12 @@ def prepare(run: Run, resume: bool = False) -> Session:
         raise NoEvalSplit(f"{cfg.data.path}: no example is left for the eval split, so the run could not be scored")
     _phase(run, "loading")
     run.log(f"loading {cfg.model.name} ({cfg.model.quant})")
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from transformers import set_seed
+
+    from engine.models import load_model
+    from engine.models.families import lora_targets
+
     choices = gpu.choose(gpu.probe(), cfg)
     run.log(f"device: {choices.describe()}")
     model, tokenizer = load_model(cfg.model.name, quant=cfg.model.quant, trust_remote_code=cfg.model.trust_remote_code, device=ranks.rank_device(),
