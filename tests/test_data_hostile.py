@@ -149,3 +149,139 @@ def test_utf16_is_named(tmp_path: Path) -> None:
     for content in ("prompt,completion\nq,a\n".encode("utf-16"), "prompt,completion\nq,a\n".encode("utf-16-le")):
         err = error_of(DataSpec(write(tmp_path / "d.csv", content)))
         assert "UTF-16" in err.message and "save it as UTF-8" in err.message
+
+
+# --- data read wrongly in silence -----------------------------------------------------------------
+
+
+def test_a_column_named_twice_in_the_header_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.csv", "prompt,Prompt,completion\na,b,c\n")
+    err = error_of(DataSpec(path))
+    assert err.line == 1 and "column 'prompt' appears twice in the header (columns 1 and 2)" in err.message
+
+
+def test_unnamed_and_unread_columns_may_repeat(tmp_path: Path) -> None:
+    # pandas' to_csv names its index column "", Excel leaves trailing empty header cells; a repeated column finetui doesn't read loses nothing.
+    path = write(tmp_path / "d.csv", ",prompt,completion,note,note,,\n0,What?,Fine,x,y,,\n")
+    assert [(e.prompt, e.completion) for e in iter_examples(DataSpec(path))] == [("What?", "Fine")]
+
+
+def test_a_mapped_column_named_twice_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.tsv", "asked\tasked\treplied\na\tb\tc\n")
+    err = error_of(DataSpec(path, mapping="prompt=asked,completion=replied"))
+    assert err.line == 1 and "column 'asked' appears twice" in err.message
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_a_non_finite_number_is_not_text(tmp_path: Path, value: str, suffix: str) -> None:
+    record = '{"prompt": "q", "completion": "a"}\n{"prompt": ' + value + ', "completion": "x"}\n'
+    path = write(tmp_path / f"d{suffix}", record)
+    err = error_of(DataSpec(path))
+    assert err.line == 2 and err.field == "prompt" and "must be a string, not" in err.message
+
+
+def test_a_non_finite_number_where_no_text_is_read_is_left_alone(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.jsonl", '{"prompt": "q", "completion": 42, "score": NaN, "note": null}\n')
+    assert [(e.prompt, e.completion) for e in iter_examples(DataSpec(path))] == [("q", "42")]
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "words"),
+    [
+        ('[\n{"text": "a"},\n{"text": "b"}\n{"text": "c"}\n]\n', 4, "no comma between this record and the one before"),
+        ('[{"text": "a"} {"text": "b"}]\n', 1, "no comma between this record and the one before"),
+        ('[\n{"text": "a"},,\n{"text": "b"}\n]\n', 2, "two commas"),
+        ('[,\n{"text": "a"}\n]\n', 1, "a comma before the first record"),
+        ('[\n{"text": "a"},\n]\n', 2, "a comma after the last record"),
+    ],
+    ids=["missing_comma", "missing_comma_one_line", "double_comma", "leading_comma", "trailing_comma"],
+)
+def test_a_json_array_needs_one_comma_between_records(tmp_path: Path, body: str, line: int, words: str) -> None:
+    err = error_of(DataSpec(write(tmp_path / "d.json", body), format="json"))  # forced: detection alone refuses a leading comma
+    assert err.line == line and "malformed JSON" in err.message and words in err.message
+
+
+def test_records_one_after_another_need_no_comma(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.json", '{\n  "text": "a"\n}\n{"text": "b"}\n')
+    assert [e.text for e in iter_examples(DataSpec(path))] == ["a", "b"]
+
+
+def test_a_map_that_fills_a_field_twice_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as err:
+        DataSpec(tmp_path / "d.jsonl", mapping="prompt=a, prompt=b,completion=c")
+    assert "the map fills 'prompt' twice (prompt=a, prompt=b)" in err.value.message
+
+
+def test_a_map_may_read_one_column_into_two_fields(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.jsonl", '{"q": "same", "x": 1}\n')
+    assert [(e.prompt, e.completion) for e in iter_examples(DataSpec(path, mapping="prompt=q,completion=q"))] == [("same", "same")]
+
+
+@pytest.mark.parametrize("separator", [None, "--S--"])
+def test_a_map_on_plain_text_is_refused(tmp_path: Path, separator: str | None) -> None:
+    path = write(tmp_path / "d.txt", "hello there\n\nanother paragraph\n")
+    err = error_of(DataSpec(path, separator=separator, mapping="prompt=a"))
+    assert "the map (prompt=a) names columns of JSON, CSV or Parquet records, and this file is read as plain text" in err.message
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "present", "absent"),
+    [
+        ('{"prompt": "p", "rejected": "r"}\n', ".jsonl", "rejected", "chosen"),
+        ('{"prompt": "p", "chosen": "c"}\n', ".jsonl", "chosen", "rejected"),
+        ('{"rejected": "r"}\n', ".jsonl", "rejected", "chosen"),
+        ("prompt,rejected\np,r\n", ".csv", "rejected", "chosen"),
+    ],
+    ids=["rejected_only", "chosen_only", "rejected_alone", "csv_rejected_only"],
+)
+def test_half_a_preference_pair_names_the_other_half(tmp_path: Path, content: str, suffix: str, present: str, absent: str) -> None:
+    err = error_of(DataSpec(write(tmp_path / f"d{suffix}", content)))
+    assert err.line == 1 and err.field == absent and f"has '{present}' but no '{absent}'" in err.message
+
+
+def test_a_later_record_with_half_a_pair_names_the_other_half(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.jsonl", '{"prompt": "p", "chosen": "c", "rejected": "r"}\n{"prompt": "p", "rejected": "r"}\n')
+    err = error_of(DataSpec(path))
+    assert err.line == 2 and err.field == "chosen" and "has 'rejected' but no 'chosen'" in err.message
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux's /proc")
+def test_a_file_whose_size_says_zero_is_read_to_see(tmp_path: Path) -> None:
+    assert Path("/proc/self/status").stat().st_size == 0
+    examples = list(iter_examples(DataSpec(Path("/proc/self/status"))))
+    assert examples and "Name:" in examples[0].text
+
+
+@pytest.mark.parametrize(
+    ("part", "field", "words"),
+    [
+        ("5", "messages[0].content[0]", "must be a string or a text part, not a number"),
+        ('{"type": "image_url", "image_url": {"url": "x"}}', "messages[0].content[0]", "is a part of type 'image_url'"),
+        ('{"type": "text", "text": 5}', "messages[0].content[0].text", "must be a string, not a number"),
+    ],
+    ids=["number", "image", "text_not_string"],
+)
+def test_a_content_part_that_is_not_text_is_named_in_plain_words(tmp_path: Path, part: str, field: str, words: str) -> None:
+    path = write(tmp_path / "d.jsonl", '{"messages": [{"role": "user", "content": [' + part + ']}, {"role": "assistant", "content": "b"}]}\n')
+    err = error_of(DataSpec(path))
+    assert err.field == field and words in err.message and " a a " not in str(err)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "extra", "expected"),
+    [
+        ("d.csv", "prompt,prompt,completion\na,b,c\n", [], "d.csv:1: column 'prompt' appears twice in the header"),
+        ("d.jsonl", '{"prompt": NaN, "completion": "x"}\n', [], "d.jsonl:1: field 'prompt' must be a string, not NaN"),
+        ("d.txt", "hello\n", ["--map", "prompt=a"], "d.txt: the map (prompt=a) names columns"),
+        ("d.jsonl", '{"a": "x"}\n', ["--map", "prompt=a,prompt=b"], "d.jsonl: the map fills 'prompt' twice"),
+    ],
+    ids=["repeated_column", "nan", "map_on_text", "map_twice"],
+)
+def test_inspect_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: str, extra: list[str], expected: str) -> None:
+    from tui.cli import main
+
+    path = write(tmp_path / name, content)
+    code = main(["inspect", str(path), *extra])
+    out, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1 and expected in err and "Traceback" not in out + err

@@ -126,7 +126,20 @@ def detect_format(spec: DataSpec) -> str:
     by a first line that is a JSON object, JSON by a leading ``[`` or a
     record spread over lines, a table by a header naming known columns. A
     separator given means plain text. What is left is plain text.
+
+    A column mapping on plain text is refused: it has no columns, and the
+    mapping would be ignored while the user believes it applied.
     """
+    fmt = _detect(spec)
+    if fmt == "txt" and spec.mapping is not None:
+        shown = ",".join(f"{target}={source}" for target, source in parse_mapping(spec.path, spec.mapping).items())
+        raise DataError(
+            spec.path, f"the map ({shown}) names columns of JSON, CSV or Parquet records, and this file is read as plain text", code="bad_mapping"
+        )
+    return fmt
+
+
+def _detect(spec: DataSpec) -> str:
     check_readable(spec.path)
     if spec.format in FILE_FORMATS:
         return spec.format

@@ -220,10 +220,15 @@ def json_records(path: Path, lines: Lines, normalise: Normaliser) -> Iterator[Ra
 
     Records are cut out of the text by tracking brackets and strings, then
     parsed one at a time, so a 1 GB array streams in the memory of its
-    largest record; each record's line is where its ``{`` is.
+    largest record; each record's line is where its ``{`` is. Between the
+    records of an array exactly one comma is required, as JSON says: a
+    missing one is how two files pasted together, or a record lost its end, show.
     """
     opened = ""  # "array" or "objects" once the first value starts
     closed = False
+    after = "["  # in an array, what came last at the top: "[", "," or "}" (a record)
+    comma_line = 0
+    record_end = 0
     depth = 0
     in_string = False
     escaped = False
@@ -236,7 +241,14 @@ def json_records(path: Path, lines: Lines, normalise: Normaliser) -> Iterator[Ra
         while i < n:
             if depth == 0:
                 ch = text[i]
-                if ch.isspace() or (ch == "," and opened == "array"):
+                if ch.isspace():
+                    i += 1
+                    continue
+                if ch == "," and opened == "array" and not closed:
+                    if after != "}":
+                        where = "a comma before the first record" if after == "[" else "two commas in a row"
+                        raise DataError(path, f"malformed JSON: {where}", line=number, code="malformed_json")
+                    after, comma_line = ",", number
                     i += 1
                     continue
                 if closed:
@@ -246,12 +258,17 @@ def json_records(path: Path, lines: Lines, normalise: Normaliser) -> Iterator[Ra
                     i += 1
                     continue
                 if ch == "]" and opened == "array":
+                    if after == ",":
+                        raise DataError(path, "malformed JSON: a comma after the last record, before the closing ]", line=comma_line, code="malformed_json")
                     closed = True
                     i += 1
                     continue
                 if ch != "{":
                     what = "a list" if ch == "[" else f"{ch!r}"
                     raise DataError(path, f"expected a JSON object (a record), got {what}", line=number, code="malformed_json")
+                if opened == "array" and after == "}":
+                    message = f"malformed JSON: no comma between this record and the one before (which ends on line {record_end})"
+                    raise DataError(path, message, line=number, code="malformed_json")
                 opened = opened or "objects"
                 depth, start, begin, parts, size = 1, number, i, [], 0
                 i += 1
@@ -286,7 +303,7 @@ def json_records(path: Path, lines: Lines, normalise: Normaliser) -> Iterator[Ra
                 if depth == 0:
                     parts.append(text[begin:i])
                     record = "".join(parts)
-                    parts = []
+                    parts, after, record_end = [], "}", number
                     yield normalise(_object(path, load_json(path, record, start), start), start)
         if depth > 0:
             parts.append(text[begin:])

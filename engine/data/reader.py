@@ -72,7 +72,7 @@ def check_readable(path: Path) -> int:
         raise DataError(path, "no such file", code="unreadable") from None
     except OSError as exc:
         raise DataError(path, f"cannot read: {exc.strerror or exc}", code="unreadable") from None
-    if size == 0 or head in (b"", BOM):
+    if head in (b"", BOM):  # read, not st_size: a /proc or /sys file says 0 bytes and holds text
         raise DataError(path, "file is empty", code="empty")
     if _binary_kind(head) is not None:
         return size

@@ -14,6 +14,7 @@ Parquet all give the same examples.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,10 @@ TURN_KEYS = frozenset({"role", "content", "name", "weight", "tool_calls", "tool_
 QA_PAIRS = (("question", "answer"), ("query", "response"), ("instruction", "response"), ("input", "output"))
 #: Fields a ``--map`` may fill.
 MAP_TARGETS = ("text", "prompt", "completion", "messages", "conversations", "instruction", "input", "output", "system", "chosen", "rejected", "tools")
+#: Every key some layout reads: a table column by one of these names must not repeat, or one of the two cells would be lost.
+READ_KEYS = frozenset(MAP_TARGETS) | {key for pair in QA_PAIRS for key in pair} | {"history"}
+#: The two halves of a preference pair: a record with one of them is preference data missing the other.
+PAIR = ("chosen", "rejected")
 
 
 def parse_mapping(path: Path, mapping: str | None) -> dict[str, str]:
@@ -59,6 +64,8 @@ def parse_mapping(path: Path, mapping: str | None) -> dict[str, str]:
             raise DataError(path, f"bad map entry {part.strip()!r}: write FIELD=COLUMN, e.g. prompt=question", code="bad_mapping")
         if target not in MAP_TARGETS:
             raise DataError(path, f"bad map entry {part.strip()!r}: {target!r} is not one of {', '.join(MAP_TARGETS)}", code="bad_mapping")
+        if target in out:  # the last would win in silence, and the other column would be read as nothing
+            raise DataError(path, f"the map fills {target!r} twice ({target}={out[target]}, {target}={source})", code="bad_mapping")
         out[target] = source
     return out
 
@@ -132,6 +139,7 @@ class Normaliser:
                     code="nested_records",
                 )
             if shape is None:
+                self._check_pair(obj, line, "record")
                 found = ", ".join(sorted(obj)) or "none"
                 raise DataError(
                     self.path,
@@ -143,15 +151,47 @@ class Normaliser:
                     code="missing_field",
                 )
             self.state.flavour = shape
-        return getattr(self, f"_{self.state.flavour}")(obj, line)
+        try:
+            return getattr(self, f"_{self.state.flavour}")(obj, line)
+        except DataError as exc:
+            if exc.code == "missing_field" and exc.field is not None and not any(c in exc.field for c in ".["):
+                self._check_pair(obj, line, "record")  # "'completion' is missing" would hide what the record is
+            raise
+
+    def _check_pair(self, keys: dict[str, Any], line: int, where: str) -> None:
+        """Refuse a record or header with one half of a preference pair, naming the other half."""
+        for have, lack in (PAIR, PAIR[::-1]):
+            if have in keys and lack not in keys:
+                raise DataError(
+                    self.path,
+                    f"is missing: the {where} has {have!r} but no {lack!r} (preference data needs both)",
+                    line=line,
+                    field=lack,
+                    code="missing_field",
+                )
 
     def check_header(self, names: list[str], line: int) -> None:
-        """Fix the layout from a table's header row, so a missing column is named at the header's line."""
+        """Fix the layout from a table's header row, so a missing column is named at the header's line.
+
+        A column finetui reads that the header names twice is refused: a row
+        can hold only one of the two cells, and the other would be lost in silence.
+        Unnamed columns (pandas' index) and repeated columns nobody reads are fine.
+        """
+        read = READ_KEYS | set(self.mapping.values())
+        seen: dict[str, int] = {}
+        for column, name in enumerate(names, start=1):
+            if name in seen and name in read:
+                raise DataError(
+                    self.path, f"column {name!r} appears twice in the header (columns {seen[name]} and {column})", line=line, code="duplicate_column"
+                )
+            seen.setdefault(name, column)
         if self.state.flavour:
             return
         present = {n: "" for n in names}
-        shape = detect_shape(self._mapped(present, line) if self.mapping else present)
+        columns = self._mapped(present, line) if self.mapping else present
+        shape = detect_shape(columns)
         if shape is None:
+            self._check_pair(columns, line, "header")
             found = ", ".join(names) or "none"
             raise DataError(
                 self.path,
@@ -163,6 +203,7 @@ class Normaliser:
             )
         for name in REQUIRED.get(shape, ()):
             if name not in names and name not in self.mapping:
+                self._check_pair(columns, line, "header")
                 raise DataError(self.path, "is missing from the header row", line=line, field=name, code="missing_field")
         self.state.flavour = shape
 
@@ -185,6 +226,9 @@ class Normaliser:
                 return ""
             raise self._error(line, name, "is missing", "missing_field")
         value = obj[name]
+        if isinstance(value, float) and not math.isfinite(value):
+            # Python's json reads NaN and Infinity (and 1e400 as infinity), which are no JSON and no text: "nan" would be trained on.
+            raise self._error(line, name, f"must be a string, not {'NaN' if math.isnan(value) else 'an infinite number'}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)  # a table cell or a JSON number: "42" is a fine answer
         if not isinstance(value, str):
@@ -217,11 +261,16 @@ class Normaliser:
             for i, part in enumerate(value):
                 if isinstance(part, str):
                     texts.append(part)
-                elif isinstance(part, dict) and part.get("type", "text") == "text" and isinstance(part.get("text"), str):
-                    texts.append(part["text"])
+                elif not isinstance(part, dict):
+                    raise self._error(line, f"{where}.content[{i}]", f"must be a string or a text part, not {_json_type(part)}")
+                elif part.get("type", "text") != "text":
+                    raise self._error(line, f"{where}.content[{i}]", f"is a part of type {part.get('type')!r}; only text parts can be trained on")
+                elif not isinstance(part.get("text"), str):
+                    missing = "text" not in part
+                    message = "is missing" if missing else f"must be a string, not {_json_type(part['text'])}"
+                    raise self._error(line, f"{where}.content[{i}].text", message, "missing_field" if missing else "bad_field")
                 else:
-                    kind = part.get("type") if isinstance(part, dict) else _json_type(part)
-                    raise self._error(line, f"{where}.content[{i}]", f"is a {kind!s} part; only text parts can be trained on")
+                    texts.append(part["text"])
             return "".join(texts)
         raise self._error(line, f"{where}.content", f"must be a string or a list of text parts, not {_json_type(value)}")
 
