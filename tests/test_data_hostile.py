@@ -172,6 +172,22 @@ def test_a_mapped_column_named_twice_is_refused(tmp_path: Path) -> None:
     assert err.line == 1 and "column 'asked' appears twice" in err.message
 
 
+@pytest.mark.parametrize("suffix", [".parquet", ".arrow"])
+def test_a_column_named_twice_in_a_schema_is_refused(tmp_path: Path, suffix: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_arrays([pa.array(["a"]), pa.array(["b"]), pa.array(["c"])], names=["prompt", "prompt", "completion"])
+    path = tmp_path / f"d{suffix}"
+    if suffix == ".parquet":
+        pq.write_table(table, path)
+    else:
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:  # a stream, as datasets writes
+            writer.write_table(table)
+    err = error_of(DataSpec(path))
+    assert "column 'prompt' appears twice in the schema (columns 1 and 2)" in err.message
+
+
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
 @pytest.mark.parametrize("suffix", [".jsonl", ".json"])
 def test_a_non_finite_number_is_not_text(tmp_path: Path, value: str, suffix: str) -> None:

@@ -409,6 +409,7 @@ def parquet(path: Path, normalise: Normaliser, on_progress: Progress | None = No
 
     try:
         table = pq.ParquetFile(path)
+        normalise.check_unique(table.schema_arrow.names, None, "the schema")
         total = table.metadata.num_rows
         row = 0
         for batch in table.iter_batches(batch_size=PARQUET_BATCH):
@@ -430,11 +431,13 @@ def arrow(path: Path, normalise: Normaliser, on_progress: Progress | None = None
         with pa.memory_map(str(path)) as source:
             try:
                 reader = pa.ipc.open_file(source)
-                count = reader.num_record_batches
+                count, schema = reader.num_record_batches, reader.schema
                 batches: Iterator[pa.RecordBatch] = (reader.get_batch(i) for i in range(count))
             except pa.ArrowInvalid:  # not the file format: a stream, as datasets writes
                 source.seek(0)
-                count, batches = 0, iter(pa.ipc.open_stream(source))
+                stream = pa.ipc.open_stream(source)
+                count, schema, batches = 0, stream.schema, iter(stream)
+            normalise.check_unique(schema.names, None, "the schema")
             row = 0
             for index, batch in enumerate(batches, start=1):
                 for record in batch.to_pylist():

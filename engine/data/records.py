@@ -170,21 +170,23 @@ class Normaliser:
                     code="missing_field",
                 )
 
-    def check_header(self, names: list[str], line: int) -> None:
-        """Fix the layout from a table's header row, so a missing column is named at the header's line.
+    def check_unique(self, names: list[str], line: int | None, where: str) -> None:
+        """Refuse a column finetui reads that ``where`` (a header, a schema) names twice.
 
-        A column finetui reads that the header names twice is refused: a row
-        can hold only one of the two cells, and the other would be lost in silence.
-        Unnamed columns (pandas' index) and repeated columns nobody reads are fine.
+        A record holds only one of the two cells, and the other would be lost
+        in silence. Unnamed columns (pandas' index, Excel's trailing empty
+        cells) and repeated columns nobody reads are fine.
         """
         read = READ_KEYS | set(self.mapping.values())
         seen: dict[str, int] = {}
         for column, name in enumerate(names, start=1):
             if name in seen and name in read:
-                raise DataError(
-                    self.path, f"column {name!r} appears twice in the header (columns {seen[name]} and {column})", line=line, code="duplicate_column"
-                )
+                raise DataError(self.path, f"column {name!r} appears twice in {where} (columns {seen[name]} and {column})", line=line, code="duplicate_column")
             seen.setdefault(name, column)
+
+    def check_header(self, names: list[str], line: int) -> None:
+        """Fix the layout from a table's header row, so a missing column is named at the header's line."""
+        self.check_unique(names, line, "the header")
         if self.state.flavour:
             return
         present = {n: "" for n in names}
