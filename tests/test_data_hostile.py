@@ -197,6 +197,12 @@ def test_a_non_finite_number_is_not_text(tmp_path: Path, value: str, suffix: str
     assert err.line == 2 and err.field == "prompt" and "must be a string, not" in err.message
 
 
+def test_nan_in_an_optional_field_is_a_missing_value(tmp_path: Path) -> None:
+    # json.dump of pandas records writes a missing value as NaN: an Alpaca record with no input, not the input "nan".
+    path = write(tmp_path / "d.json", '[{"instruction": "Say hi", "input": NaN, "output": "hi", "system": NaN}]\n')
+    assert [[m.content for m in e.messages] for e in iter_examples(DataSpec(path))] == [["Say hi", "hi"]]
+
+
 def test_a_non_finite_number_where_no_text_is_read_is_left_alone(tmp_path: Path) -> None:
     path = write(tmp_path / "d.jsonl", '{"prompt": "q", "completion": 42, "score": NaN, "note": null}\n')
     assert [(e.prompt, e.completion) for e in iter_examples(DataSpec(path))] == [("q", "42")]
@@ -288,7 +294,7 @@ def test_a_content_part_that_is_not_text_is_named_in_plain_words(tmp_path: Path,
     ("name", "content", "extra", "expected"),
     [
         ("d.csv", "prompt,prompt,completion\na,b,c\n", [], "d.csv:1: column 'prompt' appears twice in the header"),
-        ("d.jsonl", '{"prompt": NaN, "completion": "x"}\n', [], "d.jsonl:1: field 'prompt' must be a string, not NaN"),
+        ("d.jsonl", '{"prompt": NaN, "completion": "x"}\n', [], "d.jsonl:1: field 'prompt' must be a string, not NaN (pandas' mark of a missing value)"),
         ("d.txt", "hello\n", ["--map", "prompt=a"], "d.txt: the map (prompt=a) names columns"),
         ("d.jsonl", '{"a": "x"}\n', ["--map", "prompt=a,prompt=b"], "d.jsonl: the map fills 'prompt' twice"),
     ],

@@ -223,14 +223,16 @@ class Normaliser:
         return DataError(self.path, message, line=line, field=field, code=code)
 
     def _string(self, obj: dict[str, Any], name: str, line: int, *, optional: bool = False) -> str:
-        if name not in obj or (optional and obj[name] is None):
+        value = obj.get(name)
+        # NaN is how pandas marks a missing value, and json.dump writes it so (Python's json reads it, and Infinity,
+        # and 1e400 as infinity): an optional field holding it is absent, a required one is refused, never the text "nan".
+        nan = isinstance(value, float) and math.isnan(value)
+        if name not in obj or (optional and (value is None or nan)):
             if optional:
                 return ""
             raise self._error(line, name, "is missing", "missing_field")
-        value = obj[name]
         if isinstance(value, float) and not math.isfinite(value):
-            # Python's json reads NaN and Infinity (and 1e400 as infinity), which are no JSON and no text: "nan" would be trained on.
-            raise self._error(line, name, f"must be a string, not {'NaN' if math.isnan(value) else 'an infinite number'}")
+            raise self._error(line, name, "must be a string, not NaN (pandas' mark of a missing value)" if nan else "must be a string, not an infinite number")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)  # a table cell or a JSON number: "42" is a fine answer
         if not isinstance(value, str):
