@@ -3,6 +3,11 @@
 Plain strings only (no Textual, no Rich): ``tui.commands`` prints them and
 the widgets lay them out, so a figure reads the same in ``finetui show``
 and on a run's page.
+
+Text that came from a user, a file or a model (a run's name, a prompt, a
+chat template, an error quoting one) goes through ``shown`` before it is
+printed or drawn, so a terminal escape in it shows as ``\\x1b`` instead of
+retitling or clearing the terminal.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Literal
 
+from engine.data.display import escape_controls
 from engine.runs.events import (
     CheckpointEvent,
     EvalEvent,
@@ -32,6 +38,16 @@ if TYPE_CHECKING:  # the estimate's module reads models and data: the TUI import
 
 #: Characters of a damaged event line shown in the log.
 UNREADABLE_CHARS = 120
+
+
+def shown(text: str) -> str:
+    """``text`` safe to print or draw: each control character written as ``\\xNN``, newlines and tabs kept.
+
+    The one escaping step of every front end, the same as the data files'
+    (``engine.data.display``). It is idempotent (an escaped text has no
+    control character left), so text escaped by a caller may pass again.
+    """
+    return escape_controls(text)
 
 
 def duration(seconds: float | None) -> str:
@@ -118,8 +134,11 @@ def event_text(event: RunEvent) -> str:
 
 
 def format_event(event: RunEvent) -> str:
-    """One event as one line, stamped with its local time (``finetui logs`` and the run page's log)."""
-    return f"{_stamp(event.time)}  {event_text(event)}"
+    """One event as one line, stamped with its local time (``finetui logs`` and the run page's log).
+
+    Escaped: a log line or a failure reason may quote the data, a name or a chat template.
+    """
+    return shown(f"{_stamp(event.time)}  {event_text(event)}")
 
 
 def progress_cells(state: str, step: StepEvent | None) -> tuple[str, str]:

@@ -8,7 +8,8 @@ import sys
 from engine.runs import RunNotFound, RunStore
 from engine.runs.compare import ComparedRun, compared, differing, figure_rows
 from engine.runs.process import refresh
-from tui.commands.runview import error, os_problem
+from tui.commands.runview import error, os_problem, say
+from tui.format import shown
 
 #: Widest column of figures per run.
 CELL = 22
@@ -34,15 +35,15 @@ def compare(args: argparse.Namespace) -> int:
             runs.append(compared(run, refresh(run).state))
     except (RunNotFound, OSError) as exc:
         return error("compare", os_problem(exc))
-    print(table(runs))
+    say(table(runs))
     if not args.no_chart and any(r.train_curve for r in runs):
-        print()
-        print(chart(runs, color=sys.stdout.isatty()))
+        say()
+        print(chart(runs, color=sys.stdout.isatty()))  # not ``say``: its colours are escapes of its own; the names in it are escaped
     return 0
 
 
 def _cell(value: object) -> str:
-    text = str(value)
+    text = shown(str(value))  # before it is cut and padded, so the columns line up
     return text if len(text) <= CELL else text[: CELL - 1] + "…"
 
 
@@ -78,10 +79,10 @@ def chart(runs: list[ComparedRun], width: int = 78, height: int = 18, color: boo
         train, evals = MARKERS[i % len(MARKERS)]
         if run.train_curve:
             plt.plot([s for s, _ in run.train_curve], [v for _, v in run.train_curve], marker=train)
-            legend.append(f"{train} {run.name} train")
+            legend.append(f"{train} {shown(run.name)} train")
         if run.eval_curve:
             plt.plot([s for s, _ in run.eval_curve], [v for _, v in run.eval_curve], marker=evals)
-            legend.append(f"{evals} {run.name} eval")
+            legend.append(f"{evals} {shown(run.name)} eval")
     plt.xlabel("step")
     plt.ylabel("loss")
     out = plt.build()

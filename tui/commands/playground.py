@@ -18,7 +18,7 @@ from typing import Any
 from engine.infer.protocol import Done, Error, GenerateRequest, LikelihoodRequest, Loading, Reply, Scores, Start, Text, Token, Turn
 from engine.infer.requests import ALL_MODELS, default_models
 from tui.commands.runview import error
-from tui.format import number
+from tui.format import number, shown
 
 G = GenerateRequest
 RULE = 60
@@ -146,7 +146,8 @@ def generate(args: argparse.Namespace) -> int:
     def write(reply: Start | Token | Done) -> None:
         if isinstance(reply, Start):
             if args.show_prompt and reply.prompt not in prompts.values():
-                out.write(_rule(f"prompt · as {names.get(reply.model, reply.model)} reads it") + f"{reply.prompt}\n")
+                # Escaped: the prompt holds the user's text and the system prompt in the run's chat template.
+                out.write(_rule(f"prompt · as {names.get(reply.model, reply.model)} reads it") + shown(f"{reply.prompt}") + "\n")
             prompts[reply.model] = reply.prompt
             who = handler.describe_base() if reply.model == "baseline" else f"run {reply.run}"
             out.write(_rule(f"{names.get(reply.model, reply.model)} · {who}"))

@@ -14,8 +14,8 @@ from engine.runs.lifecycle import RunStateError, remove_run, resume_run
 from engine.runs.process import cancel, refresh, wait_until_stopped
 from engine.runs.store import BrokenRun
 from tui.commands.flags import worded
-from tui.commands.runview import error, follow, os_problem, print_samples, tail
-from tui.format import duration, format_event, format_scorecard, progress_cells
+from tui.commands.runview import error, follow, os_problem, print_samples, say, tail
+from tui.format import duration, format_event, format_scorecard, progress_cells, shown
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -107,15 +107,15 @@ def list_runs(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2, allow_nan=False))
         return 0
     if not rows:
-        print("no runs yet: start one with `finetui train DATA`")
+        say("no runs yet: start one with `finetui train DATA`")
         return 0
-    print(f"{'RUN':<34} {'STATUS':<10} {'PROGRESS':>8} {'ETA':>8} {'N':>5}  {'MODEL':<16} CREATED")
+    say(f"{'RUN':<34} {'STATUS':<10} {'PROGRESS':>8} {'ETA':>8} {'N':>5}  {'MODEL':<16} CREATED")
     for r in rows:
         created = datetime.fromtimestamp(r["created_at"]).strftime("%Y-%m-%d %H:%M")
         n = r["devices"] if r["nodes"] == 1 else f"{r['devices']}×{r['nodes']}"  # processes per node × nodes
-        print(f"{r['id']:<34} {r['state']:<10} {r['progress']:>8} {r['eta']:>8} {n:>5}  {r['model'][:16]:<16} {created}")
+        say(f"{r['id']:<34} {r['state']:<10} {r['progress']:>8} {r['eta']:>8} {n:>5}  {shown(str(r['model']))[:16]:<16} {created}")
         if r["state"] == "broken":
-            print(f"  └ {r['reason']}; `finetui rm {r['id']}` removes it")
+            say(f"  └ {r['reason']}; `finetui rm {r['id']}` removes it")
     return 0
 
 
@@ -147,38 +147,38 @@ def show(args: argparse.Namespace) -> int:
         }
         print(json.dumps(document, indent=2, allow_nan=False))
         return 0
-    print(f"run {run.id}   {status.state}" + (f": {status.reason}" if status.reason else ""))
+    say(f"run {run.id}   {status.state}" + (f": {status.reason}" if status.reason else ""))
     if config is None:
-        print(f"  {config_problem}")
+        say(f"  {config_problem}")
         if status.state == "broken":
-            print(f"  `finetui rm {run.id}` removes it")
+            say(f"  `finetui rm {run.id}` removes it")
         return 0
     t, lo = config.train, config.lora
     steps = f"{t.max_steps} steps" if t.max_steps else f"{t.epochs:g} epochs"
-    print(f"  data     {config.data.path}" + (f"  (separator {config.data.separator!r})" if config.data.separator else ""))
-    print(f"  model    {config.model.name} ({config.model.quant}), LoRA r={lo.r} alpha={lo.alpha} dropout={lo.dropout}")
-    print(f"  train    {steps}, lr {t.lr:g}, batch {t.batch_size}x{t.grad_accum}, seq {t.seq_len}, seed {t.seed}")
+    say(f"  data     {config.data.path}" + (f"  (separator {config.data.separator!r})" if config.data.separator else ""))
+    say(f"  model    {config.model.name} ({config.model.quant}), LoRA r={lo.r} alpha={lo.alpha} dropout={lo.dropout}")
+    say(f"  train    {steps}, lr {t.lr:g}, batch {t.batch_size}x{t.grad_accum}, seq {t.seq_len}, seed {t.seed}")
     if status.started_at:
         end = status.ended_at or status.updated_at
-        print(f"  time     started {datetime.fromtimestamp(status.started_at):%Y-%m-%d %H:%M:%S}, ran {duration(end - status.started_at)}")
+        say(f"  time     started {datetime.fromtimestamp(status.started_at):%Y-%m-%d %H:%M:%S}, ran {duration(end - status.started_at)}")
     progress, eta = _progress(run, status.state)
     if status.state in ("queued", "training"):
-        print(f"  progress {progress}, eta {eta}")
+        say(f"  progress {progress}, eta {eta}")
     if metrics:
-        print()
-        print(format_scorecard(metrics))
+        say()
+        say(format_scorecard(metrics))
     elif metrics_problem:
-        print(f"\n  scorecard unreadable: {metrics_problem}")
+        say(f"\n  scorecard unreadable: {metrics_problem}")
     if status.state == "ready" and not (run.adapter_dir / "adapter_config.json").is_file():
-        print("\n  its adapter folder is missing, so it can't be used in the playground; train again to get one")
+        say("\n  its adapter folder is missing, so it can't be used in the playground; train again to get one")
     if status.state == "failed":
         lines = tail(run.log_path)
         if lines:
-            print("\nlast lines of the training process's output:")
+            say("\nlast lines of the training process's output:")
             for line in lines:
-                print(f"  {line}")
+                say(f"  {line}")
         if run.log_path.is_file():
-            print(f"\nall of it, with any traceback: {run.log_path}")
+            say(f"\nall of it, with any traceback: {run.log_path}")
     return 0
 
 
@@ -252,7 +252,7 @@ def _wait_stopped(run: Run, timeout: float | None) -> int:
     if status.state == "ready":
         print(f"run {run.id} finished (ready) before it could stop")
         return 0
-    print(f"finetui cancel: run {run.id} ended {status.state}: {status.reason}", file=sys.stderr)
+    print(shown(f"finetui cancel: run {run.id} ended {status.state}: {status.reason}"), file=sys.stderr)
     return 1
 
 

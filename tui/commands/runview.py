@@ -1,7 +1,9 @@
 """How runs read on the command line: following a log, the tail of a failed run's output, samples, errors.
 
 The wording of events, progress and the scorecard is in ``tui.format``,
-shared with the TUI.
+shared with the TUI. What the run commands print goes through ``say`` or
+``error``, which escape it (``tui.format.shown``): a run's name, its data
+path, a failure reason or the process's output may hold terminal escapes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from engine.runs.events import Scorecard
 from engine.runs.process import refresh
 from engine.runs.status import ACTIVE
 from engine.train.samples import SamplesUnreadable, read_samples
-from tui.format import format_event
+from tui.format import format_event, shown
 
 POLL_S = 0.5
 
@@ -100,8 +102,14 @@ def without_tracebacks(lines: list[str], inside: bool = False) -> list[str]:
     return out
 
 
+def say(text: str = "") -> None:
+    """Print ``text``, escaped: it may quote a user, a file or a model."""
+    print(shown(text))
+
+
 def error(command: str, message: str) -> int:
-    print(f"finetui {command}: error: {message}", file=sys.stderr)
+    """Say ``message`` as the command's one-line error, escaped (it may quote a name or a chat template); returns exit code 2."""
+    print(shown(f"finetui {command}: error: {message}"), file=sys.stderr)
     return 2
 
 

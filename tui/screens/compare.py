@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,6 +18,7 @@ from textual.widgets import DataTable, Header
 
 from engine.runs.compare import ComparedRun, compared, differing, figure_rows
 from engine.runs.process import refresh
+from tui.format import shown
 from tui.run_feed import run_by_id
 from tui.screens.base import FinetuiScreen
 from tui.widgets.footer import KeysFooter
@@ -45,8 +47,10 @@ def curves(runs: list[ComparedRun]) -> tuple[Series, ...]:
     return tuple(out)
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= CELL else text[: CELL - 1] + "…"
+def _cut(text: str) -> Text:
+    """A cell as typed (a Text, not markup: a run's name or a setting may hold ``[``), escaped and cut to ``CELL``."""
+    text = shown(text)
+    return Text(text if len(text) <= CELL else text[: CELL - 1] + "…")
 
 
 class CompareScreen(FinetuiScreen):
@@ -91,7 +95,7 @@ class CompareScreen(FinetuiScreen):
         table.clear(columns=True)
         if message.error is not None:
             table.add_column("Can't compare")
-            table.add_row(message.error)
+            table.add_row(Text(shown(message.error)))
             return
         runs = message.runs
         table.add_column("", key="label")

@@ -29,6 +29,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Header, Input, Label, Select, Static, TabbedContent, TabPane, TextArea
 
@@ -50,6 +51,7 @@ from engine.infer.protocol import (
     Turn,
 )
 from engine.infer.requests import VERSUS
+from tui.format import shown
 from tui.playground_client import ClientKeeper
 from tui.run_feed import RunsSnapshot
 from tui.screens.base import FinetuiScreen, screen_css
@@ -240,10 +242,8 @@ class PlaygroundScreen(FinetuiScreen):
             return
         b = self.query_one(VersusPicker).chosen()
         left, right = self.query_one("#baseline", OutputPanel), self.query_one("#custom", OutputPanel)
-        if b is None:
-            left.border_title, right.border_title = f"baseline · {a.model}", f"custom · {a.name}"
-        else:
-            left.border_title, right.border_title = f"A · {a.name}", f"B · {b.name}"
+        titles = (f"baseline · {a.model}", f"custom · {a.name}") if b is None else (f"A · {a.name}", f"B · {b.name}")
+        left.border_title, right.border_title = (Content(shown(title)) for title in titles)  # Content: a run's name is not markup
 
     def versus_run(self) -> str | None:
         """Run B's id when one is picked (A/B), else None (the baseline)."""

@@ -26,7 +26,7 @@ from engine.runs.events import DURING, EvalEvent, RunEvent, StepEvent
 from engine.runs.lifecycle import RunStateError, remove_run, resume_run
 from engine.runs.process import cancel
 from engine.runs.status import ACTIVE, RESUMABLE
-from tui.format import format_event, step_summary
+from tui.format import format_event, shown, step_summary
 from tui.run_feed import RunDetail, RunsSnapshot, run_by_id
 from tui.run_watch import RunsApp, RunWatcher
 from tui.screens.base import FinetuiScreen, display_path, screen_css
@@ -283,7 +283,7 @@ class RunScreen(RunActionsScreen):
         if detail.error is not None or detail.status is None:
             self._stop_following()  # say why once, not every tick
             self.app.push_screen(
-                ErrorScreen("Can't read this run", f"{detail.error}\n\nThe page stopped following it; Esc, then Enter, reads it again.")
+                ErrorScreen("Can't read this run", f"{shown(detail.error)}\n\nThe page stopped following it; Esc, then Enter, reads it again.")
             )
             return
         self.read_at = snapshot.read_at
@@ -324,11 +324,11 @@ class RunScreen(RunActionsScreen):
     def _show_head(self, detail: RunDetail) -> None:
         status = detail.status
         assert status is not None
-        self.query_one("#run-name", Label).update(Text(detail.name, style="bold"))
+        self.query_one("#run-name", Label).update(Text(shown(detail.name), style="bold"))  # Text: a name is never markup
         badge = self.query_one("#run-state", Label)
         badge.update(status.state.capitalize())
         badge.set_classes(f"-{status.state}")
-        self.query_one("#run-source", Static).update(f"model {detail.model} · data {display_path(Path(detail.data))}")
+        self.query_one("#run-source", Static).update(shown(f"model {detail.model} · data {display_path(Path(detail.data))}"))
         step = self.last_step
         progress = 1.0 if status.state == "ready" else (step.progress if step and step.progress is not None else 0.0)
         self.query_one(ProgressBar).update(total=100, progress=100 * progress)
@@ -337,11 +337,11 @@ class RunScreen(RunActionsScreen):
         reason.display = status.state in ("failed", "broken") or (status.state == "ready" and bool(status.reason))
         reason.set_class(status.state == "ready", "-note")
         if status.state == "failed":
-            reason.update(f"Failed: {status.reason or 'no reason recorded'}. r resumes it from its last checkpoint.")
+            reason.update(shown(f"Failed: {status.reason or 'no reason recorded'}. r resumes it from its last checkpoint."))
         elif status.state == "broken":
-            reason.update(f"Broken: {status.reason}. It can't be resumed; d on the runs list deletes it.")
+            reason.update(shown(f"Broken: {status.reason}. It can't be resumed; d on the runs list deletes it."))
         elif status.reason:
-            reason.update(f"Ready, {status.reason}.")
+            reason.update(shown(f"Ready, {status.reason}."))
 
     def action_cancel_run(self) -> None:
         if self.state is not None:

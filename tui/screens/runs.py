@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Header, Static
 
 from engine.runs import STATES
+from tui.format import shown
 from tui.run_feed import RunRow, RunsSnapshot
 from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import ErrorScreen
@@ -91,7 +92,7 @@ class RunTable(DataTable[Text]):
         self.update_cell(row.id, "id", self._cell(row, "id"))
 
     def _cell(self, row: RunRow, field: str) -> Text:
-        value = getattr(row, field)
+        value = shown(getattr(row, field))  # a Text, escaped: a run's model or id is never markup, nor an escape sequence
         if field == "id" and row.id in self.marked:
             value = MARK + value
         if field == "state":
@@ -139,7 +140,7 @@ class RunsScreen(RunActionsScreen):
         note = self.query_one("#runs-note", Static)
         if snapshot.error is not None:
             note.add_class("-error")
-            note.update(snapshot.error)
+            note.update(shown(snapshot.error))
             return
         rows = snapshot.rows
         table = self.query_one(RunTable)

@@ -14,8 +14,11 @@ from typing import Literal
 
 from rich.text import Text
 from textual.app import RenderResult
+from textual.content import Content
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
+
+from tui.format import shown
 
 Point = tuple[int, float]
 #: Colours for curves, in order (plotext names; the legend uses the same ones).
@@ -54,9 +57,14 @@ def step_ticks(first: int, last: int, most: int = X_TICKS) -> list[int]:
     return ticks[:most] if len(ticks) > most else ticks
 
 
-def legend(series: Sequence[Series]) -> str:
-    """The series' names with their glyphs in their colours (Textual content markup), for a border subtitle."""
-    return " ".join(f"[{RICH.get(s.color, s.color)}]{GLYPHS[s.style]}[/] {s.label}" for s in series if s.points)
+def legend(series: Sequence[Series]) -> Content:
+    """The series' names with their glyphs in their colours, for a border subtitle.
+
+    Content, not markup: a series is named after its run, and a run's name
+    may hold ``[`` (or a terminal escape, which is shown escaped).
+    """
+    parts = [Content.assemble((GLYPHS[s.style], RICH.get(s.color, s.color)), " ", shown(s.label)) for s in series if s.points]
+    return Content(" ").join(parts)
 
 
 class CurvesChart(PlotextPlot):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from textual.content import Content
 from textual.widgets import Select
 
-from tui.format import short_model
+from tui.format import short_model, shown
 from tui.run_feed import RunsSnapshot
 
 
@@ -22,7 +23,8 @@ class RunChoice:
 
     @property
     def label(self) -> str:
-        return f"{self.name} · {self.model} · {self.id}"
+        """Escaped (a name may hold a terminal escape); the pickers show it as Content, never markup."""
+        return shown(f"{self.name} · {self.model} · {self.id}")
 
 
 def ready_runs(snapshot: RunsSnapshot) -> tuple[RunChoice, ...]:
@@ -49,7 +51,7 @@ class RunPicker(Select[str]):
         keep = pick if pick is not None else (self.value if isinstance(self.value, str) else None)
         if tuple(runs) != self.choices:
             self.choices = tuple(runs)
-            self.set_options((choice.label, choice.id) for choice in runs)
+            self.set_options((Content(choice.label), choice.id) for choice in runs)
         if keep is not None and any(choice.id == keep for choice in runs) and self.value != keep:
             self.value = keep
 
@@ -70,7 +72,7 @@ class VersusPicker(Select[str]):
         keep = self.value
         if tuple(runs) != self.choices:
             self.choices = tuple(runs)
-            self.set_options([(f"{BASELINE} (adapter off)", BASELINE), *((f"B: {c.label}", c.id) for c in runs)])
+            self.set_options([(f"{BASELINE} (adapter off)", BASELINE), *((Content(f"B: {c.label}"), c.id) for c in runs)])
         self.value = keep if any(c.id == keep for c in runs) else BASELINE
 
     def chosen(self) -> RunChoice | None:
