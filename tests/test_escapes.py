@@ -72,12 +72,6 @@ def test_logs_prints_event_text_escaped(capsys: pytest.CaptureFixture[str]) -> N
     assert not CONTROL.search(out) and f"status: failed ({EVIL_SHOWN})" in out
 
 
-def test_a_cli_error_is_escaped(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["show", EVIL]) == 2
-    err = capsys.readouterr().err
-    assert not CONTROL.search(err.rstrip("\n")) and EVIL_SHOWN in err
-
-
 def test_the_charts_legend_is_content_not_markup() -> None:
     text = legend((Series(f"{EVIL}[/] [bold]x", ((1, 1.0),), "cyan"),))
     assert text.plain == f"━ {EVIL_SHOWN}[/] [bold]x"
