@@ -168,7 +168,7 @@ def test_options_change_the_report(workdir: Path, capsys: pytest.CaptureFixture[
 @pytest.mark.parametrize(
     ("word", "said"),
     [
-        ("runz", "'runz' is no command, file or folder; did you mean `finetui runs`? (see finetui --help)"),
+        ("runz", "'runz' is no command, file or folder; did you mean 'runs'? (see finetui --help)"),
         ("no/such/data.jsonl", "'no/such/data.jsonl' is no command, file or folder (see finetui --help)"),
     ],
 )

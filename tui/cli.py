@@ -14,18 +14,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         return _run_tui(None)
-    from tui.parser import build_parser, take_free_values  # argparse and the commands: only for a command line
+    from tui.parser import build_parser, no_command, take_free_values  # argparse and the commands: only for a command line
 
     parser, names = build_parser()
-    if len(argv) == 1 and argv[0] not in names and not argv[0].startswith("-"):
+    if argv[0] not in names and not argv[0].startswith("-"):
         start = Path(argv[0]).expanduser()
-        if not start.exists():  # a mistyped command more often than a file to be
-            import difflib
-
-            close = difflib.get_close_matches(argv[0], sorted(names), n=1)
-            hint = f"; did you mean `finetui {close[0]}`?" if close else ""
-            parser.error(f"{argv[0]!r} is no command, file or folder{hint}")
-        return _run_tui(start)
+        if len(argv) == 1 and start.exists():  # a bare path opens the TUI there
+            return _run_tui(start)
+        parser.error(no_command(argv[0], names, could_be_path=len(argv) == 1))  # a mistyped command more often than a file to be
     rest, free = take_free_values(argv)
     args = parser.parse_args(rest)
     for dest, value in free.items():

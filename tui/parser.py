@@ -7,7 +7,9 @@ imports neither argparse nor any command module before the first paint.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+from collections.abc import Iterable
 
 #: The command modules under ``tui.commands``, in ``--help``'s order. They are imported only to
 #: parse a command line, so a bare ``finetui`` opens the TUI without loading them (or the engine).
@@ -54,6 +56,17 @@ def take_free_values(argv: list[str]) -> tuple[list[str], dict[str, str]]:
             rest.append(arg)
         i += 1
     return rest, values
+
+
+def no_command(word: str, commands: Iterable[str], could_be_path: bool = False) -> str:
+    """Why ``word`` was refused, in one line: no such command, and the closest one when one is close.
+
+    Said instead of argparse's "invalid choice", which lists every command
+    and leaves the user to spot the typo.
+    """
+    close = difflib.get_close_matches(word, sorted(commands), n=1)
+    what = "command, file or folder" if could_be_path else "command"
+    return f"{word!r} is no {what}" + (f"; did you mean {close[0]!r}?" if close else "")
 
 
 class _Parser(argparse.ArgumentParser):
