@@ -2,13 +2,18 @@
 
 Nothing a user has is overwritten until the new export is whole and has
 passed its round-trip check: it is written to a hidden sibling folder and
-renamed into place at the end (``--force`` replaces an existing folder only
-then). A failed check keeps the export under ``NAME.check-failed`` for
-inspection and raises ``ExportError``.
+renamed into place at the end. ``--force`` replaces only an earlier export
+(a folder holding finetui's stamp, or a link, never what it points to):
+``engine.export.folder`` says what may be replaced and why. A failed check
+keeps the export under ``NAME.check-failed`` for inspection and raises
+``ExportError``. Error codes besides those of ``ExportError``: ``unsafe``
+(an output folder an export never replaces) and ``move`` (the final rename
+failed; the message says where each export is).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.export.errors import ExportError
-from engine.export.gguf import GGUF_TYPES
+from engine.export.folder import STAMP, check_out, free_name, hidden_partial, move_into_place, normal_modes, out_path, remove_export, stale_siblings, stamp
+from engine.export.gguf import GGUF_TYPES, require_quantizer
 from engine.export.space import count_parameters, folder_bytes, free_bytes, human, needed_bytes
 from engine.paths import home
 from engine.runs import Run
@@ -51,9 +57,13 @@ class ExportResult:
     pushed: str | None = None
 
 
+def label(options: ExportOptions, dtype: str) -> str:
+    """What an export is in a word: ``hf-fp32``, ``adapter``, ``gguf-q8_0`` (its default folder's suffix, and its stamp's)."""
+    return {"hf": f"hf-{dtype}", "adapter": "adapter", "gguf": f"gguf-{options.gguf_type}"}[options.target]
+
+
 def default_out(run: Run, options: ExportOptions, dtype: str) -> Path:
-    label = {"hf": f"hf-{dtype}", "adapter": "adapter", "gguf": f"gguf-{options.gguf_type}"}[options.target]
-    return home() / "exports" / f"{run.id}-{label}"
+    return home() / "exports" / f"{run.id}-{label(options, dtype)}"
 
 
 def base_dtype(run: Run) -> str:
@@ -69,7 +79,7 @@ def base_dtype(run: Run) -> str:
 
 
 def preflight(run: Run, options: ExportOptions) -> tuple[Path, str]:
-    """Refuse what can't be exported before any work: the state, the folder, the disk, the hub. Returns (out, dtype)."""
+    """Refuse what can't be exported before any work: the state, a missing tool, the folder, the disk, the hub. Returns (out, dtype)."""
     from engine.models import ModelError, resolve_model
     from engine.runs.process import refresh
 
@@ -84,16 +94,17 @@ def preflight(run: Run, options: ExportOptions) -> tuple[Path, str]:
         raise ExportError(f"run {run.id} is {state}: only a Ready run can be exported", "not_ready")
     if not (run.adapter_dir / "adapter_config.json").is_file():
         raise ExportError(f"run {run.id} is ready but its adapter folder is missing: {run.adapter_dir}", "not_ready")
+    if options.target == "gguf":
+        require_quantizer(options.gguf_type)
     dtype = base_dtype(run) if options.dtype == "auto" else options.dtype
-    out = (options.out or default_out(run, options, dtype)).expanduser().resolve()
-    if out.exists() and not options.force:
-        raise ExportError(f"{out} exists", "exists")  # each front end says how to replace it or go elsewhere
+    out = out_path(options.out if options.out is not None else default_out(run, options, dtype))
+    check_out(out, options.force)
     try:
         parameters = count_parameters(resolve_model(run.config().model.name, download=False).path)
     except ModelError as exc:
         raise ExportError(f"cannot find the base model of run {run.id}: {exc.message}", "not_ready") from None
     need = needed_bytes(options.target, parameters, dtype, options.gguf_type, folder_bytes(run.adapter_dir))
-    free = free_bytes(out.parent)
+    free = free_bytes(out.parent) + sum(folder_bytes(p) for p in stale_siblings(out) if not p.is_symlink())  # removed before writing
     if need > free:
         raise ExportError(f"not enough disk space in {_existing(out.parent)}: the export needs about {human(need)}, {human(free)} is free", "disk")
     if options.push_to_hub:
@@ -133,38 +144,34 @@ def _first(exc: BaseException) -> str:
 def export_run(run: Run, options: ExportOptions, progress: Progress = lambda _: None) -> ExportResult:
     """Export ``run`` as ``options`` say; raises ``ExportError`` (one line) for anything a user can fix."""
     out, dtype = preflight(run, options)
+    for stale in stale_siblings(out):
+        progress(f"removing {stale.name}, left by an export that was stopped")
+        remove_export(stale)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
+    partial = hidden_partial(out)
     partial.mkdir()
     try:
+        stamp(partial, run.id, label(options, dtype))
         report = _build(run, options, dtype, partial, out, progress)
+        normal_modes(partial)
     except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            remove_export(partial)
         raise
     if report is not None and not report.passed:
-        failed = out.parent / f"{out.name}.check-failed"
-        shutil.rmtree(failed, ignore_errors=True)
-        partial.rename(failed)
+        failed = free_name(out.parent, f"{out.name}.check-failed")
+        if os.path.lexists(failed):
+            remove_export(failed)
+        os.rename(partial, failed)
         first = report.failures()[0]
         raise ExportError(f"round-trip check failed: {first.what}: export {first.exported}, reference {first.reference}"
                           f"{' (' + first.note + ')' if first.note else ''}; the export is kept in {failed}", "check")
-    _move_into_place(partial, out)
+    move_into_place(partial, out)
     pushed = None
     if options.push_to_hub:
         progress(f"pushing {out} to {options.push_to_hub}")
         pushed = push(out, options.push_to_hub)
     return ExportResult(out, report.text() if report else None, report.passed if report else None, pushed)
-
-
-def _move_into_place(partial: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.replaced-{os.getpid()}"
-        out.rename(old)
-    partial.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def push(folder: Path, repo: str) -> str:
@@ -173,7 +180,7 @@ def push(folder: Path, repo: str) -> str:
     api = HfApi()
     try:
         api.create_repo(repo, exist_ok=True)
-        api.upload_folder(repo_id=repo, folder_path=str(folder))
+        api.upload_folder(repo_id=repo, folder_path=str(folder), ignore_patterns=[STAMP])
     except Exception as exc:
         raise ExportError(f"the export is in {folder}, but pushing it to {repo} failed: {_first(exc)}", "offline") from None
     return f"https://huggingface.co/{repo}"

@@ -58,14 +58,19 @@ def convert(merged: Path, out_file: Path, gguf_type: str, log: Path) -> None:
         target.unlink()
 
 
-def quantize(source: Path, out_file: Path, gguf_type: str) -> None:
-    """llama.cpp's quantizer (``llama_model_quantize``) through llama-cpp-python."""
-    if not llama_cpp_available():
+def require_quantizer(gguf_type: str) -> None:
+    """Refuse a quantized ``gguf_type`` where llama.cpp's quantizer is missing: the export's preflight asks, before minutes of merging."""
+    if gguf_type in QUANTIZED and not llama_cpp_available():
         raise ExportError(
             f"GGUF type {gguf_type} needs llama.cpp's quantizer from llama-cpp-python (pip install 'finetui[export]'); "
             f"{', '.join(OUTTYPES)} work without it",
             "unsupported",
         )
+
+
+def quantize(source: Path, out_file: Path, gguf_type: str) -> None:
+    """llama.cpp's quantizer (``llama_model_quantize``) through llama-cpp-python."""
+    require_quantizer(gguf_type)
     import llama_cpp
 
     params = llama_cpp.llama_model_quantize_default_params()

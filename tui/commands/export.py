@@ -2,8 +2,11 @@
 
 The export itself is ``engine.export``; this prints its steps, the
 round-trip report and where the export went. Refusals (a run that isn't
-Ready, an existing folder, too little disk, an unreachable Hub) are one
-line and exit 2; a failed round-trip check exits 1.
+Ready, an existing folder, a folder ``--force`` must not replace, a missing
+quantizer, too little disk, an unreachable Hub) are one line and exit 2; a
+failed round-trip check exits 1. ``--out ''`` is refused rather than read as
+the working folder: in a script, an unset variable must not aim an export
+at wherever the script runs.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "card. gguf: the merged model converted by llama.cpp's own converter, with an Ollama Modelfile. "
             "A round-trip check then scores the eval split with the export and compares its greedy answers with "
             "the playground's; it fails (exit 1) beyond the stated tolerances. The output goes to --out, by default "
-            "$FINETUI_HOME/exports/RUN-TARGET; an existing folder is left alone unless --force."
+            "$FINETUI_HOME/exports/RUN-TARGET; an existing folder is left alone unless --force, and --force replaces only an "
+            "earlier export (a folder holding finetui's .finetui-export.json stamp) or a link (not what it points to): never "
+            "the working folder or one holding it, finetui's home outside its exports folder, a run, a file or any other folder."
         ),
     )
     p.add_argument("run", help="run id, unique id prefix, or name")
@@ -41,8 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gguf-type", choices=GGUF_TYPES, default="f16",
                    help="GGUF tensor type; f32, f16, bf16 and q8_0 by llama.cpp's converter, the others by its quantizer "
                         "(needs llama-cpp-python, the export extra) (default: %(default)s)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: $FINETUI_HOME/exports/RUN-TARGET)")
-    p.add_argument("--force", action="store_true", help="replace DIR if it exists (only once the new export is whole and checked)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: $FINETUI_HOME/exports/RUN-TARGET)")
+    p.add_argument("--force", action="store_true",
+                   help="replace DIR if it is an earlier export or a link (only once the new export is whole and checked)")
     p.add_argument("--no-check", dest="check", action="store_false", help="skip the round-trip check")
     p.add_argument("--push-to-hub", metavar="REPO", help="upload the export to this Hugging Face repo (needs the Hub and a token)")
     p.set_defaults(func=export)
@@ -52,11 +58,14 @@ def export(args: argparse.Namespace) -> int:
     from engine.export.exporter import export_run
     from engine.infer.server import quiet_libraries
 
+    if args.out is not None and not args.out.strip():
+        return error("export", "--out is empty: give a folder, or drop --out for the default ($FINETUI_HOME/exports/RUN-TARGET)")
     try:
         run = RunStore().get(args.run)
     except (RunNotFound, BrokenRun) as exc:
         return error("export", str(exc))
-    options = ExportOptions(args.target, args.dtype, args.gguf_type, args.out, args.force, args.check, args.push_to_hub)
+    out_dir = Path(args.out) if args.out is not None else None
+    options = ExportOptions(args.target, args.dtype, args.gguf_type, out_dir, args.force, args.check, args.push_to_hub)
     quiet_libraries(warnings=False)
     out = sys.stdout
 
