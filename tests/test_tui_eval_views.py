@@ -174,7 +174,8 @@ def test_compare_view(snap_compare) -> None:
     assert snap_compare(FinetuiApp(), terminal_size=SIZE, run_before=run_before)
 
 
-def test_cli_compare_and_show_samples(capsys) -> None:
+def test_cli_compare_and_show_samples(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")  # compare fits the terminal's width; the legend below is one line at 100
     _two_runs()
     assert main(["compare", "facts-lr3e-4", "facts-lr3e-3"]) == 0
     out = capsys.readouterr().out

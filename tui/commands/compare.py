@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import textwrap
 
 from engine.runs import RunNotFound, RunStore
 from engine.runs.compare import ComparedRun, compared, differing, figure_rows
@@ -13,6 +15,8 @@ from tui.format import shown
 
 #: Widest column of figures per run.
 CELL = 22
+#: Between two columns.
+GAP = "  "
 #: Markers that tell the runs apart without colour: (train, eval) per run, in order.
 MARKERS = (("•", "O"), ("+", "X"), ("x", "#"), ("-", "@"), ("*", "%"), ("~", "&"))
 
@@ -47,33 +51,71 @@ def _cell(value: object) -> str:
     return text if len(text) <= CELL else text[: CELL - 1] + "…"
 
 
-def table(runs: list[ComparedRun]) -> str:
-    """The figures and the differing settings as rows, one column per run."""
-    width = max(14, *(len(key) for key in differing(runs))) if differing(runs) else 14
-    lines = [f"{'':<{width}}  " + "  ".join(f"{_cell(r.name):<{CELL}}" for r in runs)]
-    lines.append(f"{'run':<{width}}  " + "  ".join(f"{_cell(r.id):<{CELL}}" for r in runs))
-    for label, cells in figure_rows(runs):
-        lines.append(f"{label:<{width}}  " + "  ".join(f"{_cell(c):<{CELL}}" for c in cells))
+def _groups(widths: list[int], room: int) -> list[list[int]]:
+    """The runs' columns (by index) in groups, each as many as fit in ``room`` columns (at least one)."""
+    groups: list[list[int]] = [[]]
+    used = 0
+    for i, w in enumerate(widths):
+        if groups[-1] and used + len(GAP) + w > room:
+            groups.append([])
+            used = 0
+        groups[-1].append(i)
+        used += len(GAP) + w
+    return groups
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    """A note under the table, wrapped at ``width`` (a long path stays whole)."""
+    return textwrap.wrap(text, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False) or [""]
+
+
+def table(runs: list[ComparedRun], width: int | None = None) -> str:
+    """The figures and the differing settings as rows, one column per run, in groups of runs that fit ``width`` (the terminal's).
+
+    Each column is as wide as its widest cell (``CELL`` at most). Fifty runs
+    side by side made lines over a thousand columns long; now the runs that
+    don't fit go on below, in another group of the same rows, in the order asked.
+    """
+    width = width or shutil.get_terminal_size().columns
     keys = differing(runs)
-    lines.append("")
-    lines.append("settings that differ:" if keys else "settings: all the same")
-    for key in keys:
-        lines.append(f"{key:<{width}}  " + "  ".join(f"{_cell(r.settings.get(key, '-')):<{CELL}}" for r in runs))
+    label = max(14, *(len(key) for key in keys)) if keys else 14
+    head = [("", [r.name for r in runs]), ("run", [r.id for r in runs]), *figure_rows(runs)]
+    settings = [(key, [r.settings.get(key, "-") for r in runs]) for key in keys]
+    cells = [(name, [_cell(value) for value in values]) for name, values in head + settings]
+    widths = [max(len(row[i]) for _, row in cells) for i in range(len(runs))]
+
+    def line(name: str, row: list[str], group: list[int]) -> str:
+        return (f"{name:<{label}}" + "".join(f"{GAP}{row[i]:<{widths[i]}}" for i in group)).rstrip()
+
+    lines: list[str] = []
+    for group in _groups(widths, width - label):
+        if lines:
+            lines.append("")
+        lines.extend(line(name, row, group) for name, row in cells[: len(head)])
+        if keys:
+            lines.extend(["", "settings that differ:"])
+            lines.extend(line(name, row, group) for name, row in cells[len(head) :])
+    if not keys:
+        lines.extend(["", "settings: all the same"])
     for run in runs:
         if run.problem:
-            lines.append(f"{run.id}: {run.problem}")
+            lines.extend(_wrapped(f"{run.id}: {run.problem}", width))
     for run in runs:
         if run.metrics is not None and run.metrics.train.stop_reason:
-            lines.append(f"{run.name}: {run.metrics.train.stop_reason}")
+            lines.extend(_wrapped(f"{run.name}: {run.metrics.train.stop_reason}", width))
     return "\n".join(lines).rstrip()
 
 
-def chart(runs: list[ComparedRun], width: int = 78, height: int = 18, color: bool = False) -> str:
-    """Train and eval loss of each run, overlaid in one text chart; each curve has its own marker, named in the legend under it."""
+def chart(runs: list[ComparedRun], width: int | None = None, height: int = 18, color: bool = False) -> str:
+    """Train and eval loss of each run, overlaid in one text chart; each curve has its own marker, named in the legend under it.
+
+    ``width`` is the terminal's: the chart takes up to 78 columns of it, the legend wraps at it.
+    """
     import plotext as plt
 
+    width = width or shutil.get_terminal_size().columns
     plt.clear_figure()
-    plt.plotsize(width, height)
+    plt.plotsize(min(78, width), height)
     legend = []
     for i, run in enumerate(runs):
         train, evals = MARKERS[i % len(MARKERS)]
@@ -87,4 +129,15 @@ def chart(runs: list[ComparedRun], width: int = 78, height: int = 18, color: boo
     plt.ylabel("loss")
     out = plt.build()
     # The legend goes under the chart: plotext's own sits in the top left corner, over the curves' start.
-    return (out if color else plt.uncolorize(out)).rstrip() + "\n" + "   ".join(legend)
+    return (out if color else plt.uncolorize(out)).rstrip() + "\n" + "\n".join(_packed(legend, width))
+
+
+def _packed(entries: list[str], width: int) -> list[str]:
+    """``entries`` three spaces apart, in lines of at most ``width`` columns (an entry is never split)."""
+    lines = [""]
+    for entry in entries:
+        if lines[-1] and len(lines[-1]) + 3 + len(entry) > width:
+            lines.append(entry)
+        else:
+            lines[-1] = f"{lines[-1]}   {entry}" if lines[-1] else entry
+    return lines

@@ -15,8 +15,8 @@ from textual.widgets import Button, DirectoryTree, Header, Input, Label, OptionL
 from textual.widgets.option_list import Option
 
 from engine import recent
-from engine.data.display import escape_controls
 from engine.data.names import FILE_FORMATS, FORMATS
+from tui.format import shown
 from tui.screens.base import FinetuiScreen, display_path
 from tui.widgets.file_tree import FileTree
 from tui.widgets.footer import KeysFooter
@@ -101,24 +101,36 @@ class DataScreen(FinetuiScreen):
 
     @on(DirectoryTree.FileSelected)
     def file_chosen(self, event: DirectoryTree.FileSelected) -> None:
-        self._fill(event.path)
+        """A file picked in the tree: read as it was last previewed (Recent), else as finetui detects it."""
+        chosen = event.path.resolve()
+        entry = next((entry for entry in self.recent if entry.path.resolve() == chosen), None)
+        if entry is not None:
+            self._fill_recent(entry)
+        else:
+            self._fill(event.path)
 
     @on(OptionList.OptionSelected, "#recent")
     def recent_chosen(self, event: OptionList.OptionSelected) -> None:
-        entry = self.recent[event.option_index]
+        self._fill_recent(self.recent[event.option_index])
+
+    def _fill_recent(self, entry: recent.RecentFile) -> None:
         self._fill(entry.path, entry.format if entry.format in FORMATS else AUTO, entry.separator or "")
 
-    def _fill(self, path: Path, fmt: str | None = None, separator: str | None = None) -> None:
-        """Put a chosen file in the form, then move on to the separator."""
+    def _fill(self, path: Path, fmt: str = AUTO, separator: str = "") -> None:
+        """Put a chosen file in the form with its own settings, then move on to the separator.
+
+        Every field is set: the last file's separator, format or column map
+        would otherwise read this one (haiku.txt's separator made
+        shakespeare.txt one example). No separator: the file is sniffed for one.
+        """
         self.query_one("#path", Input).value = display_path(path)
-        if fmt is not None:
-            self.query_one("#format", Select).value = fmt
+        self.query_one("#format", Select).value = fmt
+        self.query_one("#mapping", Input).value = ""
         separator_input = self.query_one("#separator", Input)
-        if separator is not None:
-            separator_input.value = separator
+        separator_input.value = separator
         self._say(HINT)
         separator_input.focus()
-        if not separator_input.value:
+        if not separator:
             self.sniff(path)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sniff")
@@ -144,7 +156,7 @@ class DataScreen(FinetuiScreen):
             return
         separator.value = message.separator
         separator.select_all()  # offered, not imposed: typing replaces it
-        self._say(f"Looks separated by {escape_controls(message.separator)} ({message.pieces:,} pieces): pre-filled; clear it to split at blank lines.")
+        self._say(f"Looks separated by {message.separator} ({message.pieces:,} pieces): pre-filled; clear it to split at blank lines.")
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#open")
@@ -153,7 +165,12 @@ class DataScreen(FinetuiScreen):
         raw = self.query_one("#path", Input).value.strip()
         path = Path(raw).expanduser()
         if not raw or not path.is_file():
-            problem = "Pick a file first" if not raw else f"{raw} is a folder" if path.is_dir() else f"No such file: {raw}"
+            problem = (
+                "Pick a file first" if not raw
+                else f"{raw} is a folder" if path.is_dir()
+                else f"{raw} is not a regular file (a pipe, socket or device)" if path.exists()  # a FIFO would block the reader
+                else f"No such file: {raw}"
+            )
             self._say(f"{problem}: choose one in the tree or type its path.", error=True)
             self.query_one("#path", Input).focus()
             return
@@ -165,7 +182,7 @@ class DataScreen(FinetuiScreen):
         try:
             spec = DataSpec(path, format=None if fmt == AUTO else str(fmt), separator=separator, mapping=mapping)
         except DataError as error:
-            self._say(escape_controls(error.message), error=True)
+            self._say(error.message, error=True)
             self.query_one("#mapping", Input).focus()
             return
         self._say(HINT)
@@ -174,6 +191,7 @@ class DataScreen(FinetuiScreen):
         self.app.push_screen(PreviewScreen(spec))
 
     def _say(self, text: str, *, error: bool = False) -> None:
+        """Show ``text`` in the status line as written: it quotes typed paths and data, so it is escaped and never markup."""
         status = self.query_one("#status", Static)
-        status.update(text)
+        status.update(Content(shown(text)))
         status.set_class(error, "-error")
