@@ -217,7 +217,7 @@ ERRORS = {
     "malformed_json": ("d.jsonl", b'{"text": "a"}\n{"text": \n', [], "d.jsonl:2: malformed JSON"),
     "missing_completion": ("d.jsonl", b'{"prompt": "a", "completion": "b"}\n{"prompt": "a"}\n', [], "d.jsonl:2: field 'completion' is missing"),
     "missing_role": ("d.jsonl", b'{"messages": [{"content": "a"}]}\n', [], "d.jsonl:1: field 'messages[0].role' is missing"),
-    "csv_header": ("d.csv", b"q,a\n1,2\n", [], "d.csv:1: field 'text' is missing from the header row"),
+    "csv_header": ("d.csv", b"q,a\n1,2\n", [], "d.csv:1: no column finetui knows in the header row"),
     "csv_short_row": ("d.csv", b"prompt,completion\na,b\nc\n", [], "d.csv:3: field 'completion' is missing"),
     "unknown_format": ("d.jsonl", b"hello\n", [], "d.jsonl:1: can't read it as jsonl"),
     "forced_yaml": ("d.txt", b"hello\n", ["--format", "yaml"], "d.txt: unknown format 'yaml'"),

@@ -37,7 +37,7 @@ def test_each_published_layout_is_read(name: str) -> None:
     assert (report.format, report.flavour, report.examples) == (fmt, flavour, count)
     assert {e.kind for e in iter_examples(DataSpec(FORMATS / name))} == kinds
     assert {w.code for w in report.warnings} <= {"too_small", "no_eval_split"}
-    assert bool(report.notes) == (flavour == "preference")
+    assert bool(report.notes) == (flavour in ("preference", "qa"))  # question/answer cells are joined with a newline, and a note says so
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -86,10 +86,10 @@ def test_preference_trains_on_prompt_and_chosen() -> None:
 def test_column_mapping(tmp_path: Path) -> None:
     spec = DataSpec(FORMATS / "custom_columns.csv", mapping="prompt=asked,completion=replied")
     first = next(iter(iter_examples(spec)))
-    assert (first.prompt, first.completion) == ("What is the capital of Ostrevin?", "Halden.")
+    assert (first.prompt, first.completion) == ("What is the capital of Ostrevin?\n", "Halden.")
     with pytest.raises(DataError) as err:
         scan(DataSpec(FORMATS / "custom_columns.csv"))
-    assert err.value.line == 1 and "or name yours in the map)" in str(err.value)
+    assert err.value.line == 1 and str(err.value).endswith("; name the columns with the map, e.g. prompt=asked,completion=replied")
     with pytest.raises(DataError) as err:
         DataSpec(FORMATS / "custom_columns.csv", mapping="prompt")
     assert "FIELD=COLUMN" in str(err.value)
@@ -108,7 +108,7 @@ def test_parquet_with_the_same_shapes_as_columns(tmp_path: Path) -> None:
 
     path = tmp_path / "qa.parquet"
     pq.write_table(pa.table({"question": ["a?", "b?"], "answer": ["A.", "B."]}), path)
-    assert [(e.prompt, e.completion, e.line) for e in iter_examples(DataSpec(path))] == [("a?", "A.", 1), ("b?", "B.", 2)]
+    assert [(e.prompt, e.completion, e.line) for e in iter_examples(DataSpec(path))] == [("a?\n", "A.", 1), ("b?\n", "B.", 2)]
 
 
 # --- tools through the chat template ----------------------------------------------------------------

@@ -237,7 +237,7 @@ def test_a_map_that_fills_a_field_twice_is_refused(tmp_path: Path) -> None:
 
 def test_a_map_may_read_one_column_into_two_fields(tmp_path: Path) -> None:
     path = write(tmp_path / "d.jsonl", '{"q": "same", "x": 1}\n')
-    assert [(e.prompt, e.completion) for e in iter_examples(DataSpec(path, mapping="prompt=q,completion=q"))] == [("same", "same")]
+    assert [(e.prompt, e.completion) for e in iter_examples(DataSpec(path, mapping="prompt=q,completion=q"))] == [("same\n", "same")]
 
 
 @pytest.mark.parametrize("separator", [None, "--S--"])

@@ -139,9 +139,61 @@ def detect_format(spec: DataSpec) -> str:
     return fmt
 
 
+#: How an error names each file format.
+FORMAT_NAMES = {"txt": "plain text", "jsonl": "JSON Lines", "json": "JSON", "csv": "CSV", "tsv": "TSV", "parquet": "Parquet", "arrow": "Arrow"}
+#: Forced formats that read files of another look: JSON reads records one after another (JSON Lines), and anything may be read as text.
+_READS_TOO = {("json", "jsonl")}
+
+
+def _looks(spec: DataSpec) -> str | None:
+    """The file format the content alone says, where it says one for sure; None where it is unclear.
+
+    A JSON record spread over lines is unclear (so is JSON Lines whose first
+    line is broken), and so is a table whose header names no column finetui
+    reads or the map names.
+    """
+    binary = binary_format(spec.path)
+    if binary is not None:
+        return binary
+    head = read_head(spec.path)
+    first = _first_line(head)
+    if _looks_like_jsonl(first):
+        return "jsonl"
+    if head.lstrip().startswith("["):
+        return "json"
+    mapped = _mapped_columns(spec)
+    if _looks_like_table(first, "\t", mapped):
+        return "tsv"
+    if any(_looks_like_table(first, delimiter, mapped) for delimiter in CSV_DELIMITERS):
+        return "csv"
+    return None
+
+
+def _check_forced(spec: DataSpec, forced: str) -> None:
+    """Refuse a forced file format the content plainly isn't in, saying what it looks like instead.
+
+    Read as the wrong format, a file fails on its first line with a parse
+    error ("expected a JSON object", "'text' is missing from the header")
+    that never says the format was the problem.
+    """
+    looks = _looks(spec)
+    if forced == "txt" and looks not in ("parquet", "arrow"):
+        return
+    if forced in ("parquet", "arrow") and looks is None:
+        raise DataError(spec.path, f"doesn't look like {FORMAT_NAMES[forced]}: it is text; let finetui detect the format", code="wrong_format")
+    if looks is None or looks == forced or (forced, looks) in _READS_TOO:
+        return
+    raise DataError(
+        spec.path,
+        f"doesn't look like {FORMAT_NAMES[forced]}: it looks like {FORMAT_NAMES[looks]}; choose {looks}, or let finetui detect the format",
+        code="wrong_format",
+    )
+
+
 def _detect(spec: DataSpec) -> str:
     check_readable(spec.path)
     if spec.format in FILE_FORMATS:
+        _check_forced(spec, spec.format)
         return spec.format
     binary = binary_format(spec.path)
     if binary is not None:

@@ -375,7 +375,7 @@ def delimited(path: Path, lines: Lines, delimiter: str, normalise: Normaliser) -
         raise DataError(path, "file is empty", code="empty")
     last = current[0]
     names = [h.strip().lower() for h in header]
-    normalise.check_header(names, last)
+    normalise.check_header(names, last, [h.strip() for h in header])
     while True:
         row = next_row()
         if row is None:

@@ -37,3 +37,5 @@ class ParseState:
 
     flavour: str = ""
     separator_found: bool = False
+    joined: int = 0
+    """Prompt/completion pairs from two columns given a newline between them, as nothing separated them (``records.PAIR_SEPARATOR``)."""

@@ -12,8 +12,10 @@ decompressor, found by its magic bytes, whatever its name.
 from __future__ import annotations
 
 import bz2
+import difflib
 import gzip
 import lzma
+import os
 import stat
 import zlib
 from collections.abc import Callable, Iterator
@@ -48,6 +50,8 @@ DECOMPRESSION_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError)
 CHUNK_BYTES = 1 << 20
 #: How much of the file is sniffed for NUL bytes before parsing starts.
 SNIFF_BYTES = 64 * 1024
+#: Entries of a missing file's folder compared with its name, at most: a huge folder costs a bounded look.
+NEAR_NAMES_SCANNED = 10_000
 #: How often (in bytes read) progress is reported.
 PROGRESS_EVERY = 1 << 20
 
@@ -69,7 +73,8 @@ def check_readable(path: Path) -> int:
     except DataError:
         raise
     except FileNotFoundError:
-        raise DataError(path, "no such file", code="unreadable") from None
+        near = near_name(path)
+        raise DataError(path, "no such file" if near is None else f"no such file; did you mean {near}?", code="unreadable") from None
     except OSError as exc:
         raise DataError(path, f"cannot read: {exc.strerror or exc}", code="unreadable") from None
     if head in (b"", BOM):  # read, not st_size: a /proc or /sys file says 0 bytes and holds text
@@ -89,6 +94,21 @@ def check_readable(path: Path) -> int:
     if b"\x00" in head:
         raise DataError(path, "looks like a binary file (it contains NUL bytes), not text", code="binary")
     return size
+
+
+def near_name(path: Path) -> Path | None:
+    """The file next to a missing one whose name is closest to it (``facts.jsonl`` for ``facts.json``), as the user would type it; None if none is close.
+
+    A suffix one letter off, a dash for an underscore: the commonest reason a
+    data file isn't found, and one the user fixes at once once it is named.
+    """
+    try:
+        with os.scandir(path.parent) as entries:
+            names = [e.name for _, e in zip(range(NEAR_NAMES_SCANNED), entries, strict=False) if not e.name.startswith(".") and e.is_file()]
+    except OSError:
+        return None
+    match = difflib.get_close_matches(path.name, names, n=1, cutoff=0.75)
+    return path.with_name(match[0]) if match else None
 
 
 def folder_problem(path: Path) -> str:

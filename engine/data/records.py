@@ -9,6 +9,28 @@ preference data (``chosen``/``rejected``). The first record decides the
 layout (or the user forces it), and every record goes through the same
 normaliser, whatever file it came from, so JSON, JSON Lines, CSV, TSV and
 Parquet all give the same examples.
+
+A map (``prompt=Frage,completion=Antwort``) names the columns that hold the
+fields. It takes the question/answer layouts' own words for the two halves
+of a pair (``QA_PAIRS``: question, query, instruction, input for the prompt;
+answer, response, output for the completion), as people write them and as
+the layouts read them, except that instruction and output together keep
+their Alpaca meaning. A record or header with none of the known columns is
+refused with the map that most likely fixes it, written out from its
+columns.
+
+A pair read from two columns named for their roles (a question/answer
+layout, or columns named in the map) is joined with a newline where nothing
+separates them, the cell before ending and the one after starting with no
+space or newline: such cells were written as separate fields, and without
+a chat template training puts the completion straight after the prompt
+("lighthouse.The Glass"). The newline goes at the end of the prompt, which
+is context, so what the model learns to say is the cell as written; it is
+the separator finetui's own chat template puts between turns. The report
+notes how many pairs were joined. A ``prompt``/``completion`` record is
+trained as written: that layout is the user's own concatenation (OpenAI's
+legacy format, TRL's), where "2+2=" then "4" is meant; the ``runs_together``
+warning flags the pairs that meet mid-word.
 """
 
 from __future__ import annotations
@@ -46,6 +68,15 @@ TURN_KEYS = frozenset({"role", "content", "name", "weight", "tool_calls", "tool_
 QA_PAIRS = (("question", "answer"), ("query", "response"), ("instruction", "response"), ("input", "output"))
 #: Fields a ``--map`` may fill.
 MAP_TARGETS = ("text", "prompt", "completion", "messages", "conversations", "instruction", "input", "output", "system", "chosen", "rejected", "tools")
+#: The words a map may use for the halves of a pair: the question/answer layouts' own keys, as the prompt and the completion.
+PAIR_WORDS = {question: "prompt" for question, _ in QA_PAIRS} | {answer: "completion" for _, answer in QA_PAIRS}
+#: Put between a prompt and a completion read from two columns when nothing separates them: the line break
+#: finetui's own chat template puts between turns.
+PAIR_SEPARATOR = "\n"
+#: Columns that number the rows rather than hold text: never offered as a field in a suggested map.
+ROW_NUMBERS = frozenset({"id", "idx", "index", "row", "no", "nr", "#"})
+#: What a layout reads, for the error on a header or record that has none of it.
+KNOWN = "it reads text, prompt and completion, question and answer, instruction and output, chosen and rejected, messages or conversations"
 #: Every key some layout reads: a table column by one of these names must not repeat, or one of the two cells would be lost.
 READ_KEYS = frozenset(MAP_TARGETS) | {key for pair in QA_PAIRS for key in pair} | {"history"}
 #: The two halves of a preference pair: a record with one of them is preference data missing the other.
@@ -53,8 +84,13 @@ PAIR = ("chosen", "rejected")
 
 
 def parse_mapping(path: Path, mapping: str | None) -> dict[str, str]:
-    """``"prompt=question,completion=answer"`` as ``{"prompt": "question", ...}``, checked."""
-    out: dict[str, str] = {}
+    """``"prompt=question,completion=answer"`` as ``{"prompt": "question", ...}``, checked, each field by its own name.
+
+    ``question=Frage`` fills ``prompt`` (``PAIR_WORDS``), unless the map names
+    both instruction and output: then it describes Alpaca records, and
+    instruction, input and output keep their Alpaca meaning.
+    """
+    entries: list[tuple[str, str, str]] = []
     for part in (mapping or "").split(","):
         if not part.strip():
             continue
@@ -62,12 +98,37 @@ def parse_mapping(path: Path, mapping: str | None) -> dict[str, str]:
         target, source = target.strip(), source.strip()
         if not sep or not target or not source:
             raise DataError(path, f"bad map entry {part.strip()!r}: write FIELD=COLUMN, e.g. prompt=question", code="bad_mapping")
-        if target not in MAP_TARGETS:
-            raise DataError(path, f"bad map entry {part.strip()!r}: {target!r} is not one of {', '.join(MAP_TARGETS)}", code="bad_mapping")
-        if target in out:  # the last would win in silence, and the other column would be read as nothing
-            raise DataError(path, f"the map fills {target!r} twice ({target}={out[target]}, {target}={source})", code="bad_mapping")
-        out[target] = source
+        if target not in MAP_TARGETS and target not in PAIR_WORDS:
+            words = ", ".join(w for w in PAIR_WORDS if w not in MAP_TARGETS)
+            fields = f"{', '.join(MAP_TARGETS)} ({words} for prompt and completion)"
+            raise DataError(path, f"bad map entry {part.strip()!r}: {target!r} is not one of {fields}", code="bad_mapping")
+        entries.append((target, source, f"{target}={source}"))
+    alpaca = {"instruction", "output"} <= {target for target, _, _ in entries}
+    out: dict[str, str] = {}
+    written: dict[str, str] = {}
+    for target, source, entry in entries:
+        field = target if alpaca and target in MAP_TARGETS else PAIR_WORDS.get(target, target)
+        if field in out:  # the last would win in silence, and the other column would be read as nothing
+            raise DataError(path, f"the map fills {field!r} twice ({written[field]}, {entry})", code="bad_mapping")
+        out[field], written[field] = source, entry
     return out
+
+
+def usable_columns(names: list[str]) -> list[str]:
+    """The columns a suggested map may name: not row numbers, not unnamed (pandas' index), nothing the map can't hold (a comma, an equals sign)."""
+    return [n for n in names if n.strip() and n.lower() not in ROW_NUMBERS and not n.lower().startswith("unnamed:") and not set(n) & set(",=")]
+
+
+def suggest_map(names: list[str]) -> str | None:
+    """The map a header or record with none of the known columns most likely means, or None.
+
+    Its one text column as ``text``; else its first two as prompt and
+    completion, the layout most tables of two or more text columns are in.
+    """
+    usable = usable_columns(names)
+    if not usable:
+        return None
+    return f"text={usable[0]}" if len(usable) == 1 else f"prompt={usable[0]},completion={usable[1]}"
 
 
 def _json_type(value: object) -> str:
@@ -140,16 +201,7 @@ class Normaliser:
                 )
             if shape is None:
                 self._check_pair(obj, line, "record")
-                found = ", ".join(sorted(obj)) or "none"
-                raise DataError(
-                    self.path,
-                    "is missing (a record needs 'text', 'prompt' and 'completion', 'messages', 'conversations', "
-                    f"'instruction' and 'output', 'question' and 'answer', or 'chosen' and 'rejected'; found: {found}; "
-                    "or name yours in the map, e.g. prompt=COLUMN,completion=COLUMN)",
-                    line=line,
-                    field="text",
-                    code="missing_field",
-                )
+                raise self._unknown(sorted(obj), [k for k, v in obj.items() if isinstance(v, str)], line, "field", "the record")
             self.state.flavour = shape
         try:
             return getattr(self, f"_{self.state.flavour}")(obj, line)
@@ -184,8 +236,13 @@ class Normaliser:
                 raise DataError(self.path, f"column {name!r} appears twice in {where} (columns {seen[name]} and {column})", line=line, code="duplicate_column")
             seen.setdefault(name, column)
 
-    def check_header(self, names: list[str], line: int) -> None:
-        """Fix the layout from a table's header row, so a missing column is named at the header's line."""
+    def check_header(self, names: list[str], line: int, shown: list[str] | None = None) -> None:
+        """Fix the layout from a table's header row, so a missing column is named at the header's line.
+
+        ``names`` are matched (lower case); ``shown`` are the names as the
+        header writes them, for the error and the map it suggests.
+        """
+        shown = shown or names
         self.check_unique(names, line, "the header")
         if self.state.flavour:
             return
@@ -194,20 +251,29 @@ class Normaliser:
         shape = detect_shape(columns)
         if shape is None:
             self._check_pair(columns, line, "header")
-            found = ", ".join(names) or "none"
-            raise DataError(
-                self.path,
-                f"is missing from the header row (need a 'text' column, or 'prompt' and 'completion', 'question' and 'answer', "
-                f"'instruction' and 'output', 'chosen' and 'rejected'; found: {found}; or name yours in the map)",
-                line=line,
-                field="text",
-                code="missing_field",
-            )
+            raise self._unknown(shown, [s for s, n in zip(shown, names, strict=True) if n not in self.mapping.values()], line, "column", "the header row")
         for name in REQUIRED.get(shape, ()):
             if name not in names and name not in self.mapping:
                 self._check_pair(columns, line, "header")
-                raise DataError(self.path, "is missing from the header row", line=line, field=name, code="missing_field")
+                taken = set(REQUIRED[shape]) | set(self.mapping.values())
+                spare = usable_columns([s for s, n in zip(shown, names, strict=True) if n not in taken])
+                given = [f"{target}={source}" for target, source in self.mapping.items()]
+                fix = ",".join([*given, f"{name}={spare[0]}"]) if spare else None
+                raise DataError(self.path, "is missing from the header row", line=line, field=name, code="missing_field", suggested_map=fix)
         self.state.flavour = shape
+
+    def _unknown(self, found: list[str], candidates: list[str], line: int, noun: str, where: str) -> DataError:
+        """The error for a record or header with no field a layout reads, and the map its ``candidates`` most likely mean."""
+        suggested = suggest_map(candidates) if not self.mapping else None
+        listed = ", ".join(found) or "none"
+        fallback = "" if suggested is not None else "; name yours in the map, e.g. prompt=COLUMN,completion=COLUMN"
+        return DataError(
+            self.path,
+            f"no {noun} finetui knows in {where} (found: {listed}; {KNOWN}){fallback}",
+            line=line,
+            code="missing_field",
+            suggested_map=suggested,
+        )
 
     def _mapped(self, obj: dict[str, Any], line: int) -> dict[str, Any]:
         out = {k: v for k, v in obj.items() if k not in self.mapping.values()}
@@ -362,13 +428,21 @@ class Normaliser:
     def _text(self, obj: dict[str, Any], line: int) -> Raw:
         return Raw(line, "text", text=self._string(obj, "text", line))
 
+    def _pair(self, line: int, prompt: str, completion: str, *, columns: bool) -> Raw:
+        """A prompt/completion pair; from two columns named for their roles, with ``PAIR_SEPARATOR`` where nothing separates them."""
+        if columns and prompt and completion and not prompt[-1].isspace() and not completion[0].isspace():
+            prompt += PAIR_SEPARATOR
+            self.state.joined += 1
+        return Raw(line, "prompt_completion", prompt=prompt, completion=completion)
+
     def _prompt_completion(self, obj: dict[str, Any], line: int) -> Raw:
-        return Raw(line, "prompt_completion", prompt=self._string(obj, "prompt", line), completion=self._string(obj, "completion", line))
+        mapped = "prompt" in self.mapping or "completion" in self.mapping
+        return self._pair(line, self._string(obj, "prompt", line), self._string(obj, "completion", line), columns=mapped)
 
     def _qa(self, obj: dict[str, Any], line: int) -> Raw:
         for q, a in QA_PAIRS:
             if q in obj and a in obj:
-                return Raw(line, "prompt_completion", prompt=self._string(obj, q, line), completion=self._string(obj, a, line))
+                return self._pair(line, self._string(obj, q, line), self._string(obj, a, line), columns=True)
         raise self._error(line, "answer", "is missing (question/answer pairs need question/answer, query/response or instruction/response)", "missing_field")
 
     def _messages(self, obj: dict[str, Any], line: int) -> Raw:

@@ -197,6 +197,11 @@ def scan(
     if suggestion is not None:
         warnings.add("separator_suggested", suggestion.describe())
     notes = []
+    if state.joined:
+        notes.append(
+            f"{counted(state.joined, 'pair')} of columns had nothing between the prompt and the completion: each of those prompts "
+            "ends with a newline, so the two don't train as one run of text"
+        )
     if state.flavour == "preference":
         notes.append("preference data (chosen/rejected): supervised fine-tuning trains on the prompt plus the chosen answer; the rejected answers are not used")
     if spec.separator is not None and fmt == "txt" and not state.separator_found:

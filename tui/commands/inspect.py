@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from engine.data import FORMATS, DataError, DataSpec, Example, Message, Report, 
 from engine.data.display import escape_controls
 from engine.data.scanner import DEFAULT_MAX_SEQ_LEN
 from engine.data.split import DEFAULT_EVAL_FRACTION
+from engine.errors import Hint
+from tui.commands.flags import hint_text
 from tui.format import human_bytes
 
 HELP = "check a data file: formats, counts, length distribution and warnings"
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             progress.clear()
         if args.json:
             print(json.dumps({"file": str(args.file), "errors": [exc.to_json()]}))
-        print(f"finetui: error: {exc}", file=sys.stderr)
+        print(f"finetui: error: {data_error(exc)}", file=sys.stderr)
         return 2
     print_examples("the only example" if len(pending) == 1 else f"all {len(pending)} examples")  # fewer than --show
     if progress:
@@ -102,6 +105,14 @@ def run(args: argparse.Namespace) -> int:
     if args.show_tokens:
         return show_tokens(report.preview, args)
     return 0
+
+
+def data_error(exc: DataError) -> str:
+    """A data error in the CLI's terms: the map that fixes it as the ``--map`` flag to copy, quoted for the shell."""
+    hint = exc.hint
+    if hint is None:
+        return str(exc)
+    return f"{exc.located()}; {hint_text(Hint(hint.setting, shlex.quote(str(hint.value)), hint.when))}"
 
 
 def _first(count: int) -> str:
