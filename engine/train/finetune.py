@@ -12,21 +12,21 @@ import resource
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine import gpu
-from engine.data import DataSpec, split_examples
+from engine.data import DataSpec
 from engine.files import write_json_atomic
 from engine.runs import Run
 from engine.runs.events import EvalEvent, EvalFigures, PhaseEvent, Scorecard, StepEvent, TrainFigures
-from engine.train import oom, ranks, templates
-from engine.train.packing import PackedCollator, one_per_row, pack
+from engine.train import dataset, oom, ranks, templates
+from engine.train.packing import PackedCollator
 from engine.train.samples import make_samples
 from engine.train.scorecard import eval_curve, evaluate
-from engine.train.tokenize import Encoded, encode_windows
+from engine.train.tokenize import Encoded
 from engine.words import counted
 
 #: The steps of a run, in order; each is announced with a ``phase`` event.
@@ -68,15 +68,17 @@ class Session:
     run: Run
     model: Any
     tokenizer: Any
-    rows: list[Any]
-    encoded_eval: list[Encoded]
+    rows: Sequence[Any]
+    """The packed training rows (``engine.train.packing.PackedRows``), put together as the Trainer asks for them."""
+    encoded_eval: Sequence[Encoded]
+    """The eval split's sequences, mapped from the run folder (``engine.train.sequences``)."""
     pad_id: int
     baseline: EvalFigures
     checkpointing: bool
     train_examples: int
     started: float
     eval_examples: list[Any] = field(default_factory=list)
-    """The held-out examples themselves, for the samples generated after training."""
+    """The first ``train.samples`` held-out examples themselves, for the samples generated after training."""
     template: templates.RunTemplate | None = None
     """The chat template the run trains with (``engine.train.templates``), saved with the adapter."""
 
@@ -103,10 +105,10 @@ def prepare(run: Run, resume: bool = False) -> Session:
     started = time.time()
     cfg = run.config()
     spec = DataSpec(cfg.data.path, format=cfg.data.format, separator=cfg.data.separator, mapping=cfg.data.mapping)
-    train_examples, eval_examples = split_examples(spec, cfg.data.eval_fraction, cfg.train.seed)
-    run.log(f"data: {len(train_examples)} train and {len(eval_examples)} eval examples from {cfg.data.path}")
+    split = dataset.read_split(spec, cfg.data.eval_fraction, cfg.train.seed)
+    run.log(f"data: {split.train_examples} train and {split.eval_examples} eval examples from {cfg.data.path}")
 
-    if not eval_examples:
+    if not split.eval_examples:
         from engine.runs.lifecycle import NoEvalSplit
 
         raise NoEvalSplit(f"{cfg.data.path}: no example is left for the eval split, so the run could not be scored")
@@ -125,14 +127,13 @@ def prepare(run: Run, resume: bool = False) -> Session:
     _one_kernel_for_training(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     seq_len = min(cfg.train.seq_len, getattr(model.config, "max_position_embeddings", cfg.train.seq_len))
-    template = templates.resolve(cfg.data.chat_template, {e.kind for e in train_examples + eval_examples}, tokenizer)
+    template = templates.resolve(cfg.data.chat_template, set(split.kinds), tokenizer)
     if ranks.is_main():
         templates.record(run.config_path, template)
     run.log(f"chat template: {template.describe()}")
-    encoded_train = [w for e in templates.apply(template, tokenizer, train_examples) for w in encode_windows(e, tokenizer, seq_len)]
-    encoded_eval = [w for e in templates.apply(template, tokenizer, eval_examples) for w in encode_windows(e, tokenizer, seq_len)]
-    rows = pack(encoded_train, seq_len) if cfg.train.packing else one_per_row(encoded_train, seq_len)
-    run.log(f"{counted(sum(map(len, encoded_train)), 'train token')} in {counted(len(rows), 'sequence')} of up to {seq_len} tokens")
+    tokens = dataset.tokenize_split(spec, split, template, tokenizer, seq_len, folder=run.dir, keep_held=cfg.train.samples)
+    rows = dataset.train_rows(tokens.train, seq_len, cfg.train.packing)
+    run.log(f"{counted(tokens.train.tokens, 'train token')} in {counted(len(rows), 'sequence')} of up to {seq_len} tokens")
 
     checkpointing = choices.checkpointing
     if cfg.model.quant != "none":
@@ -157,9 +158,9 @@ def prepare(run: Run, resume: bool = False) -> Session:
         _phase(run, "baseline")
         run.log("scoring the baseline (adapter off) on the eval split")
         with model.disable_adapter():
-            baseline = evaluate(model, encoded_eval, pad_id)
+            baseline = evaluate(model, tokens.held, pad_id)
         run.append(EvalEvent(which="baseline", figures=baseline))
-    return Session(run, model, tokenizer, rows, encoded_eval, pad_id, baseline, checkpointing, len(train_examples), started, eval_examples, template)
+    return Session(run, model, tokenizer, rows, tokens.held, pad_id, baseline, checkpointing, split.train_examples, started, tokens.first_held, template)
 
 
 def fit(session: Session, stop: threading.Event, resume: bool = False) -> str:

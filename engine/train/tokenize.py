@@ -8,36 +8,40 @@ which the loss ignores.
 
 from __future__ import annotations
 
+import bisect
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.data import Example
-from engine.train.templates import render, template_or_default, turn_json
+from engine.train.templates import TemplateError, render, template_or_default, turn_json
+
+if TYPE_CHECKING:
+    import numpy as np
 
 IGNORE = -100
 
 
 @dataclass(frozen=True)
 class Encoded:
-    """One example as ids and labels of equal length."""
+    """One example as ids and labels of equal length: lists from ``encode``, int32 arrays from ``engine.train.sequences``."""
 
-    input_ids: list[int]
-    labels: list[int]
+    input_ids: list[int] | np.ndarray
+    labels: list[int] | np.ndarray
 
     def __len__(self) -> int:
         return len(self.input_ids)
 
     @property
     def trained_tokens(self) -> int:
-        return sum(1 for label in self.labels if label != IGNORE)
+        if isinstance(self.labels, list):
+            return sum(1 for label in self.labels if label != IGNORE)
+        return int((self.labels != IGNORE).sum())
 
 
 def _ids(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-
-class TemplateError(ValueError):
-    """The model's chat template can't render an example (its tools, its tool calls) as written."""
 
 
 def chat_template(tokenizer: Any) -> str:
@@ -101,16 +105,104 @@ def encode_windows(example: Example, tokenizer: Any, max_len: int) -> list[Encod
     Prompt/completion pairs and chats are cut at ``max_len`` instead; a
     window of a completion without its prompt would teach the wrong thing.
     """
-    whole = encode(example, tokenizer, max_len=10**9)
-    if example.kind != "text" or len(whole) <= max_len:
-        return [Encoded(whole.input_ids[:max_len], whole.labels[:max_len])]
-    windows = []
-    for start in range(0, len(whole), max_len):
-        ids = whole.input_ids[start : start + max_len]
-        if len(ids) < 2:
-            break
-        windows.append(Encoded(ids, [IGNORE] + ids[1:]))
-    return windows
+    return list(iter_windows(example, tokenizer, max_len))
+
+
+def iter_windows(example: Example, tokenizer: Any, max_len: int) -> Iterator[Encoded]:
+    """``encode_windows`` one window at a time: a long text is never held as one list of ids.
+
+    Its ids come in pieces (``text_ids``), and each window is handed on as
+    soon as it is full.
+    """
+    if example.kind != "text":
+        yield encode(example, tokenizer, max_len)
+        return
+    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    pending: list[int] = list(bos)
+    windowed = False  # a first window was full and more followed: the text is split into windows
+    for piece in itertools.chain(text_ids(tokenizer, example.text), [eos]):
+        pending += piece
+        while len(pending) > max_len:
+            window, pending = pending[:max_len], pending[max_len:]
+            if len(window) < 2:
+                return
+            windowed = True
+            yield Encoded(window, [IGNORE] + window[1:])
+    if windowed and len(pending) < 2:
+        return  # a last window of one token has nothing to predict
+    yield Encoded(pending, [IGNORE] + pending[1:])
+
+
+#: Plain text longer than this many characters is tokenized a window of this size at a time (``text_ids``).
+CHUNK_CHARS = 1 << 16
+#: Characters at the end of each window where the next one must agree with it, so that the pieces join exactly.
+OVERLAP_CHARS = 4096
+#: Characters before the cut that the next window reads as context: a tokenizer that marks the start of a text
+#: (SentencePiece's leading space) marks it there, not at the cut.
+CONTEXT_CHARS = 512
+#: Cut points tried in the overlap before cutting where no agreement was found.
+CUT_TRIES = 4
+
+
+def _tokens(tokenizer: Any, text: str, at: int) -> tuple[list[int], list[int], list[int]]:
+    """Ids of ``text`` (found at ``at`` in the whole) with each token's start and end there."""
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    offsets = enc["offset_mapping"]
+    return list(enc["input_ids"]), [at + a for a, _ in offsets], [at + b for _, b in offsets]
+
+
+def text_ids(tokenizer: Any, text: str) -> Iterator[list[int]]:
+    """The ids of ``text`` in pieces whose concatenation is the ids of the whole text.
+
+    A text of megabytes (a file with no separator, a huge JSON field) tokenized
+    at once is a list of millions of ints, and the fast tokenizer's own
+    encoding beside it; in windows of ``CHUNK_CHARS`` it never is. A window
+    is cut at a token boundary in its overlap with the next, which reads from
+    a little before the cut: the pieces join where both windows tokenize the
+    overlap the same, so the ids are those of the whole text. A text where
+    no cut agrees within ``CUT_TRIES`` (thousands of characters with no
+    break at all) is cut at a token boundary anyway: no character is lost,
+    only the tokens at that one cut may differ from a single pass.
+    """
+    span = CHUNK_CHARS + OVERLAP_CHARS
+    if len(text) <= span or not getattr(tokenizer, "is_fast", False):
+        yield _ids(tokenizer, text)
+        return
+    left = 0  # where the window starts in text; its tokens before index `first` are context
+    ids, starts, ends = _tokens(tokenizer, text[:span], 0)
+    first = 0
+    while left + span < len(text):
+        right = left + span
+        safe = right - OVERLAP_CHARS // 2  # tokens ending past here may change once the text goes on
+        joined = None
+        for attempt in range(CUT_TRIES):
+            cut = bisect.bisect_left(starts, right - OVERLAP_CHARS + attempt * OVERLAP_CHARS // (2 * CUT_TRIES), lo=first)
+            if cut >= len(ids) or ends[cut] > safe:
+                continue
+            context = max(left, starts[cut] - CONTEXT_CHARS)
+            following = _tokens(tokenizer, text[context : context + span], context)
+            at = bisect.bisect_left(following[1], starts[cut])
+            n = bisect.bisect_right(ends, safe, lo=cut) - cut
+            if following[0][at : at + n] == ids[cut : cut + n] and following[1][at : at + n] == starts[cut : cut + n]:
+                joined = cut, following, at, context
+                break
+        if joined is None:
+            joined = _forced_cut(tokenizer, text, starts, ends, first, right - OVERLAP_CHARS)
+        cut, (ids_next, starts_next, ends_next), at, left = joined
+        yield ids[first:cut]
+        ids, starts, ends, first = ids_next, starts_next, ends_next, at
+    yield ids[first:]
+
+
+def _forced_cut(tokenizer: Any, text: str, starts: list[int], ends: list[int], first: int, before: int) -> tuple[int, Any, int, int]:
+    """Where no cut agrees: the last token boundary before ``before`` with no gap between the tokens, and the window read from there."""
+    cut = bisect.bisect_right(starts, before, lo=first + 1) - 1
+    while cut > first + 1 and ends[cut - 1] != starts[cut]:
+        cut -= 1
+    cut = max(cut, first + 1)
+    at = ends[cut - 1]
+    return cut, _tokens(tokenizer, text[at : at + CHUNK_CHARS + OVERLAP_CHARS], at), 0, at
 
 
 def _encode_chat(example: Example, tokenizer: Any) -> tuple[list[int], list[int]]:
