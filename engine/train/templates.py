@@ -63,6 +63,11 @@ DEFAULT_TEMPLATE = (
 Source = Literal["model", "default", "none"]
 
 
+class TemplateError(ValueError):
+    """The chat template can't render an example: it raises (its own ``raise_exception``, the sandbox's ``SecurityError``,
+    a range over the sandbox's limit) or drops what the example holds (see ``engine.train.tokenize``)."""
+
+
 @dataclass(frozen=True)
 class RunTemplate:
     """The template a run trains (or trained) with, and what it is used for."""
@@ -166,10 +171,19 @@ def for_run(adapter_dir: Path, chat_template: str, tokenizer: Any) -> RunTemplat
 
 def render(tokenizer: Any, template: str, turns: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
            *, tokenize: bool, generation_prompt: bool = False) -> Any:
-    """The conversation rendered with ``template``: its text, or its token ids (no special tokens added)."""
-    out = tokenizer.apply_chat_template(
-        turns, tools=tools or None, chat_template=template, tokenize=tokenize, add_generation_prompt=generation_prompt
-    )
+    """The conversation rendered with ``template``: its text, or its token ids (no special tokens added).
+
+    ``TemplateError`` when the template fails: it is the model's code, not
+    finetui's, and whatever it raises is said in one line.
+    """
+    try:
+        out = tokenizer.apply_chat_template(
+            turns, tools=tools or None, chat_template=template, tokenize=tokenize, add_generation_prompt=generation_prompt
+        )
+    except Exception as exc:  # a template can raise anything: TemplateError, SecurityError, OverflowError, TypeError
+        text = " ".join(str(exc).split()) or "no message"
+        whose = f" of {tokenizer.name_or_path}" if getattr(tokenizer, "name_or_path", "") else ""
+        raise TemplateError(f"the chat template{whose} fails: {type(exc).__name__}: {text[:300]}") from None
     if tokenize and hasattr(out, "keys"):
         out = out["input_ids"]
     return list(out) if tokenize else out
