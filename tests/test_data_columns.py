@@ -66,6 +66,7 @@ def test_unknown_columns_lead_with_what_was_found_and_the_map_that_names_them(tm
         ("id,asked,replied", "prompt=asked,completion=replied"),  # an id column is not what anyone trains on
         (",Frage,Antwort,Thema", "prompt=Frage,completion=Antwort"),  # pandas' unnamed index column, then the first two
         ("Satz", "text=Satz"),  # one column: its text
+        ("{,Satz", "text=Satz"),  # no letter: not a name
     ],
 )
 def test_the_suggested_map_skips_ids_and_unnamed_columns(tmp_path: Path, header: str, suggested: str) -> None:
@@ -181,6 +182,18 @@ def test_a_missing_file_names_the_one_next_to_it(tmp_path: Path) -> None:
 def test_a_forced_format_the_file_is_not_in_says_what_it_looks_like(tmp_path: Path, name: str, content: str, forced: str, words: str) -> None:
     err = error_of(DataSpec(write(tmp_path / name, content), format=forced))
     assert err.code == "wrong_format" and words in str(err) and "\n" not in str(err)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "forced", "words"),
+    [
+        ("d.txt", "[Verse 1]\nla la\n", "csv", "no column finetui knows"),  # a bracket is not JSON
+        ("d.jsonl", '{"text": "cut short\n{"text": "b"}\n', "jsonl", "malformed JSON"),  # JSON Lines with a broken first line is not JSON
+    ],
+)
+def test_a_forced_format_is_not_refused_on_a_guess(tmp_path: Path, name: str, content: str, forced: str, words: str) -> None:
+    err = error_of(DataSpec(write(tmp_path / name, content), format=forced))
+    assert err.code != "wrong_format" and words in str(err)
 
 
 def test_forced_formats_that_read_the_file_still_do(tmp_path: Path) -> None:

@@ -32,6 +32,8 @@ EXTENSIONS = {
 TARGET_CHARS = 2000
 #: The start of a JSON array of records, or of a record: ``[{"``, ``{"`` or ``[]``.
 _JSON_START = re.compile(r'\s*(\[\s*\{\s*"|\{\s*"|\[\s*\]\s*$)')
+#: The start of a JSON array of records, or of an empty one: what says JSON for sure (a record spread over lines may be JSON Lines cut short).
+_JSON_ARRAY = re.compile(r'\s*\[\s*(\{\s*"|\]\s*$)')
 #: A CSV file's delimiters, in the order tried on its header row.
 CSV_DELIMITERS = (",", ";", "|")
 #: Column names that make a first line a table header.
@@ -159,7 +161,7 @@ def _looks(spec: DataSpec) -> str | None:
     first = _first_line(head)
     if _looks_like_jsonl(first):
         return "jsonl"
-    if head.lstrip().startswith("["):
+    if _JSON_ARRAY.match(head):
         return "json"
     mapped = _mapped_columns(spec)
     if _looks_like_table(first, "\t", mapped):

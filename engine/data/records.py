@@ -73,6 +73,8 @@ PAIR_WORDS = {question: "prompt" for question, _ in QA_PAIRS} | {answer: "comple
 #: Put between a prompt and a completion read from two columns when nothing separates them: the line break
 #: finetui's own chat template puts between turns.
 PAIR_SEPARATOR = "\n"
+#: Longest column name a suggested map offers: a longer "name" is a line of text read as a header.
+MAX_NAME = 64
 #: Columns that number the rows rather than hold text: never offered as a field in a suggested map.
 ROW_NUMBERS = frozenset({"id", "idx", "index", "row", "no", "nr", "#"})
 #: What a layout reads, for the error on a header or record that has none of it.
@@ -115,8 +117,21 @@ def parse_mapping(path: Path, mapping: str | None) -> dict[str, str]:
 
 
 def usable_columns(names: list[str]) -> list[str]:
-    """The columns a suggested map may name: not row numbers, not unnamed (pandas' index), nothing the map can't hold (a comma, an equals sign)."""
-    return [n for n in names if n.strip() and n.lower() not in ROW_NUMBERS and not n.lower().startswith("unnamed:") and not set(n) & set(",=")]
+    """The columns a suggested map may name.
+
+    Not row numbers, not unnamed (pandas' index), nothing the map can't hold
+    (a comma, an equals sign), and nothing that reads as text rather than a
+    name: no letter or digit (a JSON brace), or longer than ``MAX_NAME``.
+    """
+    return [
+        n
+        for n in names
+        if n.lower() not in ROW_NUMBERS
+        and not n.lower().startswith("unnamed:")
+        and not set(n) & set(",=")
+        and any(c.isalnum() for c in n)
+        and len(n) <= MAX_NAME
+    ]
 
 
 def suggest_map(names: list[str]) -> str | None:
