@@ -81,6 +81,13 @@ def test_a_tsv_and_a_record_with_one_string_field(tmp_path: Path) -> None:
     assert error_of(DataSpec(path)).suggested_map == "text=Satz"
 
 
+def test_half_a_pair_in_the_header_gets_the_map_for_the_other_half(tmp_path: Path) -> None:
+    err = error_of(DataSpec(write(tmp_path / "d.csv", "id,prompt,Antwort\n1,Was?,Das.\n")))
+    assert str(err).endswith("d.csv:1: field 'completion' is missing from the header row; name the columns with the map, e.g. completion=Antwort")
+    err = error_of(DataSpec(german_csv(tmp_path / "qa.csv"), mapping="prompt=Frage"))
+    assert err.field == "completion" and err.suggested_map == "prompt=Frage,completion=Antwort"  # the user's map, completed
+
+
 def test_records_with_unknown_keys_get_the_map_too(tmp_path: Path) -> None:
     path = write(tmp_path / "d.jsonl", "".join(json.dumps({"id": i, "frage": q, "antwort": a}) + "\n" for i, (q, a) in enumerate(GERMAN)))
     err = error_of(DataSpec(path))

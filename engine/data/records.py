@@ -272,7 +272,8 @@ class Normaliser:
                 self._check_pair(columns, line, "header")
                 taken = set(REQUIRED[shape]) | set(self.mapping.values())
                 spare = usable_columns([s for s, n in zip(shown, names, strict=True) if n not in taken])
-                given = [f"{target}={source}" for target, source in self.mapping.items()]
+                as_written = dict(zip(names, shown, strict=True))  # a table's map is matched in lower case
+                given = [f"{target}={as_written.get(source, source)}" for target, source in self.mapping.items()]
                 fix = ",".join([*given, f"{name}={spare[0]}"]) if spare else None
                 raise DataError(self.path, "is missing from the header row", line=line, field=name, code="missing_field", suggested_map=fix)
         self.state.flavour = shape
