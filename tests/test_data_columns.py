@@ -125,6 +125,11 @@ def test_an_alias_and_its_field_together_fill_it_twice(tmp_path: Path) -> None:
     assert "the map fills 'prompt' twice (question=Frage, prompt=Thema)" in caught.value.message
 
 
+def test_a_map_on_plain_text_is_shown_in_the_users_words(tmp_path: Path) -> None:
+    err = error_of(DataSpec(write(tmp_path / "d.txt", "hello there\n"), mapping="question=a,answer=b"))
+    assert "the map (question=a,answer=b) names columns" in err.message
+
+
 def test_a_word_the_map_does_not_take_lists_the_ones_it_does(tmp_path: Path) -> None:
     with pytest.raises(DataError) as caught:
         DataSpec(tmp_path / "d.csv", mapping="frage=Frage")

@@ -134,7 +134,7 @@ def detect_format(spec: DataSpec) -> str:
     """
     fmt = _detect(spec)
     if fmt == "txt" and spec.mapping is not None:
-        shown = ",".join(f"{target}={source}" for target, source in parse_mapping(spec.path, spec.mapping).items())
+        shown = ",".join(part.strip() for part in spec.mapping.split(",") if part.strip())  # as the user wrote it: question=a, not prompt=a
         raise DataError(
             spec.path, f"the map ({shown}) names columns of JSON, CSV or Parquet records, and this file is read as plain text", code="bad_mapping"
         )
