@@ -221,6 +221,22 @@ class LoraConfig:
 REPORT_TO = (
     "none", "all", "tensorboard", "wandb", "mlflow", "comet_ml", "clearml", "neptune", "trackio", "dvclive", "swanlab", "codecarbon", "azure_ml", "dagshub",
 )
+#: What each tracker needs installed, as transformers' integrations look for it: per requirement, the modules
+#: of which any one will do, and what to pip install. ``all`` reports to whichever are installed: it needs none.
+TRACKER_PACKAGES: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
+    "tensorboard": ((("tensorboard", "tensorboardX"), "tensorboard"),),
+    "wandb": ((("wandb",), "wandb"),),
+    "mlflow": ((("mlflow",), "mlflow"),),
+    "comet_ml": ((("comet_ml",), "comet-ml"),),
+    "clearml": ((("clearml",), "clearml"),),
+    "neptune": ((("neptune", "neptune-client"), "neptune"),),
+    "trackio": ((("trackio",), "trackio"),),
+    "dvclive": ((("dvclive",), "dvclive"),),
+    "swanlab": ((("swanlab",), "swanlab"),),
+    "codecarbon": ((("codecarbon",), "codecarbon"),),
+    "azure_ml": ((("azureml.core.run",), "azureml-core"),),
+    "dagshub": ((("dagshub",), "dagshub"), (("mlflow",), "mlflow")),
+}
 #: Bounds past which a number can only be a typo, and would overflow the Trainer's step counts.
 MAX_EPOCHS = 10_000
 MAX_STEPS = 100_000_000
@@ -322,7 +338,10 @@ class TrainConfig:
         default_help="about 10 evaluations per run",
     )
     load_best: bool = _setting(
-        False, help="keep the checkpoint with the best eval loss, not the last one (saves at each evaluation)", label="Load best", flag="--load-best"
+        True,
+        help="keep the checkpoint with the best eval loss, not the last one (saves at each evaluation); off without evaluations during training",
+        label="Load best",
+        flag="--load-best",
     )
     early_stop: int | None = _setting(
         None, help="stop after N evaluations without a better eval loss", label="Early stop", flag="--early-stop", metavar="N", low=1, high=MAX_STEPS
@@ -340,9 +359,8 @@ class TrainConfig:
             raise _refuse("train.devices", "a whole number from 1 to 4,096, or all", self.devices)
         if self.nodes > 1 and not self.main_address:
             raise ConfigError("train.main_address", "several nodes need the main machine's address (train.main_address)", "missing")
-        if self.eval_steps == 0 and (self.load_best or self.early_stop):
-            which = "train.load_best" if self.load_best else "train.early_stop"
-            raise ConfigError(which, f"{which} needs evaluations during training, but train.eval_steps is 0", "conflict")
+        if self.eval_steps == 0 and self.early_stop:
+            raise ConfigError("train.early_stop", "train.early_stop needs evaluations during training, but train.eval_steps is 0", "conflict")
 
 
 #: The sections of ``RunConfig``, in order: each a key of ``config.json``.

@@ -29,7 +29,9 @@ torch is imported inside the functions that need it.
 
 from __future__ import annotations
 
+import glob
 import importlib.util
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,6 +180,31 @@ def choose(device: Device, cfg: Any) -> Choices:
         optim=optimizer(device, cfg.train.optim),
         liger=liger(device, cfg.train.liger),
     )
+
+
+def cuda_device_count() -> int:
+    """The CUDA devices a run here would see, without importing torch: ``CUDA_VISIBLE_DEVICES`` when set, else the NVIDIA device files.
+
+    Front ends use it to check ``train.devices`` before a run exists; torch
+    itself (``probe``) is asked only inside the run's process.
+    """
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        count = 0
+        for entry in (d.strip() for d in visible.split(",") if d.strip()):
+            if entry.startswith("-"):  # CUDA stops at the first invalid index: "-1" hides every device
+                break
+            count += 1
+        return count
+    return len(glob.glob("/dev/nvidia[0-9]*"))
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (its affinity, as ``taskset`` or a container limit sets it), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no sched_getaffinity outside Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _installed(module: str) -> bool:

@@ -36,6 +36,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from engine.config import LoraConfig, ModelConfig, TrainConfig
@@ -155,34 +156,36 @@ def model_shape(spec: str, trust_remote_code: bool = False, on_fetch: Callable[[
 def _read_config(spec: str, trust_remote_code: bool, on_fetch: Callable[[str], None] | None) -> Any:
     from engine.models import ModelError, resolve_model
     from engine.models.load import check_remote_code
+    from engine.models.probe import one_line
     from engine.models.resolve import hub_failure, is_hub_id, offline_error
 
     try:
         resolved = resolve_model(spec, download=False)
         check_remote_code(resolved, trust_remote_code)
         source: str = str(resolved.path)
+        from_hub = False
     except ModelError as error:
         if error.code == "offline" and is_hub_id(spec):
             error = offline_error(spec, doing="read the config of")
         if error.code != "not_found" or not is_hub_id(spec):
             raise PlanError(error.message, error.code, error.hint or Hint("model.name")) from None
-        source = spec  # a hub id not on disk: AutoConfig fetches its config.json alone
+        source, from_hub = spec, True  # a hub id not on disk: AutoConfig fetches its config.json alone
     import logging
 
     from transformers import AutoConfig
 
     # huggingface_hub logs each failed request as well; the one line below says it.
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
-    if source == spec and on_fetch is not None:
+    if from_hub and on_fetch is not None:
         on_fetch(f"reading the config of '{spec}' from the Hugging Face Hub…")
     try:
         return AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, KeyError) as exc:
-        failure = hub_failure(spec, exc, doing="read the config of") if source == spec else None
+    except Exception as exc:  # a field of the wrong type fails transformers' validation (not a ValueError), among others
+        failure = hub_failure(spec, exc, doing="read the config of") if from_hub else None
         if failure is not None:
             raise PlanError(failure.message, failure.code, Hint("model.name")) from None
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise PlanError(f"cannot read the config of '{spec}': {first}", "not_found", Hint("model.name")) from None
+        where = f"'{spec}'" if from_hub else str(Path(source) / "config.json")
+        raise PlanError(f"cannot read the config of {where}: {one_line(exc)}", "not_found", Hint("model.name")) from None
 
 
 def shape_from_config(config: Any, name: str) -> ModelShape:
@@ -270,6 +273,10 @@ def planned_gpu(gib: float) -> Gpu:
     return Gpu(f"a {gib:g} GiB card", size, size)
 
 
+#: Far more memory than any one card has (the largest hold a few hundred GiB): a size past it is a typo.
+MAX_GPU_GIB = 65_536
+
+
 def parse_gib(text: str, what: str) -> float:
     """``24``, ``24GiB`` or ``24G`` as GiB; ``PlanError`` naming ``what`` otherwise."""
     raw = text.strip().lower().removesuffix("ib").removesuffix("b").removesuffix("g")
@@ -279,6 +286,8 @@ def parse_gib(text: str, what: str) -> float:
         raise PlanError(f"{what} must be a size in GiB like 24 or 24GiB, not {text!r}", "invalid") from None
     if not math.isfinite(value) or value <= 0:
         raise PlanError(f"{what} must be a positive size in GiB, not {text!r}", "invalid")
+    if value > MAX_GPU_GIB:
+        raise PlanError(f"{what} must be at most {MAX_GPU_GIB:,} GiB (no card comes near it), not {text!r}", "invalid")
     return value
 
 

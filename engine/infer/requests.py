@@ -29,6 +29,8 @@ MAX_STOPS = 16
 MAX_STOP_CHARS = 200
 #: At most this many texts in one likelihood request.
 MAX_TEXTS = 256
+#: A temperature below this decodes greedily, as 0 does (logits over 1e-300 are inf, and sampling from them fails).
+MIN_TEMPERATURE = 1e-4
 
 
 #: A request's id: the client's choice, echoed in every reply to it (None for the server's own replies).
@@ -84,7 +86,7 @@ class GenerateRequest:
     messages: tuple[Turn, ...] = ()
     models: tuple[str, ...] = ("baseline",)
     max_tokens: int = 64
-    #: 0 is greedy decoding (the model's top choice at each step).
+    #: 0 is greedy decoding (the model's top choice at each step), and so is anything below ``MIN_TEMPERATURE``.
     temperature: float = 0.7
     #: Sample among the k most likely tokens only; 0 turns it off.
     top_k: int = 50
@@ -97,7 +99,8 @@ class GenerateRequest:
 
     @property
     def greedy(self) -> bool:
-        return self.temperature == 0
+        """Below ``MIN_TEMPERATURE`` sampling is greedy in all but name, and the logits divided by it would overflow to inf."""
+        return self.temperature < MIN_TEMPERATURE
 
     def to_json(self, rid: RequestId = None) -> dict[str, Any]:
         return {
@@ -214,7 +217,32 @@ def parse_request(raw: dict[str, Any]) -> Request:
         raise RequestError(f"missing field 'type' (one of {', '.join(REQUEST_TYPES)})")
     if kind not in REQUESTS:
         raise RequestError(f"unknown request type {kind!r}: use one of {', '.join(REQUEST_TYPES)}", "unknown_type")
+    _check_unicode(raw, "")
     return REQUESTS[kind].from_json(raw)
+
+
+def _check_unicode(value: Any, where: str) -> None:
+    """``RequestError`` for a string holding a lone surrogate: no tokenizer takes one.
+
+    JSON can carry ``\\udced`` alone, and Python makes one of each byte that
+    is not UTF-8 in a command-line argument (``$'\\xed\\xa0\\x80'``).
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = exc.start
+            raise RequestError(
+                f"'{where}' is not valid text: character {bad + 1} is a lone surrogate (U+{ord(value[bad]):04X}), "
+                "as bytes that are not UTF-8 become; give the text as UTF-8",
+                field=where.split("[")[0].split(".")[0] or None,
+            ) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_unicode(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_unicode(item, f"{where}[{i}]")
 
 
 def _field(raw: dict[str, Any], name: str, kinds: type | tuple[type, ...], default: Any = ..., what: str = "") -> Any:

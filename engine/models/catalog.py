@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.models.errors import ModelError
 from engine.models.resolve import DEFAULT_MODEL, Source, bundled_models, hub_cache_dir
 
 
@@ -73,11 +74,13 @@ def list_bundled() -> list[ModelInfo]:
 
 
 def list_cached(cache_dir: Path | None = None) -> list[ModelInfo]:
-    """Models (not datasets or spaces) in the local Hugging Face cache; ``[]`` when there is no cache."""
+    """Models (not datasets or spaces) in the local Hugging Face cache; ``[]`` when there is no cache, ``ModelError`` when it is a file."""
     from huggingface_hub import scan_cache_dir
     from huggingface_hub.errors import CacheNotFound
 
     cache_dir = cache_dir or hub_cache_dir()
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise ModelError(f"the Hugging Face cache {cache_dir} is a file, not a folder: point HF_HUB_CACHE (or HF_HOME) at a folder", code="not_found")
     try:
         info = scan_cache_dir(cache_dir)
     except CacheNotFound:

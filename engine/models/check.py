@@ -16,7 +16,7 @@ from typing import Any
 
 from engine.models.errors import ModelError
 from engine.models.load import check_remote_code
-from engine.models.resolve import ResolvedModel, hub_offline, is_hub_id, resolve_model
+from engine.models.resolve import ResolvedModel, hub_cache_dir, hub_offline, is_hub_id, resolve_model
 
 #: Pickled weight files finetui refuses to load.
 PICKLED = ("*.bin", "*.pt", "*.pth", "*.ckpt")
@@ -104,6 +104,10 @@ def check_model(spec: str, trust_remote_code: bool = False) -> ResolvedModel | N
         resolved = resolve_model(spec, download=False)
     except ModelError as exc:
         if exc.code == "not_found" and is_hub_id(spec.strip()) and not hub_offline():
+            cache = hub_cache_dir()
+            if cache.exists() and not cache.is_dir():  # the download would have nowhere to go
+                raise ModelError(f"cannot download '{spec.strip()}': the Hugging Face cache {cache} is a file, not a folder (HF_HUB_CACHE)",
+                                 code="not_found") from None
             return None
         raise
     what = f"'{spec.strip()}'"

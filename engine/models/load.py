@@ -109,8 +109,23 @@ def compute_dtype(device: str, name: str | None = None) -> torch.dtype:
     return torch.float32
 
 
+def quiet_kernel_hub() -> None:
+    """Silence the ``kernels`` package's warnings in this process: bitsandbytes' CPU backend asks it for a kernel on import.
+
+    With ``HF_HUB_OFFLINE`` set, every import of bitsandbytes printed
+    "Skipping publisher trust check for 'kernels-community/...'" on stderr
+    (``kernels._internals.hf_hub``'s logger), in every generate and export.
+    Nothing a user can act on; its errors still show. Called in finetui's own
+    processes, before the import, not at module import.
+    """
+    import logging
+
+    logging.getLogger("kernels").setLevel(logging.ERROR)
+
+
 def check_bitsandbytes(quant: Quant, device: str) -> None:
     """Raise a ``ModelError`` that hints at ``model.quant`` none when bitsandbytes cannot serve ``device``."""
+    quiet_kernel_hub()
     try:
         import bitsandbytes as bnb
     except Exception as exc:  # a broken install raises more than ImportError

@@ -7,14 +7,16 @@ and a refused action leaves the run folder as it was.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from dataclasses import replace
 from pathlib import Path
 
-from engine.config import RunConfig
+from engine.config import TRACKER_PACKAGES, ConfigError, RunConfig
 from engine.data import DataSpec, Report, scan
 from engine.errors import FinetuiError, Hint
 from engine.files import write_json_atomic
+from engine.gpu import cpu_cores, cuda_device_count
 from engine.runs.events import StatusEvent
 from engine.runs.process import is_alive, launch, refresh, status_lock
 from engine.runs.status import ACTIVE, BROKEN, RESUMABLE
@@ -53,19 +55,72 @@ def validate_data(config: RunConfig) -> Report:
     return report
 
 
-def validate_model(config: RunConfig) -> None:
-    """``ModelError`` when the model can't be used: the same check for the CLI and the TUI."""
-    from engine.models.check import check_model
+def check_devices(config: RunConfig) -> None:
+    """``ConfigError`` on ``train.devices`` when, without a CUDA GPU, it asks for more processes than this machine has cores.
 
-    check_model(config.model.name, config.model.trust_remote_code)
+    On the CPU each device is a process holding torch and its own copy of
+    the model, so more processes than cores only share the cores and
+    multiply the memory (``--devices 1000`` started a thousand). The config alone can't
+    know this (a run's config is read on other machines too): it is checked
+    when a run starts or resumes here.
+    """
+    devices = config.train.devices
+    if devices == "all" or cuda_device_count():
+        return
+    cores = cpu_cores()
+    if int(devices) > cores:
+        need = f"at most {cores} here (no CUDA GPU: each device is a CPU process with its own copy of the model, one per core)"
+        raise ConfigError("train.devices", f"train.devices must be {need}, not {devices!r}", "out_of_range", need, devices)
+
+
+def check_trackers(config: RunConfig) -> None:
+    """``ConfigError`` on ``train.report_to`` when the tracker's package is not installed: transformers would fail the run at its start."""
+    missing = [pip for modules, pip in TRACKER_PACKAGES.get(config.train.report_to, ()) if not any(_importable(m) for m in modules)]
+    if missing:
+        raise ConfigError(
+            "train.report_to",
+            f"reporting to {config.train.report_to} needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed: "
+            f"pip install {' '.join(missing)}",
+            "not_installed",
+        )
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a dotted name whose parent is missing
+        return False
+
+
+def check_settings(config: RunConfig) -> None:
+    """The checks of a config that depend on this machine (its cores, its packages): cheap enough for every change of the TUI's form."""
+    check_devices(config)
+    check_trackers(config)
+
+
+def validate_model(config: RunConfig) -> None:
+    """``ModelError`` when the model can't be used: the same check for the CLI and the TUI.
+
+    The files are checked first (cheap, no transformers); then, in a child
+    process, the config and tokenizer load as transformers loads them and
+    the chat template renders a sample (``engine.models.probe``).
+    """
+    from engine.models.check import check_model
+    from engine.models.probe import probe_model
+
+    resolved = check_model(config.model.name, config.model.trust_remote_code)
+    if resolved is not None:
+        probe_model(resolved, config.model.trust_remote_code)
 
 
 def start_run(config: RunConfig, store: RunStore | None = None) -> Run:
     """Check the model, create the run folder with the resolved config, and start its detached process.
 
-    Raises ``ModelError`` before anything is written when the model can't
+    Raises ``ConfigError`` (``check_settings``) or ``ModelError`` before
+    anything is written when the run can't start here or the model can't
     load, and ``RunStoreError`` when the runs folder can't be written.
     """
+    check_settings(config)
     validate_model(config)
     store = store or RunStore()
     data = replace(config.data, path=str(Path(config.data.path).expanduser().resolve()))
@@ -162,6 +217,7 @@ def _set_devices(run: Run, devices: str) -> None:
     if config.train.devices == devices:
         return
     changed = replace(config, train=replace(config.train, devices=devices))
+    check_devices(changed)
     write_json_atomic(run.config_path, changed.to_dict())
     run.log(f"resuming on {devices} devices instead of {config.train.devices}")
 

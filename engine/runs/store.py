@@ -244,6 +244,24 @@ class RunStore:
                 raise
             raise RunStoreError(f"cannot create a run under {self.root}: {exc.strerror or exc}") from None
 
+    def check(self) -> None:
+        """``RunStoreError`` when the runs folder can't be there: it, or a folder above it (``FINETUI_HOME``), is a file.
+
+        Said before a run is set up, rather than as whatever reads the folder first.
+        """
+        for path in (self.root, *self.root.parents):
+            if path.exists():
+                if not path.is_dir():
+                    raise self._blocked()
+                return
+
+    def _blocked(self) -> RunStoreError:
+        """The runs folder's path runs into a file: which one, and the variable that moves it."""
+        file = next((p for p in (self.root, *self.root.parents) if p.exists() and not p.is_dir()), self.root)
+        where = "there" if file == self.root else f"in {self.root}"
+        moved = "; set FINETUI_HOME to a folder" if os.environ.get("FINETUI_HOME") else ""
+        return RunStoreError(f"{file} is a file, not a folder: finetui keeps its runs {where}{moved}")
+
     def list(self) -> list[Run]:
         """Every run folder, oldest first, broken ones included (their status says what is wrong)."""
         try:
@@ -251,7 +269,7 @@ class RunStore:
         except FileNotFoundError:
             return []
         except NotADirectoryError:
-            raise RunStoreError(f"{self.root} is a file, not the runs folder") from None
+            raise self._blocked() from None
         keyed = []
         for path in entries:
             run = Run(path)
@@ -304,6 +322,12 @@ class RunStore:
             os.rename(run.dir, aside)
         except OSError as exc:
             raise RunStoreError(f"cannot remove run {run.id}: {exc.strerror or exc}; nothing was deleted") from None
+        if aside.is_symlink():  # a run linked in from elsewhere: the link goes, the folder it points at is the user's
+            try:
+                aside.unlink()
+            except OSError as exc:
+                raise RunStoreError(f"run {run.id} is removed from the list, but the link {aside} could not be deleted ({exc.strerror or exc})") from None
+            return
         failures: list[str] = []
 
         def note(_func: Any, path: str, info: Any) -> None:

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from engine.models import ModelInfo, list_models
+from engine.models import ModelError, ModelInfo, list_models
 from tui.format import human_bytes
 
 HELP = "list the bundled model and the models in the local Hugging Face cache"
@@ -29,6 +29,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         models = list_models()
+    except ModelError as exc:
+        print(f"finetui models: error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"finetui models: error: cannot read the Hugging Face cache: {exc}", file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.infer.protocol import Done, Error, GenerateRequest, LikelihoodRequest, Loading, Reply, Scores, Start, Text, Token, Turn
-from engine.infer.requests import ALL_MODELS, default_models
+from engine.infer.requests import ALL_MODELS, MIN_TEMPERATURE, default_models
 from tui.commands.runview import error
 from tui.format import number, shown
 
@@ -48,7 +48,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--show-prompt", action="store_true", help="print the prompt as each model reads it (template applied) first")
     p.add_argument("--versus", metavar="B", help="A/B: compare with run B (same base model) instead of the baseline")
     p.add_argument("--max-tokens", "-n", type=int, default=G.max_tokens, help="most new tokens (default: %(default)s)")
-    p.add_argument("--temperature", "-t", type=float, default=G.temperature, help="0 is greedy (default: %(default)s)")
+    p.add_argument("--temperature", "-t", type=float, default=G.temperature,
+                   help=f"0 is greedy, and so is anything below {MIN_TEMPERATURE:g} (default: %(default)s)")
     p.add_argument("--top-k", type=int, default=G.top_k, help="sample among the k likeliest tokens; 0 is off (default: %(default)s)")
     p.add_argument("--top-p", type=float, default=G.top_p, help="nucleus sampling; 1 is off (default: %(default)s)")
     p.add_argument("--seed", type=int, help="seed for sampling, the same for both models (default: a random one, printed)")

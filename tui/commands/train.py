@@ -13,9 +13,10 @@ from engine.data.names import data_stem
 from engine.estimate import count_tokens, estimate_run, model_facts, train_share
 from engine.models import ModelError
 from engine.runs import RunStore
-from engine.runs.lifecycle import NoEvalSplit, RunStateError, join_run, start_run, validate_data, validate_model
+from engine.runs.lifecycle import NoEvalSplit, RunStateError, check_settings, join_run, start_run, validate_data, validate_model
 from engine.runs.process import refresh
 from engine.runs.status import ACTIVE
+from engine.runs.store import RunStoreError
 from engine.train import defaults
 from tui.commands.flags import add_setting_flags, given, worded
 from tui.commands.inspect import format_report
@@ -108,10 +109,14 @@ def run(args: argparse.Namespace) -> int:
         return join(args)
     try:
         config = build_config(args)
+        RunStore().check()
+        check_settings(config)
         validate_model(config)
         report = validate_data(config)
     except (ConfigError, ModelError, NoEvalSplit) as exc:
         return error("train", worded(exc))
+    except RunStoreError as exc:
+        return error("train", str(exc))
     except DataError as exc:
         print(f"finetui: error: {exc}", file=sys.stderr)
         return 2

@@ -29,8 +29,9 @@ from engine.errors import FinetuiError, Hint
 from engine.estimate import Estimate, ModelFacts, TokenStats, count_tokens, effective_seq_len, estimate_run, model_facts, train_share
 from engine.models import ModelError, list_models
 from engine.models.check import check_model
+from engine.models.probe import probe_model
 from engine.plan import GPU_MEMORY_ENV
-from engine.runs.lifecycle import start_run
+from engine.runs.lifecycle import check_settings, start_run
 from engine.train import defaults
 from tui.format import estimate_lines, human_bytes
 from tui.messages import TokensCounted, TokensProgress
@@ -295,11 +296,12 @@ class TrainScreen(FinetuiScreen):
         if worker.is_cancelled:
             return
         self.post_message(TokensCounted(facts, tokens))
-        try:  # the launch's own model check, untrusted, so that the fix is offered before Ctrl+S
-            check_model(facts.spec, trust_remote_code=False)
+        try:  # the launch's own model check, untrusted, so that the fix is offered (or Launch disabled) before Ctrl+S
+            resolved = check_model(facts.spec, trust_remote_code=False)
+            if resolved is not None:
+                probe_model(resolved)  # a child process: this one never imports transformers
         except ModelError as error:
-            if error.hint is not None:
-                self.post_message(ModelRefused(facts.spec, False, error))
+            self.post_message(ModelRefused(facts.spec, False if error.hint is not None else facts.spec, error))
 
     def on_tokens_progress(self, message: TokensProgress) -> None:
         self.query_one("#estimate", Static).update(f"Counting tokens… {message.done:,} of {self.report.examples:,} examples")
@@ -333,7 +335,9 @@ class TrainScreen(FinetuiScreen):
         bad: str | None = None
         try:
             self.config = self._build()
+            check_settings(self.config)  # what this machine can't do: more CPU processes than cores, a tracker not installed
         except ConfigError as error:
+            self.config = None
             bad, self.problem = error.path, worded(error)
         except (ArithmeticError, ValueError) as error:  # a number past what the estimate can hold: shown, never raised
             self.problem = f"a setting is out of range ({error})"
@@ -541,6 +545,9 @@ class TrainScreen(FinetuiScreen):
             path = error.hint.setting if error.hint is not None else "model.name"
             self.post_message(ModelRefused(config.model.name, config.value(path), error))
             return
+        except ConfigError:  # this machine changed since the form was checked (a tracker uninstalled): the form says how
+            self.app.call_from_thread(self.revalidate)
+            return
         except OSError as error:  # a runs folder that can't be written
             self.app.call_from_thread(self.app.push_screen, ErrorScreen("Could not start the run", str(error)))
             self.app.call_from_thread(self.revalidate)
@@ -552,6 +559,10 @@ class TrainScreen(FinetuiScreen):
         hint = message.error.hint
         if hint is not None and (s := setting(hint.setting)) is not None and s in FORM:
             self.refusal = _Refusal(message.model, hint.setting, message.value, hint.value, worded(message.error))
+            self.revalidate()
+            return
+        if hint is None:  # the model itself: refused until another is chosen
+            self.refusal = _Refusal(message.model, "model.name", message.model, None, worded(message.error))
             self.revalidate()
             return
         self.app.push_screen(ErrorScreen("Could not start the run", worded(message.error)))
