@@ -177,9 +177,10 @@ def test_an_existing_folder_is_left_alone_without_force(world, capsys):
     out = world["root"] / "mine"
     out.mkdir()
     (out / "keep.txt").write_text("the user's")
+    (out / ".finetui-export.json").write_text('{"finetui_export": 1}')  # an earlier export: --force replaces nothing else (tests/test_export_safety.py)
     code, err = _cli(world, capsys, "--to", "adapter", "--out", str(out))
     assert code == 2 and err == f"finetui export: error: {out} exists; pass --force to replace it, or --out another folder"
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [".finetui-export.json", "keep.txt"]
     code, _ = _cli(world, capsys, "--to", "adapter", "--out", str(out), "--force", "--no-check")
     assert code == 0 and (out / "adapter_config.json").is_file() and not (out / "keep.txt").exists()
 

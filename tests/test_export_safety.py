@@ -27,6 +27,7 @@ from engine.export.exporter import ExportOptions, export_run, preflight
 from engine.paths import SAMPLE_DATA
 from engine.runs import Run
 from tests.fixed_runs import write_run
+from tests.run_folders import _safetensors
 from tui.cli import main
 
 RUN = "20260101-0900-haiku"
@@ -34,13 +35,19 @@ STAMP = ".finetui-export.json"  # spelled out: the tests also ran against the co
 BASE = SAMPLE_DATA / "models" / "finetui-tiny"  # the fixed runs' base model
 
 
-@pytest.fixture
-def run(finetui_home: Path) -> Run:
-    """A Ready run whose adapter folder is there (preflight only looks for its config): enough for every refusal."""
-    run = write_run(RUN, "ready", steps=60)
+def placeholder_adapter(run: Run) -> Run:
+    """A Ready run's adapter folder as a file listing sees it: what preflight looks at, and what an adapter export
+    without its check copies (so the code from before these refusals went through with it and deleted, as it did by hand)."""
     run.adapter_dir.mkdir()
     (run.adapter_dir / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 4}))
+    _safetensors(run.adapter_dir / "adapter_model.safetensors")
     return run
+
+
+@pytest.fixture
+def run(finetui_home: Path) -> Run:
+    """A Ready run for the refusals, which never load its adapter."""
+    return placeholder_adapter(write_run(RUN, "ready", steps=60))
 
 
 @pytest.fixture(scope="module")
@@ -319,16 +326,14 @@ def test_a_quantized_gguf_without_the_quantizer_is_refused_by_preflight(run: Run
 
 @pytest.mark.slow
 async def test_the_export_dialog_shows_a_refusal_as_its_one_line_error(tui_env: Path) -> None:
-    from textual.widgets import Checkbox, Input, Static
+    from textual.widgets import Checkbox, Input, Select, Static
 
     from tests.fixed_runs import SIZE, events_in, run_page
     from tests.pilot_helpers import until
     from tui.app import FinetuiApp
     from tui.screens.export import ExportScreen
 
-    run = write_run(RUN, "ready", steps=60)
-    run.adapter_dir.mkdir()
-    (run.adapter_dir / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 4}))
+    run = placeholder_adapter(write_run(RUN, "ready", steps=60))
     before = tree(tui_env)
     app = FinetuiApp()
     async with app.run_test(size=SIZE) as pilot:
@@ -336,6 +341,8 @@ async def test_the_export_dialog_shows_a_refusal_as_its_one_line_error(tui_env: 
         await pilot.press("e")
         await until(pilot, lambda: isinstance(app.screen, ExportScreen))
         screen = app.screen
+        screen.query_one("#export-target", Select).value = "adapter"  # quick: the code from before this went through and deleted the runs
+        screen.query_one("#export-check", Checkbox).value = False
         screen.query_one("#export-out", Input).value = str(tui_env)
         screen.query_one("#export-force", Checkbox).value = True
         await pilot.press("ctrl+s")
