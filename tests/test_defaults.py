@@ -13,7 +13,9 @@ from engine.train.defaults import (
     CPU_BUDGET_S,
     MAX_EPOCHS,
     MAX_RANK,
+    MIN_STEPS,
     SETTINGS,
+    TOKEN_PASSES,
     DataSize,
     apply,
     choose,
@@ -38,8 +40,17 @@ def test_small_data_gets_several_epochs_large_data_one() -> None:
     small = choose(TINY, DataSize(4_000, 4), gpu=True)["train.epochs"]
     facts = choose(TINY, DataSize(14_000, 14), gpu=True)["train.epochs"]
     large = choose(TINY, DataSize(2_000_000, 2_000), gpu=True)["train.epochs"]
-    assert small.value == MAX_EPOCHS and 10 <= facts.value <= MAX_EPOCHS and large.value == 1
-    assert "passes" in facts.why and "one pass" in large.why
+    assert 10 <= facts.value <= TOKEN_PASSES and large.value == 1
+    assert small.value * 4 >= MIN_STEPS and "passes" in facts.why and "one pass" in large.why
+
+
+def test_a_file_that_packs_into_a_step_or_two_still_gets_enough_steps_to_learn() -> None:
+    """40 short facts pack into one sequence a step: forty passes were forty steps, too few to bind answers to questions."""
+    tiny = choose(TINY, DataSize(600, 1), gpu=True)["train.epochs"]
+    two = choose(TINY, DataSize(3_000, 2), gpu=True)["train.epochs"]
+    assert tiny.value == MIN_STEPS and two.value * 2 >= MIN_STEPS
+    assert tiny.why == f"1 step a pass: {MIN_STEPS} passes, {MIN_STEPS} steps"
+    assert choose(TINY, DataSize(10, 0), gpu=True)["train.epochs"].value <= MAX_EPOCHS, "never more than MAX_EPOCHS passes"
 
 
 def test_without_a_gpu_the_steps_are_capped_to_minutes_on_two_cores() -> None:
@@ -103,7 +114,7 @@ def test_finetui_train_fills_in_what_its_flags_leave_unset_and_says_why() -> Non
     config = build_config(args)
     resolved, lines = choose_defaults(config, validate_data(config), user_settings(args))
     assert (resolved.train.lr, resolved.lora.r, resolved.lora.alpha) == (0.001, 8, 16)
-    assert resolved.train.epochs == MAX_EPOCHS, "haiku.txt is small: many passes"
+    assert resolved.train.epochs >= TOKEN_PASSES, "haiku.txt is small: many passes"
     shown = "\n".join(lines)
     assert "train.lr         0.001    given" in shown and "lora.r           8        given" in shown
-    assert "small data, 40 passes" in shown and "lora.alpha       16       2 × r" in shown
+    assert f"passes, {MIN_STEPS} steps" in shown and "lora.alpha       16       2 × r" in shown

@@ -118,6 +118,20 @@ def test_plan_defaults_to_about_ten_evaluations_on_a_fixed_sample() -> None:
     assert unscored.every == 0  # nothing to score: no evaluation rather than a NaN
 
 
+def test_the_defaults_keep_the_best_checkpoint_whenever_there_are_evaluations() -> None:
+    """A default run keeps its best eval checkpoint (a haiku run's eval loss was lowest at step 36 of 120, and the
+    last was kept); with no evaluations there is nothing to choose by, and that is no error."""
+    from tui.parser import build_parser
+
+    encoded = [Encoded([1, 2, 3], [-100, 2, 3]) for _ in range(10)]
+    plan = EvalPlan.make(TrainConfig(max_steps=40), rows=10, encoded_eval=encoded)
+    assert plan.load_best and plan.arguments()["load_best_model_at_end"] is True and "the best checkpoint is kept" in plan.describe()
+    never = EvalPlan.make(TrainConfig(max_steps=40, eval_steps=0), rows=10, encoded_eval=encoded)
+    assert not never.load_best and never.arguments()["eval_strategy"] == "no"
+    parser, _ = build_parser()
+    assert parser.parse_args(["train", "d.txt", "--no-load-best"]).load_best is False
+
+
 def test_settings_that_need_evaluations_refuse_eval_steps_0() -> None:
     from engine.config import ConfigError
 

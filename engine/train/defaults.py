@@ -11,8 +11,18 @@ examples and 300,000. The rule, in one place:
   before the adapter learns it (facts.jsonl needs about forty on
   finetui-tiny: at twenty it answered 1 of 4 questions, at forty 4 of 4):
   as many whole passes as fit in ``TARGET_TOKENS`` training tokens, at
-  least 1 and at most ``MAX_EPOCHS``. A dataset over half the target gets
-  one pass (shakespeare.txt, 370k tokens: 181 steps, about 5 minutes here).
+  most ``TOKEN_PASSES``. A dataset over half the target gets one pass
+  (shakespeare.txt, 370k tokens: 181 steps, about 5 minutes here).
+- **At least ``MIN_STEPS`` optimizer steps.** An adapter learns from
+  updates, not only from tokens: a file of a few dozen short facts packs
+  into one or two sequences, so forty passes are forty steps, and forty
+  steps taught finetui-tiny the answers' form but not which question each
+  belongs to (``bench/defaults.py``: 40 people x 4 questions, 4 of 40
+  answered after 40 steps, 36 of 40 after 200, the best eval checkpoint at
+  step 80). Small data gets as many more passes as make ``MIN_STEPS``
+  steps, at most ``MAX_EPOCHS``; the best checkpoint is kept
+  (``train.load_best``), so passes past the point of learning cost time,
+  not quality.
 - **A step cap** on a machine without a GPU: no more steps than about
   ``CPU_BUDGET_S`` (8 minutes) of training on 2 CPU cores (the speed guess of
   ``engine.estimate``), so that a first run of a sample file takes minutes.
@@ -36,15 +46,19 @@ from dataclasses import dataclass
 
 from engine.config import RunConfig
 from engine.estimate import CPU_RATE_TIMES_PARAMS, TokenStats, steps_per_epoch
+from engine.words import counted
 
 #: The learning rate a ~6M-parameter model needs, and how it falls with size (the exponent).
 SMALL_MODEL_LR = 3e-3
 SMALL_MODEL_PARAMS = 6e6
 LR_EXPONENT = -0.38
 LR_RANGE = (1e-4, 3e-3)
-#: Training tokens a run should see, going round a small dataset as many whole times as fit.
+#: Training tokens a run should see, going round a small dataset as many whole times as fit (at most ``TOKEN_PASSES``).
 TARGET_TOKENS = 600_000
-MAX_EPOCHS = 40
+TOKEN_PASSES = 40
+#: Optimizer steps a run should take at least, going round a small dataset more often; never more than ``MAX_EPOCHS`` passes.
+MIN_STEPS = 150
+MAX_EPOCHS = 200
 #: Seconds of training a default run may take on 2 CPU cores (no GPU).
 CPU_BUDGET_S = 480.0
 #: LoRA rank for up to ``RANK_TOKENS`` training tokens; doubled per tenfold beyond, up to ``MAX_RANK``.
@@ -93,8 +107,13 @@ def _lr(params: int | None) -> Choice:
 
 def _epochs_and_cap(params: int | None, data: DataSize, gpu: bool) -> tuple[Choice, Choice]:
     tokens = max(1, data.train_tokens)
-    epochs = min(MAX_EPOCHS, max(1, TARGET_TOKENS // tokens))
-    if epochs > 1:
+    per_epoch = max(1, data.steps_per_epoch)
+    by_tokens = min(TOKEN_PASSES, max(1, TARGET_TOKENS // tokens))
+    by_steps = min(MAX_EPOCHS, math.ceil(MIN_STEPS / per_epoch))
+    epochs = max(by_tokens, by_steps)
+    if by_steps > by_tokens:
+        why = f"{counted(per_epoch, 'step')} a pass: {epochs} passes, {epochs * per_epoch} steps"
+    elif epochs > 1:
         why = f"{tokens:,} train tokens: small data, {epochs} passes"
     else:
         why = f"{tokens:,} train tokens: one pass"
