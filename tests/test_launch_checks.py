@@ -120,6 +120,32 @@ async def test_the_train_screen_disables_launch_for_a_config_transformers_refuse
 # --- 6: chat templates that fail -----------------------------------------------------------------------
 
 
+def test_the_model_check_is_kept_until_the_files_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check takes seconds (a child imports transformers and torch): its verdict is kept while the folder's files stay the same."""
+    from engine.models import probe
+    from engine.models.resolve import ResolvedModel
+
+    folder = model_copy(tmp_path)
+    asked: list[Path] = []
+
+    def child(where: Path, trust: bool, timeout: float) -> tuple[str | None, bool]:
+        asked.append(where)
+        return f"{where / 'config.json'}: bad", True
+
+    monkeypatch.setattr(probe, "_run_child", child)
+    resolved = ResolvedModel("model", folder, "local")
+    for _ in range(2):
+        with pytest.raises(ModelError, match="config.json: bad"):
+            probe.probe_model(resolved)
+    assert len(asked) == 1
+    (folder / "config.json").write_text((folder / "config.json").read_text() + " ")
+    with pytest.raises(ModelError):
+        probe.probe_model(resolved)
+    assert len(asked) == 2
+    probe.probe_model(ResolvedModel("finetui-tiny", TINY, "bundled"))  # shipped and tested: not probed
+    assert len(asked) == 2
+
+
 @pytest.mark.slow
 def test_a_chat_template_that_raises_is_refused_before_a_run_exists(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = model_copy(tmp_path, template="{{ raise_exception('no system role') }}")

@@ -39,29 +39,45 @@ SAMPLE = [{"role": "user", "content": "Hello, who are you?"}, {"role": "assistan
 #: The files whose change can change the answer: the check is not repeated while none changes.
 _INPUTS = ("config.json", "tokenizer_config.json", "tokenizer.json", "special_tokens_map.json", "chat_template.jinja", "chat_template.json")
 
-_checked: dict[tuple[Any, ...], str | None] = {}
+#: Verdicts kept in ``$FINETUI_HOME/cache``: the check takes seconds (transformers imports torch), its answer only changes with the files.
+CACHE_FILE = "model-checks.json"
+#: At most this many verdicts are kept, the newest.
+CACHE_ENTRIES = 64
 
 
 def probe_model(resolved: ResolvedModel, trust_remote_code: bool = False, timeout: float = TIMEOUT_S) -> None:
     """``ModelError`` (one line, naming the file) if transformers can't load the folder's config or tokenizer, or its chat template fails.
 
     The bundled models ship with finetui and are checked by its tests, so
-    they are not probed. A folder whose files haven't changed is probed once
-    per process: the CLI and the TUI check before they launch, and the
-    launch checks again.
+    they are not probed. A verdict is kept (``CACHE_FILE``) while the
+    folder's files, the trust setting and the transformers version stay the
+    same: the TUI checks as a model is chosen and again at Launch, and a
+    second ``finetui train`` on the same model takes no extra seconds.
     """
-    folder = resolved.path
     if resolved.source == "bundled":
         return
-    key = (str(folder), trust_remote_code, *(_stamp(folder / name) for name in _INPUTS))
-    if key in _checked:
-        problem = _checked[key]
+    folder = resolved.path
+    key = _key(folder, trust_remote_code)
+    known = _read_cache()
+    if key in known:
+        problem = known[key]
     else:
         problem, lasting = _run_child(folder, trust_remote_code, timeout)
         if lasting:
-            _checked[key] = problem
+            _remember(key, problem)
     if problem is not None:
         raise ModelError(problem, code="not_a_model")
+
+
+def _key(folder: Path, trust_remote_code: bool) -> str:
+    """What the verdict depends on, as one string: the folder, the trust, each input file's time and size, transformers' version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        transformers = version("transformers")
+    except PackageNotFoundError:
+        transformers = None
+    return json.dumps([str(folder), trust_remote_code, transformers, *(_stamp(folder / name) for name in _INPUTS)])
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -70,6 +86,38 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return stat.st_mtime_ns, stat.st_size
+
+
+def _cache_path() -> Path:
+    from engine.paths import home
+
+    return home() / "cache" / CACHE_FILE
+
+
+def _read_cache() -> dict[str, str | None]:
+    """The kept verdicts; none when the file is missing or unreadable (the check just runs)."""
+    try:
+        data = json.loads(_cache_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if v is None or isinstance(v, str)}
+
+
+def _remember(key: str, problem: str | None) -> None:
+    """Keep a verdict, best effort: a home that can't be written costs only the next check's seconds."""
+    from engine.files import write_json_atomic
+
+    known = _read_cache()
+    known.pop(key, None)
+    known[key] = problem
+    path = _cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, dict(list(known.items())[-CACHE_ENTRIES:]))
+    except OSError:
+        pass
 
 
 def _run_child(folder: Path, trust_remote_code: bool, timeout: float) -> tuple[str | None, bool]:

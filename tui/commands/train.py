@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +112,12 @@ def run(args: argparse.Namespace) -> int:
         config = build_config(args)
         RunStore().check()
         check_settings(config)
-        validate_model(config)
-        report = validate_data(config)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            model_checked = pool.submit(validate_model, config)  # seconds for a model not yet checked (a child loads transformers)
+            try:
+                report = validate_data(config)  # meanwhile
+            finally:
+                model_checked.result()  # the model's problem first, as when they ran in turn
     except (ConfigError, ModelError, NoEvalSplit) as exc:
         return error("train", worded(exc))
     except RunStoreError as exc:
