@@ -81,6 +81,16 @@ def test_more_cpu_processes_than_cores_are_refused(monkeypatch: pytest.MonkeyPat
     assert "--devices must be at most 2 here" in line and "not '3'" in line
 
 
+def test_resuming_on_more_cpu_processes_than_cores_is_refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("engine.runs.lifecycle.cuda_device_count", lambda: 0, raising=False)
+    monkeypatch.setattr("engine.runs.lifecycle.cpu_cores", lambda: 2, raising=False)
+    run = write_run("20260101-000000-cpu", "failed")
+    before = run.config_path.read_text()
+    assert main(["resume", run.id, "--devices", "3"]) == 2
+    assert "--devices must be at most 2 here" in capsys.readouterr().err
+    assert run.config_path.read_text() == before and run.status().state == "failed"
+
+
 def test_the_device_bound_counts_cuda_devices_without_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     from engine.gpu import cuda_device_count
 

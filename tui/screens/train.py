@@ -298,7 +298,7 @@ class TrainScreen(FinetuiScreen):
         self.post_message(TokensCounted(facts, tokens))
         try:  # the launch's own model check, untrusted, so that the fix is offered (or Launch disabled) before Ctrl+S
             resolved = check_model(facts.spec, trust_remote_code=False)
-            if resolved is not None:
+            if resolved is not None and not worker.is_cancelled:  # another model was typed meanwhile: its own check follows
                 probe_model(resolved)  # a child process: this one never imports transformers
         except ModelError as error:
             self.post_message(ModelRefused(facts.spec, False if error.hint is not None else facts.spec, error))
