@@ -44,6 +44,9 @@ CACHE_FILE = "model-checks.json"
 #: At most this many verdicts are kept, the newest.
 CACHE_ENTRIES = 64
 
+#: This process's verdicts, by ``_key``: a process that checks again (the CLI and then the launch) reads no file.
+_seen: dict[str, str | None] = {}
+
 
 def probe_model(resolved: ResolvedModel, trust_remote_code: bool = False, timeout: float = TIMEOUT_S) -> None:
     """``ModelError`` (one line, naming the file) if transformers can't load the folder's config or tokenizer, or its chat template fails.
@@ -58,13 +61,17 @@ def probe_model(resolved: ResolvedModel, trust_remote_code: bool = False, timeou
         return
     folder = resolved.path
     key = _key(folder, trust_remote_code)
-    known = _read_cache()
-    if key in known:
-        problem = known[key]
-    else:
-        problem, lasting = _run_child(folder, trust_remote_code, timeout)
-        if lasting:
+    if key not in _seen:
+        known = _read_cache()
+        if key in known:
+            _seen[key] = known[key]
+        else:
+            problem, lasting = _run_child(folder, trust_remote_code, timeout)
+            if not lasting:  # a timeout: the machine may only be busy, so the next check tries again
+                raise ModelError(problem or "", code="not_a_model")
             _remember(key, problem)
+            _seen[key] = problem
+    problem = _seen[key]
     if problem is not None:
         raise ModelError(problem, code="not_a_model")
 
