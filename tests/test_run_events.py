@@ -174,7 +174,7 @@ async def test_an_old_run_folder_shows_on_its_page(old_run: Run) -> None:
         assert len(page.query_one(RunLog).lines) == sum(1 for _ in old_run.events())
         assert [step for step, _ in page.query_one(LossChart).points] == [1, 2, 3, 4]
         text = page.query_one(ScorecardPanel).render().plain
-        assert "10.3% →   10.3%" in text and "4 steps" in text
+        assert "token accuracy 10.3% →  10.3%" in text and "4 steps" in text
 
 
 def test_a_followed_log_reads_a_line_once_it_is_whole(tmp_path: Path) -> None:

@@ -100,9 +100,9 @@ async def test_a_ready_run_shows_its_scorecard() -> None:
         card = screen.query_one(Scorecard)
         await until(pilot, lambda: card.metrics is not None)
         text = card.render().plain
-        assert "accuracy   31.2% →   63.5% +32.3 pt" in text
-        assert "loss      2.4130 →  1.0210 -1.3920" in text
-        assert "on 1,234 held-out tokens" in text
+        assert "token accuracy 31.2% →  63.5% +32 pt" in text
+        assert "eval loss      2.413 →  1.021 -1.392" in text
+        assert " teacher-forced, 1,234 tokens" in text
         assert "60 steps, 122,880 tokens in 2m00s" in text
         assert "1,024 tok/s · peak 412 MiB · cpu" in text
         assert screen.query_one(LossChart).evals == ((0, 2.413), (60, 1.021))

@@ -13,6 +13,8 @@ retitling or clearing the terminal.
 from __future__ import annotations
 
 import json
+import re
+import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePath
@@ -25,6 +27,7 @@ from engine.runs.events import (
     LogEvent,
     PhaseEvent,
     RunEvent,
+    SampleRates,
     Scorecard,
     StatusEvent,
     StepEvent,
@@ -122,6 +125,8 @@ def event_text(event: RunEvent) -> str:
             return f"checkpoint saved: {event.path}"
         case StatusEvent():
             return f"status: {event.state}" + (f" ({event.reason})" if event.reason else "")
+        case PhaseEvent(total=int() as total):
+            return f"phase: {event.phase}, {event.done or 0} of {total} done"
         case PhaseEvent():
             return f"phase: {event.phase}"
         case LogEvent():
@@ -151,11 +156,43 @@ def progress_cells(state: str, step: StepEvent | None) -> tuple[str, str]:
     return f"{100 * step.progress:.0f}%", eta
 
 
-def step_summary(state: str, step: StepEvent | None) -> str:
-    """Where a run stands, in a few words next to its progress bar."""
+#: What a training run is doing in each phase but ``training`` (whose steps say it), in a few words.
+PHASE_WORDS = {
+    "loading": "loading the model",
+    "baseline": "scoring the base model",
+    "custom": "scoring the custom model",
+    "samples": "writing samples",
+    "saving": "saving the adapter",
+}
+def phase_words(state: str, phase: PhaseEvent | None, after: str | None = None) -> str:
+    """What a queued or training run is doing now (``finetui runs``' PHASE, the run page's head); empty for the others.
+
+    ``phase`` is the run's latest phase event; ``after`` the run a queued one
+    waits for (``tui.run_feed.queue_order``). The samples phase counts the
+    examples done: after 100% a run scores the custom model and writes its
+    samples for minutes, and a bare "100%" looks stuck.
+    """
+    if state == "queued":
+        return f"queued: starts after {after}" if after else "queued: starts next"
+    if state != "training":
+        return ""
+    if phase is None or phase.phase == "training":
+        return "training"
+    if phase.phase == "samples" and phase.total:
+        return f"samples {phase.done or 0} of {phase.total}"
+    return PHASE_WORDS.get(phase.phase, phase.phase)
+
+
+def step_summary(state: str, step: StepEvent | None, phase: PhaseEvent | None = None, after: str | None = None) -> str:
+    """Where a run stands, in a few words next to its progress bar: its step, and what it does when no step says it."""
+    if state == "queued":
+        return phase_words(state, phase, after)
+    doing = phase_words(state, phase)
     if step is None:
-        return {"queued": "waiting for its turn", "training": "getting ready"}.get(state, "no steps logged")
+        return doing if state == "training" and phase is not None else {"training": "getting ready"}.get(state, "no steps logged")
     where = f"step {step.step}/{step.max_steps or '?'}"
+    if state == "training" and phase is not None and phase.phase != "training":  # after the last step, or loading again to resume
+        return f"{where} · {doing}"
     if state == "training":
         return f"{where} · loss {step.loss:.4f} · ETA {duration(step.eta_s)}"
     if state == "ready":
@@ -184,19 +221,47 @@ def training_lines(train: TrainFigures) -> tuple[str, str]:
     return line, " · ".join(part for part in second if part)
 
 
-def format_scorecard(card: Scorecard) -> str:
-    """Baseline → custom for loss and token accuracy, with the change, then the training figures (``finetui show``).
+def answer_rates(card: Scorecard) -> SampleRates | None:
+    """The samples' answer-level rates, when the data has answers to check (prompt/completion); else None.
 
-    A scorecard without eval tokens (no figures to compare) says so instead of showing NaN.
+    Token accuracy is teacher-forced: each token is predicted from the true
+    ones before it, so it says little about whether a generated answer is
+    right. Where the samples checked answers, these rates come first.
+    """
+    rates = card.samples
+    return rates if rates is not None and rates.custom_contains is not None and rates.count else None
+
+
+def whole_percent(share: float | None) -> str:
+    """A share of a few dozen samples as a whole percent (``25%``); ``-`` when unknown."""
+    return f"{100 * share:.0f}%" if share is not None else "-"
+
+
+def format_scorecard(card: Scorecard) -> str:
+    """Answers right first where the data has answers, then teacher-forced token accuracy and loss, then the training figures (``finetui show``).
+
+    Each figure says what it measures. A scorecard without eval tokens (no
+    figures to compare) says so instead of showing NaN.
     """
     b, c, t = card.baseline, card.custom, card.train
-    lines = ["scorecard (held-out eval split)      baseline →   custom   change"]
+    lines = [f"{'scorecard (held-out eval split)':<40}{'baseline':>8} → {'custom':>8}  change"]
+    rates = answer_rates(card)
+    if rates is not None:
+        for name, base, custom, how in (
+            ("answers right", rates.baseline_contains, rates.custom_contains, "the reply contains the reference"),
+            ("exact answers", rates.baseline_exact, rates.custom_exact, "the reply is the reference, spaces aside"),
+        ):
+            change = f"{100 * (custom - base):+.0f} points" if base is not None and custom is not None else ""
+            lines.append(f"  {name:<38}{whole_percent(base):>8} → {whole_percent(custom):>8}  {change}")
+            lines.append(f"    {how}, greedy decoding, {counted(rates.count, 'held-out prompt')}")
     if card.scored:
-        lines.append(f"  token accuracy                     {100 * b.accuracy:7.1f}% → {100 * c.accuracy:7.1f}%  {card.accuracy_points:+.1f} points")  # type: ignore[operator]
-        lines.append(f"  loss                               {b.loss:8.4f} → {c.loss:8.4f}  {card.loss_change:+.4f}")
+        accuracy = f"{100 * b.accuracy:.1f}%", f"{100 * c.accuracy:.1f}%"  # type: ignore[operator]
+        lines.append(f"  {'next-token accuracy (teacher-forced)':<38}{accuracy[0]:>8} → {accuracy[1]:>8}  {card.accuracy_points:+.1f} points")
+        lines.append("    each token predicted from the true ones before it")
+        lines.append(f"  {'loss':<38}{b.loss:>8.4f} → {c.loss:>8.4f}  {card.loss_change:+.4f}")
     else:
         lines.append("  no eval tokens were scored: the eval split had nothing to compare the models on")
-    lines.append(f"  eval tokens                        {c.tokens:,}" if c.tokens is not None else "  eval tokens                        ?")
+    lines.append(f"  {'eval tokens':<38}{c.tokens:>8,}" if c.tokens is not None else f"  {'eval tokens':<38}{'?':>8}")
     line = f"training: {t.steps if t.steps is not None else '?'} steps, " + (f"{t.tokens:,} tokens" if t.tokens is not None else "? tokens")
     line += f" in {duration(t.train_time_s)}"
     if t.tokens_per_s is not None:
@@ -214,13 +279,16 @@ def format_scorecard(card: Scorecard) -> str:
 
 
 def evaluation_lines(card: Scorecard) -> list[str]:
-    """The eval curve's ends and lowest point, the kept step, why training stopped early, and the samples' rates."""
+    """The eval curve's ends and lowest point, whether it rose after, the kept step, why training stopped early, and the samples."""
     t, lines = card.train, []
     if t.eval_curve:
         (first_step, first_loss), (last_step, last_loss) = t.eval_curve[0], t.eval_curve[-1]
         best_step, best_loss = min(t.eval_curve, key=lambda point: point[1])
         lines.append(f"eval loss during training: {first_loss:.4f} at step {first_step} → {last_loss:.4f} at step {last_step}")
         lines.append(f"  lowest {best_loss:.4f} at step {best_step}")
+    note = overfit_note(t)
+    if note is not None:
+        lines.extend(textwrap.wrap(note, 100, initial_indent="  ", subsequent_indent="  "))
     if t.kept_step is not None:
         lines.append(f"kept the checkpoint of step {t.kept_step} (the best eval loss, --load-best): the custom figures are its")
     if t.stop_reason:
@@ -228,13 +296,59 @@ def evaluation_lines(card: Scorecard) -> list[str]:
     rates = card.samples
     if rates is not None:
         lines.append(f"samples: {rates.count}, {rates.worse} where the custom model did worse (finetui show RUN --samples)")
-        if rates.custom_exact is not None:
-            def pct(v: float | None) -> str:
-                return f"{100 * v:.0f}%" if v is not None else "-"
-
-            lines.append(f"  exact match      baseline {pct(rates.baseline_exact):>4} → custom {pct(rates.custom_exact):>4}")
-            lines.append(f"  contains answer  baseline {pct(rates.baseline_contains):>4} → custom {pct(rates.custom_contains):>4}")
     return lines
+
+
+#: A rise of the eval loss after its lowest point by less than this share of it is noise, not overfitting.
+OVERFIT_RISE = 0.01
+
+
+def overfit_note(train: TrainFigures) -> str | None:
+    """What to say when the eval loss rose after its lowest point (overfitting), or None when it did not.
+
+    A run that overfits looks fine on every other figure, so the run page
+    and ``finetui show`` say it in words: where the lowest point was, where
+    the curve ended, which checkpoint the custom model is (the lowest, by
+    default: ``train.load_best``), and what usually helps next time.
+    """
+    curve = train.eval_curve
+    if len(curve) < 2:
+        return None
+    best_step, best = min(curve, key=lambda point: point[1])
+    last_step, last = curve[-1]
+    if last_step == best_step or last <= best * (1 + OVERFIT_RISE):
+        return None
+    if train.kept_step == best_step:
+        which = f"the custom model is the step-{best_step} checkpoint, the lowest"
+    elif train.kept_step is None:
+        which = "the custom model is the last step's (--load-best keeps the lowest)"
+    else:
+        which = f"the custom model is the step-{train.kept_step} checkpoint"
+    return (
+        f"Eval loss rose after its lowest, {best:.3f} at step {best_step} ({last:.3f} at the end): {which}. "
+        "To avoid it: fewer epochs, a lower learning rate, more data; --early-stop N ends training after N evaluations without a lower one."
+    )
+
+
+def likelihood_note(text: str, baseline: float | None, custom: float | None) -> str | None:
+    """Why a text of several examples may score lower under the custom model (the Likelihood tab), or None.
+
+    Every training example ended with the end-of-text token, so a fine-tuned
+    model expects a text to end after one example: pasting two haiku a blank
+    line apart scores the second one, and the missing end between them, low
+    (a haiku run: -5.990 → -6.121), though the model writes haiku better.
+    The note says so beside the figure; scoring one example at a time is the
+    fair comparison.
+    """
+    if baseline is None or custom is None or custom > baseline:
+        return None
+    if len([part for part in re.split(r"\n[ \t]*\n", text.strip()) if part.strip()]) < 2:
+        return None
+    return (
+        "This text holds several examples, a blank line apart. Every training example ended with the end-of-text token, "
+        "so the custom model expects the text to end after the first and finds the rest unlikely. "
+        "Score one example at a time to compare the models."
+    )
 
 
 @dataclass(frozen=True)

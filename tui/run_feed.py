@@ -11,16 +11,17 @@ reads the same history and goes on.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
+from engine.files import last_jsonl
 from engine.runs import Run, RunStore, Status
-from engine.runs.events import RunEvent, Scorecard
+from engine.runs.events import PhaseEvent, RunEvent, Scorecard, event_from_json
 from engine.runs.process import refresh
 from engine.runs.store import BrokenRun
-from tui.format import progress_cells, short_model
+from tui.format import phase_words, progress_cells, short_model
 
 #: Events read for one run in one go; a longer history arrives over several reads.
 EVENTS_PER_READ = 2000
@@ -42,6 +43,10 @@ class RunRow:
     """The run's name; None when its ``config.json`` can't be read."""
     model_name: str | None = None
     """The base model as configured (``model`` is its short form)."""
+    after: str | None = None
+    """For a queued run, the run it starts after (``queue_order``); None when it starts next, or is not queued."""
+    phase: str = ""
+    """What a queued or training run is doing now, in words (``tui.format.phase_words``); empty for the others."""
 
 
 @dataclass(frozen=True)
@@ -91,19 +96,48 @@ def run_by_id(run_id: str) -> Run:
     return Run(RunStore().root / run_id)
 
 
+def queue_order(runs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """For each queued run of ``runs`` (``(id, state)``, oldest first), the run it starts after.
+
+    Queued runs take the machine's training lock oldest first
+    (``engine.runs.process.wait_for_turn``): a queued run starts after the
+    queued run just older than it, and the first in line after the run that
+    is training. One with none of either starts next, and has no entry.
+    """
+    training = next((run_id for run_id, state in runs if state == "training"), None)
+    after, ahead = {}, training
+    for run_id, state in runs:
+        if state == "queued":
+            if ahead is not None:
+                after[run_id] = ahead
+            ahead = run_id
+    return after
+
+
+def last_phase(run: Run) -> PhaseEvent | None:
+    """The run's latest phase event, read from the tail of its log; None when the tail has none (or can't be read)."""
+    found = last_jsonl(run.events_path, {"phase"})
+    event = event_from_json(found) if found is not None else None
+    return event if isinstance(event, PhaseEvent) else None
+
+
 def read_rows(store: RunStore) -> tuple[RunRow, ...]:
-    """Every run, newest first, with dead processes and broken folders spotted."""
+    """Every run, newest first, with dead processes and broken folders spotted, and what the active ones are doing."""
     rows = []
-    for run in reversed(store.list()):
+    runs = []
+    for run in store.list():
         try:
-            status = refresh(run)
+            runs.append((run, refresh(run)))
         except FileNotFoundError:
             continue  # deleted while we read
+    after = queue_order([(run.id, status.state) for run, status in runs])
+    for run, status in reversed(runs):
         try:
             step = run.last_step() if status.state not in ("ready", "broken") else None
         except OSError:
             step = None
         progress, eta = progress_cells(status.state, step)
+        phase = phase_words(status.state, last_phase(run) if status.state == "training" else None, after.get(run.id))
         try:
             config = run.config()
             name, model_name = config.name, config.model.name
@@ -111,7 +145,7 @@ def read_rows(store: RunStore) -> tuple[RunRow, ...]:
             name = model_name = None
         created = datetime.fromtimestamp(status.created_at).strftime("%m-%d %H:%M")
         model = short_model(model_name, MODEL_CHARS) if model_name is not None else "?"
-        rows.append(RunRow(run.id, status.state, progress, eta, model, created, name, model_name))
+        rows.append(RunRow(run.id, status.state, progress, eta, model, created, name, model_name, after.get(run.id), phase))
     return tuple(rows)
 
 

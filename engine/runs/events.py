@@ -245,20 +245,32 @@ class StatusEvent(RunEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class PhaseEvent(RunEvent):
-    """The run entered a phase: ``loading``, ``baseline``, ``training``, ``custom`` or ``saving``."""
+    """The run entered a phase: ``loading``, ``baseline``, ``training``, ``custom``, ``samples`` or ``saving``.
+
+    ``samples`` comes again after each batch of samples with ``done`` of
+    ``total`` examples completed, so a reader can say how far the minutes
+    after the last step have gone. Both are absent from the other phases and
+    from lines written before they existed, which read as None; a finetui
+    from before them reads such a line as a plain phase.
+    """
 
     KIND: ClassVar[str] = "phase"
     phase: str
+    done: int | None = None
+    total: int | None = None
 
     def fields(self) -> dict[str, Any]:
-        return {"phase": self.phase}
+        out: dict[str, Any] = {"phase": self.phase}
+        if self.total is not None:
+            out["done"], out["total"] = self.done, self.total
+        return out
 
     @classmethod
     def parse(cls, raw: dict[str, Any], when: float | None) -> PhaseEvent:
         phase = text(raw, "phase")
         if phase is None:
             raise EventError("a phase without its name")
-        return cls(time=when, phase=phase)
+        return cls(time=when, phase=phase, done=count(raw, "done"), total=count(raw, "total"))
 
 
 @dataclass(frozen=True, kw_only=True)

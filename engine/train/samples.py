@@ -27,7 +27,7 @@ from typing import Any
 
 from engine.data import Example
 from engine.runs import Run
-from engine.runs.events import SampleRates
+from engine.runs.events import PhaseEvent, SampleRates
 from engine.train.tokenize import IGNORE, encode
 from engine.words import counted
 
@@ -356,10 +356,12 @@ def make_samples(
     if not wanted:
         return None
     run.log(f"samples: both models complete {counted(len(wanted), 'eval example')} (greedy)")
+    # A phase with its count, after each batch: the run's page and ``finetui runs`` say "samples 8 of 24"
+    # through minutes that show no step (an example too short to cut into a prompt and a reference drops out of the total).
+    run.append(PhaseEvent(phase="samples", done=0, total=len(wanted)))
 
     def progress(done: int, total: int) -> None:
-        if done < total:
-            run.log(f"samples: {done} of {total} done")
+        run.append(PhaseEvent(phase="samples", done=done, total=total))
 
     samples = generate_samples(model, tokenizer, wanted, config.train.seq_len, progress=progress, should_stop=should_stop)
     if should_stop is not None and should_stop():

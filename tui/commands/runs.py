@@ -15,7 +15,8 @@ from engine.runs.process import cancel, refresh, wait_until_stopped
 from engine.runs.store import BrokenRun
 from tui.commands.flags import worded
 from tui.commands.runview import error, follow, os_problem, print_samples, say, tail
-from tui.format import duration, format_event, format_scorecard, progress_cells, shown
+from tui.format import duration, format_event, format_scorecard, phase_words, progress_cells, shown
+from tui.run_feed import last_phase, queue_order
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -60,7 +61,10 @@ def _find(args: argparse.Namespace) -> Run:
 
 
 def _summary(run: Run) -> dict | None:
-    """One run as the table shows it; None if its folder went away meanwhile. A broken run says why."""
+    """One run as the table shows it; None if its folder went away meanwhile. A broken run says why.
+
+    ``phase`` is what a training run is doing (``list_runs`` words a queued one's, which needs the other runs).
+    """
     try:
         status = refresh(run)
     except FileNotFoundError:
@@ -73,12 +77,14 @@ def _summary(run: Run) -> dict | None:
         name = model = data = devices = "?"
         nodes = 1
     progress, eta = _progress(run, status.state)
+    phase = phase_words(status.state, last_phase(run)) if status.state == "training" else ""
     return {
         "id": run.id,
         "name": name,
         "state": status.state,
         "progress": progress,
         "eta": eta,
+        "phase": phase,
         "model": model,
         "devices": devices,
         "nodes": nodes,
@@ -98,22 +104,40 @@ def _progress(run: Run, state: str) -> tuple[str, str]:
     return progress_cells(state, step)
 
 
+def _doing(run: Run, state: str) -> str:
+    """What a queued or training run is doing now: its phase, or the run a queued one starts after."""
+    if state == "training":
+        return phase_words(state, last_phase(run))
+    states = []
+    for other in RunStore().list():
+        try:
+            states.append((other.id, refresh(other).state))
+        except FileNotFoundError:
+            continue  # removed while we read
+    return phase_words(state, None, queue_order(states).get(run.id))
+
+
 def list_runs(args: argparse.Namespace) -> int:
     try:
         rows = [row for row in map(_summary, RunStore().list()) if row is not None]
     except OSError as exc:
         return error("runs", os_problem(exc))
+    after = queue_order([(r["id"], r["state"]) for r in rows])
+    for r in rows:
+        if r["state"] == "queued":
+            r["phase"] = phase_words("queued", None, after.get(r["id"]))
     if args.json:
         print(json.dumps(rows, indent=2, allow_nan=False))
         return 0
     if not rows:
         say("no runs yet: start one with `finetui train DATA`")
         return 0
-    say(f"{'RUN':<34} {'STATUS':<10} {'PROGRESS':>8} {'ETA':>8} {'N':>5}  {'MODEL':<16} CREATED")
+    say(f"{'RUN':<34} {'STATUS':<10} {'PROGRESS':>8} {'ETA':>8} {'N':>5}  {'MODEL':<16} {'CREATED':<16}  PHASE")
     for r in rows:
         created = datetime.fromtimestamp(r["created_at"]).strftime("%Y-%m-%d %H:%M")
         n = r["devices"] if r["nodes"] == 1 else f"{r['devices']}×{r['nodes']}"  # processes per node × nodes
-        say(f"{r['id']:<34} {r['state']:<10} {r['progress']:>8} {r['eta']:>8} {n:>5}  {shown(str(r['model']))[:16]:<16} {created}")
+        line = f"{r['id']:<34} {r['state']:<10} {r['progress']:>8} {r['eta']:>8} {n:>5}  {shown(str(r['model']))[:16]:<16} {created:<16}  {r['phase']}"
+        say(line.rstrip())
         if r["state"] == "broken":
             say(f"  └ {r['reason']}; `finetui rm {r['id']}` removes it")
     return 0
@@ -163,7 +187,7 @@ def show(args: argparse.Namespace) -> int:
         say(f"  time     started {datetime.fromtimestamp(status.started_at):%Y-%m-%d %H:%M:%S}, ran {duration(end - status.started_at)}")
     progress, eta = _progress(run, status.state)
     if status.state in ("queued", "training"):
-        say(f"  progress {progress}, eta {eta}")
+        say(f"  progress {progress}, eta {eta}, {_doing(run, status.state)}")
     if metrics:
         say()
         say(format_scorecard(metrics))

@@ -22,11 +22,11 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Header, Label, Log, ProgressBar, Static
 
-from engine.runs.events import DURING, EvalEvent, RunEvent, StepEvent
+from engine.runs.events import DURING, EvalEvent, PhaseEvent, RunEvent, StepEvent
 from engine.runs.lifecycle import RunStateError, remove_run, resume_run
 from engine.runs.process import cancel
 from engine.runs.status import ACTIVE, RESUMABLE
-from tui.format import format_event, shown, step_summary
+from tui.format import format_event, overfit_note, shown, step_summary
 from tui.run_feed import RunDetail, RunsSnapshot, run_by_id
 from tui.run_watch import RunsApp, RunWatcher
 from tui.screens.base import FinetuiScreen, display_path, screen_css
@@ -227,6 +227,8 @@ class RunScreen(RunActionsScreen):
         """Eval loss on the eval sample by step, scored during training; the newest value of a step wins."""
         """Eval loss by ``which`` (baseline, custom)."""
         self.last_step: StepEvent | None = None
+        self.phase: PhaseEvent | None = None
+        """The latest phase the run entered: after its last step it scores the custom model and writes samples for minutes."""
         self.has_metrics = False
         """Whether the scorecard is shown."""
 
@@ -294,7 +296,8 @@ class RunScreen(RunActionsScreen):
         if detail.metrics is not None and not self.has_metrics:
             self.query_one(Scorecard).metrics = detail.metrics
             self.has_metrics = True
-        self._show_head(detail)
+        row = next((row for row in snapshot.rows if row.id == self.run_id), None)
+        self._show_head(detail, row.after if row is not None else None)
 
     def _add_events(self, events: tuple[RunEvent, ...]) -> None:
         if not events:
@@ -304,6 +307,8 @@ class RunScreen(RunActionsScreen):
             if isinstance(event, StepEvent):
                 self.losses[event.step] = event.loss
                 self.last_step = event
+            elif isinstance(event, PhaseEvent):
+                self.phase = event
             elif isinstance(event, EvalEvent) and event.figures.loss is not None and event.which == DURING and event.step is not None:
                 self.curve[event.step] = event.figures.loss
             elif isinstance(event, EvalEvent) and event.figures.loss is not None:
@@ -321,7 +326,8 @@ class RunScreen(RunActionsScreen):
         where = {"baseline": 0, "custom": max(self.losses)}
         return tuple((where[which], loss) for which, loss in self.evals.items() if which in where)
 
-    def _show_head(self, detail: RunDetail) -> None:
+    def _show_head(self, detail: RunDetail, after: str | None) -> None:
+        """Name, state, source, progress and what the run does now (its phase, or the run a queued one waits for); then any note."""
         status = detail.status
         assert status is not None
         self.query_one("#run-name", Label).update(Text(shown(detail.name), style="bold"))  # Text: a name is never markup
@@ -332,16 +338,18 @@ class RunScreen(RunActionsScreen):
         step = self.last_step
         progress = 1.0 if status.state == "ready" else (step.progress if step and step.progress is not None else 0.0)
         self.query_one(ProgressBar).update(total=100, progress=100 * progress)
-        self.query_one("#run-step", Static).update(step_summary(status.state, step))
+        self.query_one("#run-step", Static).update(shown(step_summary(status.state, step, self.phase, after)))
         reason = self.query_one("#run-reason", Static)
-        reason.display = status.state in ("failed", "broken") or (status.state == "ready" and bool(status.reason))
+        overfit = overfit_note(detail.metrics.train) if status.state == "ready" and detail.metrics is not None else None
+        reason.display = status.state in ("failed", "broken") or (status.state == "ready" and bool(status.reason or overfit))
         reason.set_class(status.state == "ready", "-note")
         if status.state == "failed":
             reason.update(shown(f"Failed: {status.reason or 'no reason recorded'}. r resumes it from its last checkpoint."))
         elif status.state == "broken":
             reason.update(shown(f"Broken: {status.reason}. It can't be resumed; d on the runs list deletes it."))
-        elif status.reason:
-            reason.update(shown(f"Ready, {status.reason}."))
+        elif status.state == "ready":
+            notes = [f"Ready, {status.reason}." if status.reason else "", overfit or ""]
+            reason.update(shown("\n".join(note for note in notes if note)))
 
     def action_cancel_run(self) -> None:
         if self.state is not None:
