@@ -350,3 +350,19 @@ async def test_the_export_dialog_shows_a_refusal_as_its_one_line_error(tui_env: 
         await until(pilot, lambda: str(status.content).startswith(("Exported to", "Failed")), timeout=120)
         assert str(status.content) == f"Failed: {tui_env} is finetui's home folder (its runs and exports): an export never replaces it; choose another folder"
     assert tree(tui_env) == before
+
+
+def test_a_base_model_that_gained_code_of_its_own_is_refused_before_any_work(capsys: pytest.CaptureFixture[str], run: Run, tmp_path: Path) -> None:
+    """The run's base folder later got an ``auto_map`` (code to run): export says so in one line, as train does, instead of
+    failing while loading it ("unexpected error … (a bug in finetui)")."""
+    base = tmp_path / "base"
+    shutil.copytree(BASE, base)
+    config = json.loads(run.config_path.read_text())
+    config["model"]["name"] = str(base)
+    run.config_path.write_text(json.dumps(config))
+    model_config = json.loads((base / "config.json").read_text())
+    (base / "config.json").write_text(json.dumps({**model_config, "auto_map": {"AutoModelForCausalLM": "modeling_x.XForCausalLM"}}))
+    code = main(["export", RUN, "--to", "hf", "--no-check"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "unexpected" not in err and "ships its own code" in err and len(err.splitlines()) == 1, err
+    assert not (run.dir.parent.parent / "exports").exists()

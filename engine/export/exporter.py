@@ -103,6 +103,8 @@ def preflight(run: Run, options: ExportOptions) -> tuple[Path, str]:
         parameters = count_parameters(resolve_model(run.config().model.name, download=False).path)
     except ModelError as exc:
         raise ExportError(f"cannot find the base model of run {run.id}: {exc.message}", "not_ready") from None
+    if options.target != "adapter":
+        _check_base_loads(run)
     need = needed_bytes(options.target, parameters, dtype, options.gguf_type, folder_bytes(run.adapter_dir))
     free = free_bytes(out.parent) + sum(folder_bytes(p) for p in stale_siblings(out) if not p.is_symlink())  # removed before writing
     if need > free:
@@ -110,6 +112,20 @@ def preflight(run: Run, options: ExportOptions) -> tuple[Path, str]:
     if options.push_to_hub:
         hub_reachable(options.push_to_hub)
     return out, dtype
+
+
+def _check_base_loads(run: Run) -> None:
+    """A merge loads the base model: refuse up front what loading would refuse, such as a base folder that gained code
+    of its own (``auto_map``) after the run trained without trusting it. An adapter export loads no model."""
+    from engine.models import ModelError
+    from engine.models.check import check_model
+
+    model = run.config().model
+    try:
+        check_model(model.name, model.trust_remote_code)
+    except ModelError as exc:
+        raise ExportError(f"cannot merge run {run.id} into its base model: {exc.message}; export the adapter alone (target adapter), "
+                          "or train again trusting the model", "not_ready") from None
 
 
 def _existing(folder: Path) -> Path:
