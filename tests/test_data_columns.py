@@ -219,11 +219,13 @@ def test_forced_formats_that_read_the_file_still_do(tmp_path: Path) -> None:
 # --- the CLI: the fix as a flag ----------------------------------------------------------------------
 
 
-def test_inspect_writes_out_the_map_flag_to_copy(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_inspect_and_train_write_out_the_map_flag_to_copy(workdir: Path, capsys: pytest.CaptureFixture[str], finetui_home: Path) -> None:
     german_csv(workdir / "qa.csv")
-    code, _, err = cli(["inspect", "qa.csv"], capsys)
-    assert code == 2 and err.count("\n") == 1
-    assert err.startswith("finetui: error: qa.csv:1: no column finetui knows") and err.endswith("; pass --map prompt=Frage,completion=Antwort\n")
+    for command in ("inspect", "train"):
+        code, _, err = cli([command, "qa.csv"], capsys)
+        assert code == 2 and err.count("\n") == 1, command
+        assert err.startswith("finetui: error: qa.csv:1: no column finetui knows") and err.endswith("; pass --map prompt=Frage,completion=Antwort\n"), err
+    assert not (finetui_home / "runs").exists()
     code, out, err = cli(["inspect", "qa.csv", "--map", "question=Frage,answer=Antwort"], capsys)
     assert (code, err) == (0, "") and "[prompt] Was ist das?\n" in out and "examples   3" in out
 

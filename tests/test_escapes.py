@@ -114,7 +114,9 @@ def test_an_error_quoting_the_chat_template_is_escaped(adapter_run: tuple[Path, 
     run_id = _ready_with_adapter(*adapter_run)
     (RunStore().get(run_id).adapter_dir / TEMPLATE_FILE).write_text("{{ raise_exception('no system turn: " + EVIL + "') }}")
     code = main(["generate", run_id, "--chat", "--prompt", "hi", "-n", "2"])
-    line = capsys.readouterr().err.rstrip("\n").splitlines()[-1]  # the server logs a traceback before it (engine/infer's doing)
+    err = capsys.readouterr().err.rstrip("\n")
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err  # the template's failure is the request's, said once
+    line = err.splitlines()[0]
     assert code in (1, 2) and line.startswith("finetui generate: error: ")
     assert EVIL_SHOWN in line and not CONTROL.search(line), repr(line)
 

@@ -43,7 +43,8 @@ class RequestError(Exception):
     Codes: ``bad_json``, ``bad_request`` (a missing or invalid field),
     ``unknown_type``, ``unknown_run``, ``not_ready`` (the run has no adapter
     yet), ``base_mismatch``, ``too_long``, ``no_model``, ``model`` (the model
-    cannot be loaded), ``cancelled``, ``internal``.
+    cannot be loaded), ``template`` (the chat template fails on the chat),
+    ``cancelled``, ``internal``.
     """
 
     def __init__(self, message: str, code: str = "bad_request", field: str | None = None) -> None:

@@ -57,7 +57,7 @@ from engine.infer.protocol import (
 from engine.infer.requests import VERSUS
 from engine.models import ModelError, load_model, resolve_model
 from engine.runs import Run, RunNotFound, RunStore
-from engine.train.templates import RunTemplate, end_of_turn, for_run, prompt_ids, template_or_default
+from engine.train.templates import RunTemplate, TemplateError, end_of_turn, for_run, prompt_ids, template_or_default
 
 Emit = Callable[[Reply], None]
 #: Logits computed per scoring batch, at most (rows x width x vocabulary): 512 MiB in float32.
@@ -347,8 +347,11 @@ class InferenceSession:
         else:
             return RowPrompt(req.prompt, self.encode_prompt(req.prompt))
         assert template.text is not None
-        text, ids = prompt_ids(self.tokenizer, template.text, turns)
-        end_ids, stops = end_of_turn(self.tokenizer, template.text)
+        try:
+            text, ids = prompt_ids(self.tokenizer, template.text, turns)
+            end_ids, stops = end_of_turn(self.tokenizer, template.text)
+        except TemplateError as exc:  # the model's template refused the chat: the request's problem, said in one line
+            raise RequestError(str(exc), "template") from None
         return RowPrompt(text, ids, frozenset(end_ids), stops)
 
     def generate(self, req: GenerateRequest, emit: Emit, cancel: threading.Event | None = None) -> None:

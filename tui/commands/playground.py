@@ -153,7 +153,7 @@ def generate(args: argparse.Namespace) -> int:
             who = handler.describe_base() if reply.model == "baseline" else f"run {reply.run}"
             out.write(_rule(f"{names.get(reply.model, reply.model)} · {who}"))
         elif isinstance(reply, Token):
-            out.write(reply.text)
+            out.write(shown(reply.text))  # a model's text may hold control characters too
         else:
             rate = f" · {reply.tokens_per_s:.1f} tokens/s" if reply.tokens_per_s else ""
             out.write(f"\n({reply.tokens} tokens{rate} · {_reason(reply)} · seed {reply.seed})\n\n")

@@ -20,7 +20,7 @@ from engine.runs.status import ACTIVE
 from engine.runs.store import RunStoreError
 from engine.train import defaults
 from tui.commands.flags import add_setting_flags, given, worded
-from tui.commands.inspect import format_report
+from tui.commands.inspect import data_error, format_report
 from tui.commands.runview import error, follow, os_problem
 from tui.format import estimate_lines
 
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     except RunStoreError as exc:
         return error("train", str(exc))
     except DataError as exc:
-        print(f"finetui: error: {exc}", file=sys.stderr)
+        print(f"finetui: error: {data_error(exc)}", file=sys.stderr)
         return 2
     print(format_report(report))
     config, chosen = choose_defaults(config, report, user_settings(args))
