@@ -81,7 +81,7 @@ def test_show_leads_with_answers_right_labelled_for_what_each_figure_measures(ca
     tokens = row(lines, "next-token accuracy (teacher-forced)")
     assert answers < tokens
     assert lines[answers].split()[-5:] == ["0%", "→", "25%", "+25", "points"]
-    assert "contains the reference, greedy decoding, 24 held-out prompts" in lines[answers + 1]
+    assert "contains the reference; greedy decoding, 24 held-out prompts" in lines[answers + 1]
     assert lines[tokens].split()[-5:] == ["8.7%", "→", "96.2%", "+87.5", "points"]
 
 

@@ -248,12 +248,13 @@ def format_scorecard(card: Scorecard) -> str:
     rates = answer_rates(card)
     if rates is not None:
         for name, base, custom, how in (
-            ("answers right", rates.baseline_contains, rates.custom_contains, "the reply contains the reference"),
+            ("answers right", rates.baseline_contains, rates.custom_contains,
+             f"the reply contains the reference; greedy decoding, {counted(rates.count, 'held-out prompt')}"),
             ("exact answers", rates.baseline_exact, rates.custom_exact, "the reply is the reference, spaces aside"),
         ):
             change = f"{100 * (custom - base):+.0f} points" if base is not None and custom is not None else ""
             lines.append(f"  {name:<38}{whole_percent(base):>8} → {whole_percent(custom):>8}  {change}")
-            lines.append(f"    {how}, greedy decoding, {counted(rates.count, 'held-out prompt')}")
+            lines.append(f"    {how}")
     if card.scored:
         accuracy = f"{100 * b.accuracy:.1f}%", f"{100 * c.accuracy:.1f}%"  # type: ignore[operator]
         lines.append(f"  {'next-token accuracy (teacher-forced)':<38}{accuracy[0]:>8} → {accuracy[1]:>8}  {card.accuracy_points:+.1f} points")
@@ -325,8 +326,8 @@ def overfit_note(train: TrainFigures) -> str | None:
     else:
         which = f"the custom model is the step-{train.kept_step} checkpoint"
     return (
-        f"Eval loss rose after its lowest, {best:.3f} at step {best_step} ({last:.3f} at the end): {which}. "
-        "To avoid it: fewer epochs, a lower learning rate, more data; --early-stop N ends training after N evaluations without a lower one."
+        f"Eval loss rose after its lowest, {best:.3f} at step {best_step} ({last:.3f} at the end); {which}. "
+        "What usually helps: fewer epochs, a lower learning rate, more data, or early stopping (--early-stop N)."
     )
 
 
