@@ -11,11 +11,13 @@ checkpoint the custom model is.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
 
 from engine.files import write_json_atomic
+from engine.infer.protocol import Averages, Scores
 from engine.runs import Run
 from engine.runs.events import EvalFigures, SampleRates
 from tests.fixed_runs import METRICS, SIZE, events_in, run_page, text_of, write_run
@@ -120,8 +122,12 @@ def test_show_says_when_the_eval_loss_rose_after_its_lowest(capsys: pytest.Captu
 def test_the_likelihood_note_explains_a_text_of_several_examples() -> None:
     from tui.format import likelihood_note
 
+    def scores(baseline: float, custom: float) -> dict[str, Scores]:
+        return {model: Scores(model=model, run=None, averages=Averages(value, math.exp(-value), 40), texts=())
+                for model, value in (("baseline", baseline), ("custom", custom))}
+
     two_haiku = "first thaw of the year\nthe gutter remembers how\nto sing to the drain\n\nplum blossom at dawn\na sparrow shakes the branch"
-    note = likelihood_note(two_haiku, -5.990, -6.121)
+    note = likelihood_note(two_haiku, scores(-5.990, -6.121))
     assert note is not None and "end-of-text" in note and "one example at a time" in note
-    assert likelihood_note("first thaw of the year\nthe gutter remembers how", -5.990, -6.121) is None  # one example
-    assert likelihood_note(two_haiku, -6.121, -5.990) is None  # custom higher: nothing to explain
+    assert likelihood_note("first thaw of the year\nthe gutter remembers how", scores(-5.990, -6.121)) is None  # one example
+    assert likelihood_note(two_haiku, scores(-6.121, -5.990)) is None  # custom higher: nothing to explain

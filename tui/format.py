@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePath
@@ -38,6 +39,7 @@ from engine.words import counted
 
 if TYPE_CHECKING:  # the estimate's module reads models and data: the TUI imports it only where it counts tokens
     from engine.estimate import Estimate, TokenStats
+    from engine.infer.protocol import Scores
 
 #: Characters of a damaged event line shown in the log.
 UNREADABLE_CHARS = 120
@@ -331,24 +333,25 @@ def overfit_note(train: TrainFigures) -> str | None:
     )
 
 
-def likelihood_note(text: str, baseline: float | None, custom: float | None) -> str | None:
+def likelihood_note(text: str, scores: Mapping[str, Scores]) -> str | None:
     """Why a text of several examples may score lower under the custom model (the Likelihood tab), or None.
 
     Every training example ended with the end-of-text token, so a fine-tuned
-    model expects a text to end after one example: pasting two haiku a blank
-    line apart scores the second one, and the missing end between them, low
-    (a haiku run: -5.990 → -6.121), though the model writes haiku better.
-    The note says so beside the figure; scoring one example at a time is the
-    fair comparison.
+    model expects a text to end after one example: two haiku a blank line
+    apart score lower after a haiku run (-5.990 → -6.121 average
+    log-likelihood), though it writes haiku better, because it puts its
+    weight on the end where the second haiku begins. The figure is right
+    for the text as pasted; the note says why beside it, and that scoring one
+    example at a time compares the models fairly.
     """
+    baseline, custom = (scores[m].avg_logprob if m in scores else None for m in ("baseline", "custom"))
     if baseline is None or custom is None or custom > baseline:
         return None
     if len([part for part in re.split(r"\n[ \t]*\n", text.strip()) if part.strip()]) < 2:
         return None
     return (
-        "This text holds several examples, a blank line apart. Every training example ended with the end-of-text token, "
-        "so the custom model expects the text to end after the first and finds the rest unlikely. "
-        "Score one example at a time to compare the models."
+        "Several examples, a blank line apart: each training example ended with the end-of-text token, "
+        "so the custom model expects the text to end after the first. Score one example at a time to compare."
     )
 
 
