@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
@@ -39,6 +40,7 @@ from tui.pacing import Pace
 from tui.screens.base import FinetuiScreen, display_path, screen_css
 from tui.screens.dialogs import ConfirmScreen, ErrorScreen
 from tui.widgets.footer import KeysFooter
+from tui.widgets.tick_box import TickBox
 
 #: Seconds of quiet typing in the model field before its tokenizer is loaded.
 MODEL_SETTLE_S = 0.4
@@ -57,6 +59,11 @@ FORM = MODEL_ROW + GRID
 #: The fields whose defaults ``engine.train.defaults`` chooses from the model and the data, by setting path.
 RULED = {s.path: s for s in GRID if s.path in defaults.SETTINGS}
 _KIND_WORDS = {int: "a whole number", float: "a number"}
+#: Evaluations a run gets when Eval every is left empty: ``engine.train.eval_steps.EVALS_PER_RUN``, which this
+#: process can't import (it loads transformers); ``tests/test_tui_newcomer.py`` checks that the two agree.
+AUTO_EVALS = 10
+#: The help line's words for the one field that is no setting.
+NAME_HELP = "the run's name in the runs list; its folder adds the time it started"
 
 
 def field_id(s: SettingField) -> str:
@@ -64,8 +71,12 @@ def field_id(s: SettingField) -> str:
     return s.meta.flag.removeprefix("--")
 
 
+#: The form's settings by widget id, for the help line.
+BY_ID = {field_id(s): s for s in FORM}
+
+
 def _as_text(value: float | int | None) -> str:
-    """A setting's value as its field shows it (None: empty, which the field shows as "off")."""
+    """A setting's value as its field shows it (None: empty, which the field shows as "off", or Eval every's interval)."""
     if value is None:
         return ""
     return format(value, "g") if isinstance(value, float) else str(value)
@@ -218,22 +229,24 @@ class TrainScreen(FinetuiScreen):
                 estimate.border_title = "Estimate"
                 yield Static("Counting tokens…", id="estimate")
         yield Static("", id="defaults", markup=False)
-        with Horizontal(id="train-actions"):
-            yield Static("", id="train-status")
-            yield Button("Launch", id="launch", variant="primary", compact=True)
+        with Vertical(id="train-foot"):  # docked: the focused field's help and a bad value's reason, however far the form is scrolled
+            yield Static("", id="field-help")
+            with Horizontal(id="train-actions"):
+                yield Static("", id="train-status")
+                yield Button("Launch", id="launch", variant="primary", compact=True)
         yield KeysFooter()
 
     def _widget(self, s: SettingField) -> Widget:
         """The field for a setting, made from its declaration: a checkbox, a choice, or text; its help as the tooltip."""
         if s.kind is bool:
-            return Checkbox(s.meta.label if s.meta.form == "model" else "", value=bool(s.default), id=field_id(s), compact=True, tooltip=s.meta.help)
+            return TickBox(s.meta.label if s.meta.form == "model" else "", value=bool(s.default), id=field_id(s), compact=True, tooltip=s.meta.help)
         if s.meta.choices:
             return Select([(c, c) for c in s.meta.choices], value=s.default, allow_blank=False, id=field_id(s), compact=True, tooltip=s.meta.help)
         self._shown[field_id(s)] = _as_text(s.default)
         number = s.kind in (int, float)
         return Input(
             self._shown[field_id(s)],
-            placeholder="off" if s.optional else s.meta.help,
+            placeholder=("auto" if s.path == "train.eval_steps" else "off") if s.optional else s.meta.help,  # auto: shown as its interval once counted
             id=field_id(s),
             compact=True,
             type=("integer" if s.kind is int else "number") if number else "text",
@@ -253,6 +266,13 @@ class TrainScreen(FinetuiScreen):
         )
         problem = r.training_problem()
         return line if problem is None else Content("\n").join([line, Content.styled(f"⚠ {problem}", "$text-warning")])
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Say what the focused field sets: its setting's help, as ``finetui train --help`` words it."""
+        s = BY_ID.get(event.widget.id or "")
+        label, words = (s.meta.label, s.meta.help) if s is not None else ("Name", NAME_HELP) if event.widget.id == "name" else ("", "")
+        help_line = self.query_one("#field-help", Static)
+        help_line.update(Content.from_markup("[b]$label[/b]: $words", label=label, words=words) if label else "")
 
     def on_mount(self) -> None:
         self.list_models()
@@ -445,7 +465,9 @@ class TrainScreen(FinetuiScreen):
             self.load_model_facts(self.config.model.name)
             return
         share = train_share(self.report)
-        view.update(self._estimate_text(self.tokens, estimate_run(self.config, self.tokens, share, self.facts)))
+        estimate = estimate_run(self.config, self.tokens, share, self.facts)
+        self.query_one("#eval-steps", Input).placeholder = f"auto (every {max(1, math.ceil(estimate.steps / AUTO_EVALS))})"
+        view.update(self._estimate_text(self.tokens, estimate))
 
     def _estimate_text(self, tokens: TokenStats, estimate: Estimate) -> Content:
         asked = self.config.train.seq_len if self.config is not None else tokens.seq_len
