@@ -6,7 +6,7 @@ and samples every process the CLI starts, reading each one's ``VmHWM`` (the
 kernel's own peak resident set) from ``/proc`` until it ends. The worker's
 figure is the one that matters: it tokenizes, packs and trains.
 
-    python bench/train_memory.py [--max-steps 2] [--baseline REF] [--only oneline|corpus] [--timeout 1800]
+    python bench/train_memory.py [--max-steps 2] [--eval-fraction 0.001] [--baseline REF] [--only oneline|corpus] [--timeout 1800]
 
 ``--baseline REF`` measures the same files the same way on a ``git worktree``
 of ``REF`` (an older commit), in the same run, and prints both sides with
@@ -14,7 +14,10 @@ their ratio. The data is built in a temp folder: (a) the bundled corpus-v2
 books with every run of whitespace made one space, repeated up to 50 MB, with
 no newline at all; (b) the same books concatenated as they are, repeated up to
 200 MB. A side that runs past ``--timeout`` seconds is stopped, and its peak
-so far is printed with the phase it had reached.
+so far is printed with the phase it had reached (tokenizing and packing are
+in ``loading``). The eval split is kept small (``--eval-fraction``, 0.1% by
+default): scoring it twice on a CPU would take most of the time and measure
+nothing the training split does not.
 """
 
 from __future__ import annotations
@@ -122,11 +125,11 @@ def _newlines(path: Path) -> int:
     return count
 
 
-def measure(tree: Path, data: Path, max_steps: int, timeout: float) -> Measured:
+def measure(tree: Path, data: Path, max_steps: int, eval_fraction: float, timeout: float) -> Measured:
     """Run ``finetui train`` from ``tree`` on ``data`` in a fresh FINETUI_HOME, sampling VmHWM of it and all its descendants."""
     home = Path(tempfile.mkdtemp(prefix="finetui-mem-home-"))
     env = {**os.environ, "FINETUI_HOME": str(home), "PYTHONPATH": str(tree)}
-    command = [sys.executable, "-m", "tui.cli", "train", str(data), "--max-steps", str(max_steps), "--samples", "0"]
+    command = [sys.executable, "-m", "tui.cli", "train", str(data), "--max-steps", str(max_steps), "--samples", "0", "--eval-fraction", str(eval_fraction)]
     start = time.perf_counter()
     out = home / "cli.log"
     with out.open("wb") as fh:
@@ -184,6 +187,7 @@ def _mib(n: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-steps", type=int, default=2, help="training steps per run (default 2)")
+    parser.add_argument("--eval-fraction", type=float, default=0.001, help="share of examples held out and scored (default 0.001)")
     parser.add_argument("--baseline", metavar="REF", help="also measure this commit, checked out in a git worktree, and print the ratio")
     parser.add_argument("--only", choices=("oneline", "corpus"), help="measure only one of the two files")
     parser.add_argument("--line-mb", type=float, default=50, help="size of the single-line file in MB (default 50)")
@@ -208,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             for data in files:
                 print(f"{data.name}: {data.stat().st_size / MB:,.1f} MB, {_newlines(data):,} newlines", flush=True)
                 for side, tree in sides:
-                    m = measure(tree, data, args.max_steps, args.timeout)
+                    m = measure(tree, data, args.max_steps, args.eval_fraction, args.timeout)
                     results[(side, data)] = m
                     until = f"{m.until_training_s:.0f} s" if m.until_training_s is not None else "-"
                     print(f"  {side:6} worker peak {_mib(m.worker_peak):>10}  cli peak {_mib(m.cli_peak):>9}  "

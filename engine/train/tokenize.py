@@ -169,27 +169,26 @@ def text_ids(tokenizer: Any, text: str) -> Iterator[list[int]]:
     if len(text) <= span or not getattr(tokenizer, "is_fast", False):
         yield _ids(tokenizer, text)
         return
-    left = 0  # where the window starts in text; its tokens before index `first` are context
-    ids, starts, ends = _tokens(tokenizer, text[:span], 0)
+    right = span  # the window reads text up to here; its tokens before index `first` are context
+    ids, starts, ends = _tokens(tokenizer, text[:right], 0)
     first = 0
-    while left + span < len(text):
-        right = left + span
+    while right < len(text):
         safe = right - OVERLAP_CHARS // 2  # tokens ending past here may change once the text goes on
         joined = None
         for attempt in range(CUT_TRIES):
             cut = bisect.bisect_left(starts, right - OVERLAP_CHARS + attempt * OVERLAP_CHARS // (2 * CUT_TRIES), lo=first)
             if cut >= len(ids) or ends[cut] > safe:
                 continue
-            context = max(left, starts[cut] - CONTEXT_CHARS)
-            following = _tokens(tokenizer, text[context : context + span], context)
+            context = max(0, starts[cut] - CONTEXT_CHARS)
+            following = _tokens(tokenizer, text[context : starts[cut] + span], context)
             at = bisect.bisect_left(following[1], starts[cut])
             n = bisect.bisect_right(ends, safe, lo=cut) - cut
             if following[0][at : at + n] == ids[cut : cut + n] and following[1][at : at + n] == starts[cut : cut + n]:
-                joined = cut, following, at, context
+                joined = cut, following, at, starts[cut] + span
                 break
         if joined is None:
             joined = _forced_cut(tokenizer, text, starts, ends, first, right - OVERLAP_CHARS)
-        cut, (ids_next, starts_next, ends_next), at, left = joined
+        cut, (ids_next, starts_next, ends_next), at, right = joined
         yield ids[first:cut]
         ids, starts, ends, first = ids_next, starts_next, ends_next, at
     yield ids[first:]
@@ -202,7 +201,8 @@ def _forced_cut(tokenizer: Any, text: str, starts: list[int], ends: list[int], f
         cut -= 1
     cut = max(cut, first + 1)
     at = ends[cut - 1]
-    return cut, _tokens(tokenizer, text[at : at + CHUNK_CHARS + OVERLAP_CHARS], at), 0, at
+    span = CHUNK_CHARS + OVERLAP_CHARS
+    return cut, _tokens(tokenizer, text[at : at + span], at), 0, at + span
 
 
 def _encode_chat(example: Example, tokenizer: Any) -> tuple[list[int], list[int]]:
