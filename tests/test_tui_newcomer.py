@@ -53,3 +53,84 @@ def test_automatic_eval_interval_is_the_engines() -> None:
     from tui.screens.train import AUTO_EVALS
 
     assert AUTO_EVALS == EVALS_PER_RUN
+
+
+async def test_the_footer_shows_f2_f3_f4() -> None:
+    """F2-F4 are in the footer (with F1), where a newcomer looks for them, not only on the help screen."""
+    async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(pilot.app.screen.query("#separator")))
+        await settled(pilot)
+        footer = screen_text(pilot.app.export_screenshot())[-1].replace("\xa0", " ")
+        assert "Help" in footer and "f2f3f4" in footer.replace(" ", "") and "Data·Runs·Play" in footer
+
+
+async def test_q_and_question_mark_quit_and_help_unless_typing() -> None:
+    """In a text box ``q`` and ``?`` are text; elsewhere ``?`` opens the help (``q`` closes it) and ``q`` quits."""
+    async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        await until(pilot, lambda: bool(app.screen.query("#separator")))
+        separator = app.screen.query_one("#separator", Input)
+        separator.focus()
+        await pilot.press("end", "q", "question_mark")
+        assert separator.value.endswith("q?") and app.is_running and type(app.screen).__name__ == "DataScreen"
+        await pilot.press("f3")
+        await until(pilot, lambda: app.current_mode == "runs")
+        await pilot.press("question_mark")
+        await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        await pilot.press("q")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunsScreen")
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from tui.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out == "finetui 0.1.0\n"
+
+
+async def open_playground(pilot, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], object]:
+    """F4, with the run loads recorded instead of sent to an inference process: what is picked is what's tested."""
+    from tui.screens.playground import PlaygroundScreen
+
+    loaded: list[str] = []
+    monkeypatch.setattr(PlaygroundScreen, "load_run", lambda self, run_id: loaded.append(run_id))
+    await pilot.press("f4")
+    await until(pilot, lambda: isinstance(pilot.app.screen, PlaygroundScreen))
+    return loaded, pilot.app.screen
+
+
+async def test_the_playground_picks_the_only_ready_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One ready run (a failed one beside it) is picked and loaded at once; a second ready run keeps the pick."""
+    from tests.fixed_runs import write_run
+    from tui.widgets.playground_runs import RunPicker
+
+    write_run("20260101-090000-haiku", "ready")
+    write_run("20260101-090100-failed", "failed", name="failed")
+    async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
+        loaded, screen = await open_playground(pilot, monkeypatch)
+        picker = screen.query_one(RunPicker)
+        await until(pilot, lambda: picker.value == "20260101-090000-haiku")
+        assert loaded == ["20260101-090000-haiku"]
+        write_run("20260101-090200-other", "ready", name="other")
+        pilot.app.run_watcher.poke()
+        await until(pilot, lambda: len(picker.choices) == 2)
+        assert picker.value == "20260101-090000-haiku"
+
+
+async def test_vs_never_offers_run_a_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fixed_runs import write_run
+    from tui.widgets.playground_runs import RunPicker, VersusPicker
+
+    write_run("20260101-090000-haiku", "ready")
+    write_run("20260101-090200-other", "ready", name="other")
+    async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
+        _, screen = await open_playground(pilot, monkeypatch)
+        picker, versus = screen.query_one(RunPicker), screen.query_one(VersusPicker)
+        await until(pilot, lambda: len(picker.choices) == 2)
+        picker.value = "20260101-090200-other"
+        await until(pilot, lambda: [c.id for c in versus.choices] == ["20260101-090000-haiku"])
+        picker.value = "20260101-090000-haiku"
+        await until(pilot, lambda: [c.id for c in versus.choices] == ["20260101-090200-other"])

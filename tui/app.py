@@ -46,6 +46,8 @@ CRASH_LOG = "crash.log"
 #: GIL as the imports do: started at once, they held the frame up by about 40 ms (``bench/tui_startup.py``:
 #: finetui / same widgets 1.12x, and 1.04-1.06x with this wait).
 FIRST_FRAME_OUT_S = 0.05
+#: F2-F4 as one group in the footer: three keys, then what each opens, in their order.
+MODE_KEYS = Binding.Group("Data·Runs·Play", compact=True)
 #: The class of the ``.panel`` that holds the focus (``app.tcss`` draws its border in the accent colour).
 FOCUSED_PANEL = "-focused"
 
@@ -71,14 +73,16 @@ class FinetuiApp(App[None]):
     SUB_TITLE = "fine-tune an LLM on your data"
     CSS_PATH = "app.tcss"
     DEFAULT_MODE = "data"  # the default screen's mode, registered on mount (see get_default_screen)
-    #: F2-F4 stay out of the footer, which has room for a screen's own keys
-    #: and F1 at 80 columns; the help screen and the palette list them.
+    #: F2-F4 are in every footer, one group after the screen's own keys ("f2 f3 f4 Data·Runs·Play"): a newcomer
+    #: never opened the help screen that listed them. ``q`` and ``?`` quit and help where no text box takes them.
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False, id="quit"),
+        Binding("q", "typed_key('quit')", "Quit", show=False),
         Binding("f1", "help", "Help", id="help"),
-        Binding("f2", "switch_mode('data')", "Data", show=False, tooltip="Pick a data file and start a fine-tune", id="data"),
-        Binding("f3", "switch_mode('runs')", "Runs", show=False, tooltip="Every run: status, logs, scorecards", id="runs"),
-        Binding("f4", "switch_mode('playground')", "Play", show=False, tooltip="The playground: baseline and custom side by side", id="playground"),
+        Binding("question_mark", "typed_key('help')", "Help", show=False),
+        Binding("f2", "switch_mode('data')", "Data", tooltip="Pick a data file and start a fine-tune", id="data", group=MODE_KEYS),
+        Binding("f3", "switch_mode('runs')", "Runs", tooltip="Every run: status, logs, scorecards", id="runs", group=MODE_KEYS),
+        Binding("f4", "switch_mode('playground')", "Play", tooltip="The playground: baseline and custom side by side", id="playground", group=MODE_KEYS),
     ]
 
     def __init__(self, start_path: Path | None = None) -> None:
@@ -218,6 +222,19 @@ class FinetuiApp(App[None]):
         where = _write_crash_log(error)
         self._exit_renderables.append(Text(f"finetui stopped on an unexpected error: {type(error).__name__}: {error} (a bug in finetui; {where})"))
         self._close_messages_no_wait()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``q`` and ``?`` are text in a text box, and do nothing over a dialog (which has its own keys)."""
+        if action == "typed_key":
+            from textual.screen import ModalScreen
+            from textual.widgets import Input, TextArea
+
+            return not isinstance(self.focused, (Input, TextArea)) and not isinstance(self.screen, ModalScreen)
+        return True
+
+    async def action_typed_key(self, action: str) -> None:
+        """A plain key for an F key's or a Ctrl key's action, where no text box takes it (see ``check_action``)."""
+        await self.run_action(action)
 
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen

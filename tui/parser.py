@@ -76,6 +76,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _version() -> str:
+    """The installed finetui's version, as pip knows it (``pyproject.toml``'s), or why there is none."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("finetui")
+    except PackageNotFoundError:
+        return "(not installed: run from a source tree)"
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
     """The parser, and the subcommand names (a bare path opens the TUI instead)."""
     parser = _Parser(
@@ -83,6 +93,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"finetui {_version()}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f"tui.commands.{name}").add_parser(subparsers)

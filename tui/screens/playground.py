@@ -198,7 +198,7 @@ class PlaygroundScreen(FinetuiScreen):
         picker = self.query_one(RunPicker)
         wanted, self.wanted_run = self.wanted_run, None
         picker.set_runs(message.runs, pick=wanted)
-        self.query_one(VersusPicker).set_runs(message.runs)
+        self.query_one(VersusPicker).set_runs(message.runs, a=picker.value if isinstance(picker.value, str) else None)
         if wanted is not None and all(run.id != wanted for run in message.runs):
             self.notify(f"Run {wanted} is not ready yet: only a finished run can be tried.", severity="warning")
         self.query_one("#no-runs").display = not message.runs
@@ -210,6 +210,7 @@ class PlaygroundScreen(FinetuiScreen):
         choice = next((c for c in self.query_one(RunPicker).choices if c.id == run), None)
         if choice is None:
             return
+        self.query_one(VersusPicker).set_runs(self.query_one(RunPicker).choices, a=choice.id)
         self._check_versus()
         self._title_panels()
         if run != self.loaded_run:
@@ -231,9 +232,8 @@ class PlaygroundScreen(FinetuiScreen):
         b = versus.chosen()
         if a is None or b is None:
             return
-        if b.id == a.id or b.base != a.base:
-            why = "it is run A itself" if b.id == a.id else f"run B was trained on {b.model}, run A on {a.model}"
-            self.notify(f"A/B compares two runs of the same base model: {why}.", severity="error")
+        if b.base != a.base:  # run A itself is never listed as B (``VersusPicker.set_runs``)
+            self.notify(f"A/B compares two runs of the same base model: run B was trained on {b.model}, run A on {a.model}.", severity="error")
             versus.value = BASELINE
 
     def _title_panels(self) -> None:

@@ -28,7 +28,7 @@ class KeysFooter(Footer):
     """
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(compact=True)  # compact: a screen's own keys, F1 and the F2-F4 group fit 80 columns
         self._shown: tuple[Hashable, ...] | None = None
 
     def bindings_changed(self, screen: Screen) -> None:

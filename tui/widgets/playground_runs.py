@@ -47,8 +47,14 @@ class RunPicker(Select[str]):
         self.choices: tuple[RunChoice, ...] = ()
 
     def set_runs(self, runs: Sequence[RunChoice], pick: str | None = None) -> None:
-        """List ``runs``; pick ``pick`` if given and listed, else keep the current run if still listed."""
+        """List ``runs``; pick ``pick`` if given and listed, else keep the current run if still listed, else the only one.
+
+        With one ready run there is nothing to choose: a newcomer who
+        finished a first run found the playground waiting for a pick.
+        """
         keep = pick if pick is not None else (self.value if isinstance(self.value, str) else None)
+        if keep is None and len(runs) == 1:
+            keep = runs[0].id
         if tuple(runs) != self.choices:
             self.choices = tuple(runs)
             self.set_options((Content(choice.label), choice.id) for choice in runs)
@@ -67,13 +73,14 @@ class VersusPicker(Select[str]):
         super().__init__(((f"{BASELINE} (adapter off)", BASELINE),), value=BASELINE, allow_blank=False, compact=True, id=id)
         self.choices: tuple[RunChoice, ...] = ()
 
-    def set_runs(self, runs: Sequence[RunChoice]) -> None:
-        """List the baseline and ``runs``; keep run B while it is listed, else go back to the baseline."""
+    def set_runs(self, runs: Sequence[RunChoice], a: str | None = None) -> None:
+        """List the baseline and ``runs`` but run ``a`` (a run is no B to itself); keep run B while it is listed, else go back to the baseline."""
         keep = self.value
-        if tuple(runs) != self.choices:
-            self.choices = tuple(runs)
-            self.set_options([(f"{BASELINE} (adapter off)", BASELINE), *((Content(f"B: {c.label}"), c.id) for c in runs)])
-        self.value = keep if any(c.id == keep for c in runs) else BASELINE
+        listed = tuple(c for c in runs if c.id != a)
+        if listed != self.choices:
+            self.choices = listed
+            self.set_options([(f"{BASELINE} (adapter off)", BASELINE), *((Content(f"B: {c.label}"), c.id) for c in listed)])
+        self.value = keep if any(c.id == keep for c in listed) else BASELINE
 
     def chosen(self) -> RunChoice | None:
         """Run B, or None for the baseline."""
