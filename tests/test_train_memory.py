@@ -111,6 +111,24 @@ def test_text_in_windows_joins_to_the_whole(tokenizer, monkeypatch, sizes):
     assert [t for p in pieces for t in p] == tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
+def test_windows_join_for_a_tokenizer_that_marks_the_start_of_a_text(monkeypatch):
+    """SentencePiece-style (Metaspace, a "▁" put before every text): a window read from the cut would start with one the whole text lacks there."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from tests.tiny_model import CORPUS
+
+    model = Tokenizer(models.BPE())
+    model.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
+    model.train_from_iterator([CORPUS * 20], trainers.BpeTrainer(vocab_size=120, special_tokens=["<s>", "</s>"]))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=model, bos_token="<s>", eos_token="</s>")
+    monkeypatch.setattr(tok_module, "CHUNK_CHARS", 2000)
+    monkeypatch.setattr(tok_module, "OVERLAP_CHARS", 400)
+    rnd = random.Random(0)
+    text = " ".join(rnd.choice(CORPUS.split()) for _ in range(20_000))
+    assert [t for p in tok_module.text_ids(tokenizer, text) for t in p] == tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
 def test_text_with_no_break_keeps_every_character(tokenizer, monkeypatch):
     """Thousands of letters with no break: the windows may cut inside them, but decode to the same text."""
     monkeypatch.setattr(tok_module, "CHUNK_CHARS", 500)
