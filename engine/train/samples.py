@@ -13,8 +13,9 @@ Each model's loss on the reference is scored the same way
 The samples go to ``samples.jsonl`` in the run folder, those on which the
 custom model did worse first (flagged): a higher loss on the reference, or,
 for prompt/completion data, a reference the baseline contained and the
-custom model lost. For prompt/completion data the exact-match and
-contains-the-reference rates of both models go to the scorecard.
+custom model lost. For prompt/completion and chat data the exact-match and
+contains-the-reference rates of both models go to the scorecard (for a chat,
+the reference is its last trained assistant turn).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from engine.words import counted
 SAMPLES_FILE = "samples.jsonl"
 #: peft's name for a batch row with every adapter off.
 BASE_ROW = "__base__"
+#: Data whose samples have an answer to check: the completion, or the chat's last trained assistant turn (plain text has none).
+ANSWERED = ("prompt_completion", "chat")
 #: Tokens generated past the reference's length, so a longer answer shows where it goes.
 EXTRA_TOKENS = 16
 #: Tokens generated per sample, at most.
@@ -52,8 +55,8 @@ def samples_path(run: Run) -> Path:
 class Sample:
     """One held-out example completed by both models.
 
-    ``exact`` and ``contains`` (per model) are None unless the data is
-    prompt/completion; a loss is None when the reference had no token to score.
+    ``exact`` and ``contains`` (per model) are None for plain text, which has
+    no answer to check; a loss is None when the reference had no token to score.
     """
 
     index: int
@@ -277,7 +280,7 @@ def _sample(example: Example, tokenizer: Any, prompt: list[int], reference: list
     base_loss, custom_loss = losses
     worse = base_loss is not None and custom_loss is not None and custom_loss > base_loss
     matches: dict[str, bool | None] = {}
-    if example.kind == "prompt_completion":
+    if example.kind in ANSWERED:
         for which, output in zip(("baseline", "custom"), outputs, strict=True):
             matches[f"{which}_exact"] = exact(output, reference_text)
             matches[f"{which}_contains"] = contains(output, reference_text)
@@ -297,7 +300,7 @@ def rates(samples: list[Sample], kind: str) -> SampleRates | None:
         return None
     n = len(samples)
     worse = sum(s.worse for s in samples)
-    if kind != "prompt_completion":
+    if kind not in ANSWERED:
         return SampleRates(n, worse, kind)
 
     def share(values: list[bool | None]) -> float:
