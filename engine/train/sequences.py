@@ -13,6 +13,7 @@ it ends, and two ranks of one run never share it.
 from __future__ import annotations
 
 import tempfile
+from array import array
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, overload
@@ -82,7 +83,7 @@ class SequenceWriter:
         self._ids: list[int] = []
         self._labels: list[int] = []
         self._chunks: list[tuple[np.ndarray, np.ndarray]] = []
-        self._offsets = [0]
+        self._offsets = array("q", [0])  # 8 bytes a sequence
 
     def add(self, encoded: Encoded) -> None:
         self._ids += encoded.input_ids
@@ -102,7 +103,7 @@ class SequenceWriter:
 
     def finish(self) -> Sequences:
         self._flush()
-        offsets = np.asarray(self._offsets, dtype=np.int64)
+        offsets = np.array(self._offsets, dtype=np.int64)
         if not self._files:
             ids = np.concatenate([c[0] for c in self._chunks]) if self._chunks else np.zeros(0, np.int32)
             labels = np.concatenate([c[1] for c in self._chunks]) if self._chunks else np.zeros(0, np.int32)
