@@ -85,9 +85,11 @@ class Measured:
     """One side's run on one file: peak resident memory of the worker and the CLI, wall time, how it ended."""
 
     worker_peak: int
+    worker_peak_to_training: int
     cli_peak: int
     wall_s: float
     until_training_s: float | None
+    tokenize_s: float | None
     ended: str
 
 
@@ -103,18 +105,29 @@ def _hwm(pid: int) -> int:
     return 0
 
 
-def _phase(home: Path) -> str:
-    """The last phase the run announced, from its events file: how far a run got."""
-    phase = "starting"
+def _events(home: Path) -> list[dict]:
+    records = []
     for events in home.glob("runs/*/events.jsonl"):
         for line in events.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
-                record = json.loads(line)
+                records.append(json.loads(line))
             except ValueError:
                 continue
-            if record.get("kind") == "phase":
-                phase = str(record.get("phase"))
-    return phase
+    return records
+
+
+def _phase(home: Path) -> str:
+    """The last phase the run announced, from its events file: how far a run got."""
+    phases = [str(r.get("phase")) for r in _events(home) if r.get("kind") == "phase"]
+    return phases[-1] if phases else "starting"
+
+
+def _tokenize_s(home: Path) -> float | None:
+    """Seconds from the chat template's log line (the model is loaded) to the train-token count (tokenized and packed)."""
+    logs = [r for r in _events(home) if r.get("kind") == "log"]
+    start = next((r["time"] for r in logs if r.get("message", "").startswith("chat template")), None)
+    end = next((r["time"] for r in logs if " train token" in r.get("message", "")), None)
+    return end - start if start is not None and end is not None else None
 
 
 def _newlines(path: Path) -> int:
@@ -140,6 +153,7 @@ def measure(tree: Path, data: Path, max_steps: int, eval_fraction: float, timeou
     training_at = None
     ended = "timeout"
     next_look = 0.0
+    to_training = 0
     try:
         while True:
             try:
@@ -157,6 +171,7 @@ def measure(tree: Path, data: Path, max_steps: int, eval_fraction: float, timeou
                 next_look = time.perf_counter() + 1.0
                 if _phase(home) in ("training", "custom", "saving"):
                     training_at = time.perf_counter() - start
+                    to_training = max((peaks.get(pid, 0) for pid in workers), default=0)
             if cli.poll() is not None and not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in kids):
                 ended = "ready" if cli.returncode == 0 else f"exit {cli.returncode}"
                 break
@@ -173,11 +188,12 @@ def measure(tree: Path, data: Path, max_steps: int, eval_fraction: float, timeou
         if cli.poll() is None:
             cli.kill()
         cli.wait()
+        tokenize_s = _tokenize_s(home)
         if ended.startswith("exit"):
             print(out.read_text(encoding="utf-8", errors="replace")[-3000:], file=sys.stderr)
         shutil.rmtree(home, ignore_errors=True)
     worker_peak = max((peaks.get(pid, 0) for pid in workers), default=0)
-    return Measured(worker_peak, peaks.get(cli.pid, 0), time.perf_counter() - start, training_at, ended)
+    return Measured(worker_peak, to_training or worker_peak, peaks.get(cli.pid, 0), time.perf_counter() - start, training_at, tokenize_s, ended)
 
 
 def _mib(n: int) -> str:
@@ -215,16 +231,21 @@ def main(argv: list[str] | None = None) -> int:
                     m = measure(tree, data, args.max_steps, args.eval_fraction, args.timeout)
                     results[(side, data)] = m
                     until = f"{m.until_training_s:.0f} s" if m.until_training_s is not None else "-"
-                    print(f"  {side:6} worker peak {_mib(m.worker_peak):>10}  cli peak {_mib(m.cli_peak):>9}  "
-                          f"to training {until:>6}  wall {m.wall_s:,.0f} s  {m.ended}", flush=True)
+                    tokenizing = f"{m.tokenize_s:.0f} s" if m.tokenize_s is not None else "-"
+                    print(f"  {side:6} worker peak {_mib(m.worker_peak):>10} (until training {_mib(m.worker_peak_to_training):>9})  "
+                          f"cli peak {_mib(m.cli_peak):>9}  tokenize+pack {tokenizing:>6} to training {until:>6} wall {m.wall_s:,.0f} s {m.ended}", flush=True)
         print()
-        print(f"{'file':14} {'size':>9} {'before':>11} {'after':>11} {'ratio':>7}   (worker peak RSS, VmHWM; --max-steps {args.max_steps})")
+        print(f"worker peak RSS (VmHWM), whole run / until training starts (the data read, tokenized and packed, model loaded, baseline scored);"
+              f" --max-steps {args.max_steps}, --eval-fraction {args.eval_fraction}")
+        print(f"{'file':14} {'size':>9} {'before':>11} {'after':>11} {'ratio':>7}   {'before':>11} {'after':>11} {'ratio':>7}")
         for data in files:
             after = results[("after", data)]
             before = results.get(("before", data))
-            ratio = f"{before.worker_peak / after.worker_peak:.1f}x" if before and after.worker_peak else "-"
-            old = _mib(before.worker_peak) if before else "-"
-            print(f"{data.name:14} {data.stat().st_size / MB:>6,.0f} MB {old:>11} {_mib(after.worker_peak):>11} {ratio:>7}")
+            cells = []
+            for field in ("worker_peak", "worker_peak_to_training"):
+                old, new = (getattr(before, field) if before else 0), getattr(after, field)
+                cells.append(f"{_mib(old) if before else '-':>11} {_mib(new):>11} {f'{old / new:.1f}x' if before and new else '-':>7}")
+            print(f"{data.name:14} {data.stat().st_size / MB:>6,.0f} MB " + "   ".join(cells))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
