@@ -134,3 +134,44 @@ async def test_vs_never_offers_run_a_itself(monkeypatch: pytest.MonkeyPatch) -> 
         await until(pilot, lambda: [c.id for c in versus.choices] == ["20260101-090000-haiku"])
         picker.value = "20260101-090000-haiku"
         await until(pilot, lambda: [c.id for c in versus.choices] == ["20260101-090200-other"])
+
+
+@pytest.mark.slow
+async def test_the_example_dialog_steps_through_the_examples_with_one_preview_process() -> None:
+    """n and p (or the arrows) show the next and previous example, each with its tokens, all from the one process the preview started."""
+    from tui.screens.example import ExampleScreen
+    from tui.screens.preview import PreviewScreen
+
+    def summary() -> str:
+        return str(pilot.app.screen.query_one("#tokens-summary", Static).render())
+
+    async with FinetuiApp(start_path=Path("tests/fixtures/tui/qa.jsonl")).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        await pilot.press("f5")
+        await until(pilot, lambda: isinstance(app.screen, PreviewScreen) and app.screen.report is not None)
+        preview = app.screen
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ExampleScreen) and "trained" in summary(), timeout=120)
+        dialog = app.screen
+        first, tokens = dialog.example.index, summary()
+        await pilot.press("n")
+        await until(pilot, lambda: dialog.example.index == first + 1 and "trained" in summary() and summary() != tokens, timeout=60)
+        assert str(dialog.query_one("#example-dialog").border_title).startswith(f"Example #{first + 1} · 2 of ")
+        process = preview.previewer._process
+        await pilot.press("left")
+        await until(pilot, lambda: dialog.example.index == first and summary() == tokens, timeout=60)
+        assert preview.previewer._process is process and process.poll() is None, "one process, kept"
+        await pilot.press("escape", "escape")
+        await until(pilot, lambda: process.poll() is not None)  # the preview closed: its process ended
+
+
+def test_the_preview_process_answers_a_bad_request_in_one_line_and_goes_on() -> None:
+    import io
+
+    from engine.token_previews import serve
+
+    out = io.StringIO()
+    serve(["not json\n", "[1]\n", '{"spec": {"path": "no-such-file.jsonl"}, "index": 1, "model": "finetui-tiny", "seq_len": 8}\n'], out)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3 and all(line.startswith('{"error": ') for line in lines)
+    assert "not JSON" in lines[0] and "JSON object" in lines[1] and "no-such-file.jsonl" in lines[2]

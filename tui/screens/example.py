@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,18 +15,16 @@ from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.screen import ModalScreen
 from textual.widgets import Static
-from textual.worker import get_current_worker
 
 from engine.config import DEFAULT_MODEL, TrainConfig
 from engine.data import DataSpec, Example
 from engine.data.display import escape_controls
+from tui.token_previewer import TokenPreviewer
 from tui.widgets.footer import KeysFooter
 from tui.widgets.token_preview import TokenPreview, legend
 
 #: Longest text drawn; wrapping megabytes of text would freeze the UI.
 MAX_SHOWN_CHARS = 100_000
-#: Seconds the token preview process may take (it loads the model's tokenizer).
-PREVIEW_TIMEOUT = 300
 
 
 def _clip(text: str) -> str:
@@ -61,106 +59,103 @@ def example_body(example: Example) -> Text:
 
 @dataclass
 class TokensPreviewed(TextualMessage):
-    """The example's tokens as training encodes them: ``(text, trained)`` runs and a one-line summary."""
+    """Example ``index``'s tokens as training encodes them: ``(text, trained)`` runs and a one-line summary."""
 
+    index: int
     spans: tuple[tuple[str, bool], ...]
     summary: str
 
 
 @dataclass
 class TokensPreviewFailed(TextualMessage):
-    """Why the token preview could not be made (no tokenizer, a template that can't render the example)."""
+    """Why example ``index``'s token preview could not be made (no tokenizer, a template that can't render the example)."""
 
+    index: int
     error: str
 
 
-def spec_json(spec: DataSpec) -> str:
-    """The spec as the preview process takes it."""
-    return json.dumps(
-        {"path": str(spec.path), "format": spec.format, "separator": spec.separator, "mapping": spec.mapping, "target_chars": spec.target_chars}
-    )
+def spec_fields(spec: DataSpec) -> dict[str, Any]:
+    """The spec as the preview process takes it (JSON)."""
+    return {"path": str(spec.path), "format": spec.format, "separator": spec.separator, "mapping": spec.mapping, "target_chars": spec.target_chars}
 
 
 class ExampleScreen(ModalScreen[None]):
-    """The full text of one example and its tokens as training sees them; Escape closes it.
+    """The full text of one example and its tokens as training sees them; n and p step through the examples; Escape closes it.
 
-    The token preview is made by ``python -m engine.train.preview`` in a
-    process of its own (it loads transformers), for the default model at the
-    default sequence length: trained tokens are drawn bold on green, the
-    context dimmed.
+    The token preview comes from the preview screen's ``TokenPreviewer``
+    (a process of its own, since it loads transformers; started once), for
+    the default model at the default sequence length: trained tokens are
+    drawn bold on green, the context dimmed.
     """
 
-    BINDINGS = [Binding("escape", "dismiss", "Close")]
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("n,right", "step(1)", "Next", tooltip="The next example of the table"),
+        Binding("p,left", "step(-1)", "Previous", tooltip="The example before this one in the table"),
+    ]
 
-    def __init__(self, example: Example, spec: DataSpec | None = None) -> None:
+    def __init__(self, example: Example, spec: DataSpec | None = None, previewer: TokenPreviewer | None = None, examples: Sequence[Example] = ()) -> None:
+        """``examples`` are those the dialog steps through (the table's, in its order); ``previewer`` makes the token preview."""
         super().__init__()
         self.example = example
         self.spec = spec
+        self.previewer = previewer
+        self.examples = list(examples) or [example]
 
     def compose(self) -> ComposeResult:
-        e = self.example
-        with Vertical(id="example-dialog") as dialog:
-            dialog.border_title = f"Example #{e.index}"
-            dialog.border_subtitle = f"line {e.line} · {e.chars:,} chars · {e.kind.replace('_', '/')}"
+        with Vertical(id="example-dialog"):
             with VerticalScroll(id="example-scroll"):
-                yield Static(example_body(e), id="example-text")
-                if self.spec is not None:
+                yield Static(id="example-text")
+                if self.spec is not None and self.previewer is not None:
                     yield Static(legend(DEFAULT_MODEL), id="tokens-title")
-                    yield Static(f"Rendering with {DEFAULT_MODEL}'s tokenizer…", id="tokens-summary")
+                    yield Static(id="tokens-summary")
                     yield TokenPreview(id="tokens")
         yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#example-scroll").focus()
-        if self.spec is not None:
-            self.preview_tokens(self.spec)
+        self.show(self.example)
 
-    def preview_tokens(self, spec: DataSpec) -> None:
-        self.run_worker(lambda: self._run_preview(spec), thread=True, exclusive=True, exit_on_error=False, group="tokens")
+    def show(self, example: Example) -> None:
+        """Show ``example`` and ask for its tokens; a preview still on its way for another is dropped."""
+        self.example = example
+        dialog = self.query_one("#example-dialog")
+        at = next((n for n, e in enumerate(self.examples) if e.index == example.index), 0)
+        dialog.border_title = f"Example #{example.index}" + (f" · {at + 1} of {len(self.examples)}" if len(self.examples) > 1 else "")
+        dialog.border_subtitle = f"line {example.line} · {example.chars:,} chars · {example.kind.replace('_', '/')}"
+        self.query_one("#example-text", Static).update(example_body(example))
+        self.query_one("#example-scroll").scroll_home(animate=False)
+        if self.spec is not None and self.previewer is not None:
+            self.query_one("#tokens-summary", Static).update(f"Rendering with {DEFAULT_MODEL}'s tokenizer…")
+            self.query_one(TokenPreview).update("")
+            self.preview_tokens(self.spec, self.previewer, example.index)
 
-    def _run_preview(self, spec: DataSpec) -> None:
-        """Run the preview process and post what it printed; touches no widget."""
-        worker = get_current_worker()
-        command = [
-            sys.executable, "-m", "engine.train.preview",
-            "--spec", spec_json(spec),
-            "--index", str(self.example.index),
-            "--model", DEFAULT_MODEL,
-            "--seq-len", str(TrainConfig().seq_len),
-        ]  # fmt: skip
-        try:
-            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        except OSError as exc:
-            self.post_message(TokensPreviewFailed(f"can't start the token preview: {exc}"))
-            return
-        waited = 0.0
-        while True:
-            try:
-                out, _ = proc.communicate(timeout=0.25)
-                break
-            except subprocess.TimeoutExpired:
-                waited += 0.25
-                if worker.is_cancelled or waited > PREVIEW_TIMEOUT:
-                    proc.kill()
-                    proc.communicate()
-                    return
-        try:
-            data = json.loads(out.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            self.post_message(TokensPreviewFailed("the token preview process printed nothing"))
-            return
+    def action_step(self, by: int) -> None:
+        at = next((n for n, e in enumerate(self.examples) if e.index == self.example.index), 0)
+        if 0 <= at + by < len(self.examples):
+            self.show(self.examples[at + by])
+        else:
+            self.notify("That was the last example of the table." if by > 0 else "This is the first example.", timeout=2)
+
+    def preview_tokens(self, spec: DataSpec, previewer: TokenPreviewer, index: int) -> None:
+        self.run_worker(lambda: self._run_preview(spec, previewer, index), thread=True, exclusive=True, exit_on_error=False, group="tokens")
+
+    def _run_preview(self, spec: DataSpec, previewer: TokenPreviewer, index: int) -> None:
+        """Ask the preview process and post its answer for example ``index``; touches no widget."""
+        data = previewer.preview(spec_fields(spec), index, DEFAULT_MODEL, TrainConfig().seq_len)
         if "error" in data:
-            self.post_message(TokensPreviewFailed(str(data["error"])))
+            self.post_message(TokensPreviewFailed(index, str(data["error"])))
             return
         from engine.train.preview import TokenPreview as Preview  # no transformers at import: only the data class
 
         preview = Preview.from_json(data)
-        self.post_message(TokensPreviewed(preview.spans, preview.summary()))
+        self.post_message(TokensPreviewed(index, preview.spans, preview.summary()))
 
     def on_tokens_previewed(self, message: TokensPreviewed) -> None:
-        self.query_one("#tokens-summary", Static).update(message.summary)
-        self.query_one(TokenPreview).show_spans(message.spans)
+        if message.index == self.example.index:  # not one stepped past meanwhile
+            self.query_one("#tokens-summary", Static).update(message.summary)
+            self.query_one(TokenPreview).show_spans(message.spans)
 
     def on_tokens_preview_failed(self, message: TokensPreviewFailed) -> None:
-        summary = self.query_one("#tokens-summary", Static)
-        summary.update(Content.styled(escape_controls(message.error), "$text-error"))
+        if message.index == self.example.index:
+            self.query_one("#tokens-summary", Static).update(Content.styled(escape_controls(message.error), "$text-error"))

@@ -23,6 +23,7 @@ from tui.pacing import Pace
 from tui.screens.base import FinetuiScreen, display_path, screen_css
 from tui.screens.example import ExampleScreen
 from tui.screens.train import TrainScreen
+from tui.token_previewer import TokenPreviewer
 from tui.widgets.example_table import ExampleTable
 from tui.widgets.footer import KeysFooter
 from tui.widgets.histogram import LengthHistogram
@@ -96,6 +97,8 @@ class PreviewScreen(FinetuiScreen):
         """The scan's report, once it has read the whole file."""
         self.error: str | None = None
         """Why the file can't be used, if the scan failed."""
+        self.previewer = TokenPreviewer()
+        """The example dialog's token previews: one process for this screen, started with it, its tokenizer loaded once."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -119,6 +122,18 @@ class PreviewScreen(FinetuiScreen):
 
     def on_mount(self) -> None:
         self.scan_file()
+        self.start_previewer()
+
+    def on_unmount(self) -> None:
+        self.previewer.close()
+
+    @work(thread=True, exit_on_error=False, group="previewer")
+    def start_previewer(self) -> None:
+        """Start the token preview process (a fork and an exec), so an example opened later shows its tokens at once."""
+        try:
+            self.previewer.start()
+        except OSError:
+            pass  # the screen is closing, or no process can start: the example dialog says why when asked
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="parse")
     def scan_file(self) -> None:
@@ -256,7 +271,7 @@ class PreviewScreen(FinetuiScreen):
     def open_example(self, event: DataTable.RowSelected) -> None:
         example = self.examples.get(str(event.row_key.value))
         if example is not None:
-            self.app.push_screen(ExampleScreen(example, self.spec))
+            self.app.push_screen(ExampleScreen(example, self.spec, self.previewer, list(self.examples.values())))
 
 
 def _worded(warning: DataWarning) -> str:
