@@ -8,6 +8,7 @@ import pytest
 from textual.widgets import Input, Static
 
 from tests.pilot_helpers import screen_text, settled, until
+from tests.test_tui_playground import home, world  # noqa: F401 - the playground tests' run store, as fixtures
 from tests.test_tui_train import open_train
 from tui.app import FinetuiApp
 
@@ -175,3 +176,48 @@ def test_the_preview_process_answers_a_bad_request_in_one_line_and_goes_on() -> 
     lines = out.getvalue().splitlines()
     assert len(lines) == 3 and all(line.startswith('{"error": ') for line in lines)
     assert "not JSON" in lines[0] and "JSON object" in lines[1] and "no-such-file.jsonl" in lines[2]
+
+
+@pytest.mark.slow
+async def test_a_chat_reads_as_a_chat_and_can_be_saved_and_copied(world, home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """Each message shows the moment it is sent, then the answers under it; Ctrl+S saves the chat as chat-<run>-<time>.md here, Ctrl+T copies it."""
+    from textual.widgets import Checkbox, TextArea
+
+    from tests.test_tui_playground import PlaygroundApp, pick_run
+    from tui.widgets.playground_output import OutputPanel
+    from tui.widgets.token_view import visible
+
+    monkeypatch.chdir(tmp_path)
+    app = PlaygroundApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await pick_run(pilot, world["alpha"])
+        screen.query_one("#chat", Checkbox).value = True
+        screen.query_one("#sampling-max-tokens", Input).value = "4"
+        await pilot.pause()
+        panels = list(screen.query(OutputPanel))
+
+        def shown(panel: OutputPanel) -> str:
+            return str(panel.query_one(".output-text", Static).render())
+
+        for message in ("first question?", "second question?"):
+            prompt = screen.query_one("#prompt", TextArea)
+            prompt.text = message
+            prompt.focus()
+            await pilot.press("ctrl+g")
+            assert all(f"› {message}" in shown(p) for p in panels), "the message shows as soon as it is sent"
+            assert prompt.text == ""
+            await until(pilot, lambda: screen.busy is None and not screen.asked, timeout=120)
+        for panel in panels:
+            text = shown(panel)
+            first, second = text.index("› first question?"), text.index("› second question?")
+            answers = [visible(answer, mark_newlines=False) for _, answer in panel.exchanges]
+            assert first < second and answers[0] in text[first:second] and answers[1] in text[second:]
+        await pilot.press("ctrl+s")
+        saved = list(tmp_path.glob(f"chat-{world['alpha']}-*.md"))
+        assert len(saved) == 1
+        transcript = saved[0].read_text(encoding="utf-8")
+        assert transcript.startswith(f"# Chat with alpha ({world['alpha']})") and "**You:** first question?" in transcript
+        assert f"**custom · alpha:** {panels[1].exchanges[1][1]}" in transcript
+        assert any(str(saved[0]) in n.message for n in app._notifications), "says where"
+        await pilot.press("ctrl+t")
+        assert app.clipboard == transcript

@@ -23,6 +23,8 @@ attributes (``Start``, ``Token``, ``Done``, ``Scores``, ``Error``...).
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from time import monotonic
 
 from textual import on, work
@@ -101,6 +103,8 @@ class PlaygroundScreen(FinetuiScreen):
         Binding("escape", "stop", "Stop", tooltip="Stop the running request", id="stop"),
         Binding("ctrl+o", "show_prompt", "Prompt", tooltip="Show the last prompt as each model read it (its chat template applied)", id="show-prompt"),
         Binding("ctrl+n", "new_chat", "New chat", tooltip="Forget the chat's turns and start again", id="new-chat"),
+        Binding("ctrl+s", "save_chat", "Save", tooltip="Save the chat as Markdown in the current folder: chat-<run>-<time>.md", id="save-chat"),
+        Binding("ctrl+t", "copy_chat", "Copy", tooltip="Copy the chat as Markdown to the clipboard (where the terminal allows it)", id="copy-chat"),
     ]
 
     def __init__(self) -> None:
@@ -278,6 +282,8 @@ class PlaygroundScreen(FinetuiScreen):
             return self.busy is not None
         if action == "new_chat":
             return self.query_one("#chat", Checkbox).value if self.query("#chat") else False
+        if action in ("save_chat", "copy_chat"):  # in chat mode; greyed until the chat has a turn
+            return (True if self.chat else None) if self.query("#chat") and self.query_one("#chat", Checkbox).value else False
         return True
 
     @on(TabbedContent.TabActivated)
@@ -296,9 +302,13 @@ class PlaygroundScreen(FinetuiScreen):
         models = self.compared()
         self.panel_of = dict(zip(models, ("baseline", "custom"), strict=True))
         for panel in self.query(OutputPanel):
-            panel.wait("waiting for the model…")
+            if self._chatting():
+                panel.ask(prompt)  # the message shows at once, above the answers to come
+            else:
+                panel.wait("waiting for the model…")
         if self._chatting():
             self.asked = prompt
+            self.query_one("#prompt", TextArea).text = ""  # sent: back in the box if the request fails
             system = self.query_one("#system", Input).value.strip()
             turns = ((Turn("system", system),) if system else ()) + (*self.chat, Turn("user", prompt))
             request = GenerateRequest(run=run, versus=self.versus_run(), messages=turns, models=models, **settings)
@@ -317,8 +327,7 @@ class PlaygroundScreen(FinetuiScreen):
         self.chat = []
         self.asked = ""
         for panel in self.query(OutputPanel):
-            panel.history = ""
-            panel.wait("Pick a run, write a prompt, press Ctrl+G." if not self._chatting() else "A new chat: write a message, press Ctrl+G.")
+            panel.forget("Pick a run, write a prompt, press Ctrl+G." if not self._chatting() else "A new chat: write a message, press Ctrl+G.")
 
     def _chat_answered(self) -> None:
         """Both answers are in: the exchange joins the chat, each pane showing it as its model saw it."""
@@ -327,10 +336,48 @@ class PlaygroundScreen(FinetuiScreen):
         if len(answers) != len(panels):
             return
         self.chat += [Turn("user", self.asked), Turn("assistant", "", tuple(sorted(answers.items())))]
-        for model, panel in panels.items():
-            panel.history += f"› {self.asked}\n{answers[model]}\n\n"
+        for panel in panels.values():
+            panel.answered()
         self.asked = ""
-        self.query_one("#prompt", TextArea).text = ""
+        self.refresh_bindings()  # Save and Copy: the chat has a turn now
+
+    def transcript(self) -> str:
+        """The chat as Markdown: the run, the system prompt, then each message and each model's answer, under its pane's title."""
+        run = next((c for c in self.query_one(RunPicker).choices if c.id == self.query_one(RunPicker).value), None)
+        lines = [f"# Chat with {run.name} ({run.id})" if run is not None else "# Chat", ""]
+        system = self.query_one("#system", Input).value.strip()
+        if system:
+            lines += [f"**System:** {system}", ""]
+        for turn in self.chat:
+            if turn.role == "user":
+                lines += [f"**You:** {turn.content}", ""]
+            else:
+                lines += [f"**{self._pane(model).border_title}:** {answer}" for model, answer in turn.replies] + [""]
+        return "\n".join(lines)
+
+    def action_save_chat(self) -> None:
+        """Save the chat under the current folder as ``chat-<run>-<time>.md``, and say where."""
+        path = Path.cwd() / f"chat-{self.query_one(RunPicker).value}-{time.strftime('%Y%m%d-%H%M%S')}.md"
+        try:
+            path.write_text(self.transcript(), encoding="utf-8")
+        except OSError as error:
+            self.notify(f"Could not save the chat to {path}: {error.strerror or error}", severity="error")
+            return
+        self.notify(f"Chat saved to {path}", title="Saved")
+
+    def action_copy_chat(self) -> None:
+        self.app.copy_to_clipboard(self.transcript())
+        self.notify("Chat copied as Markdown, where the terminal lets apps set the clipboard; Ctrl+S saves it to a file.", title="Copied")
+
+    def _chat_unsent(self, note: str) -> None:
+        """The message got no answer (stopped, failed): it leaves the chat and goes back in the box to send again."""
+        for panel in self.query(OutputPanel):
+            panel.asked = None
+            panel.wait(note)
+        prompt = self.query_one("#prompt", TextArea)
+        if not prompt.text:
+            prompt.text = self.asked
+        self.asked = ""
 
     def action_show_prompt(self) -> None:
         if not self.prompts:
@@ -510,6 +557,8 @@ class PlaygroundScreen(FinetuiScreen):
         failed = message.code not in (None, "cancelled")
         if message.kind == "generate" and message.code is None and self.asked:
             self._chat_answered()
+        elif message.kind == "generate" and self.asked:
+            self._chat_unsent("failed: see the message" if failed else "stopped")
         if message.kind == "generate":
             for panel in self.query(OutputPanel):
                 if panel.done is None:  # a request that failed before it started
