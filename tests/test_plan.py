@@ -275,6 +275,10 @@ def test_activations_are_what_autograd_saves(dropout: float) -> None:
     assert layer_bytes_per_token(shape, stream=4, compute=4, dropout=dropout > 0, lora_r=8, mask=4) == pytest.approx(measured, rel=0.03)
 
 
+#: What an offline plan of a Hub id ends with: the shapes that plan with no Hub.
+SHAPES = "--model also takes a published shape, which needs no Hub: shape:llama-2-7b, shape:llama-3-8b, shape:llama-3.2-3b, shape:llama-3.2-1b"
+
+
 def test_a_hub_config_that_cannot_be_fetched_says_offline_after_saying_it_asks(tmp_path, monkeypatch, capsys) -> None:
     """transformers wraps the Hub's "not reachable" in an OSError paragraph: plan says it in one line, as a download does."""
     import transformers
@@ -292,7 +296,7 @@ def test_a_hub_config_that_cannot_be_fetched_says_offline_after_saying_it_asks(t
     assert main(["plan", "--model", "someone/not-here"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "finetui plan: reading the config of 'someone/not-here' from the Hugging Face Hub…"
-    assert err[-1] == "finetui plan: error: cannot read the config of 'someone/not-here': offline and not in the local Hugging Face cache; see --model"
+    assert err[-1] == "finetui plan: error: cannot read the config of 'someone/not-here': offline and not in the local Hugging Face cache; " + SHAPES
 
 
 def test_offline_a_hub_config_not_on_disk_fails_at_once_in_the_same_words(tmp_path, monkeypatch, capsys) -> None:
@@ -300,5 +304,5 @@ def test_offline_a_hub_config_not_on_disk_fails_at_once_in_the_same_words(tmp_pa
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert main(["plan", "--model", "someone/not-here"]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        "finetui plan: error: cannot read the config of 'someone/not-here': offline and not in the local Hugging Face cache; see --model"
+        "finetui plan: error: cannot read the config of 'someone/not-here': offline and not in the local Hugging Face cache; " + SHAPES
     ]

@@ -221,3 +221,29 @@ async def test_a_chat_reads_as_a_chat_and_can_be_saved_and_copied(world, home, t
         assert any(str(saved[0]) in n.message for n in app._notifications), "says where"
         await pilot.press("ctrl+t")
         assert app.clipboard == transcript
+
+
+def test_plan_offline_names_the_shapes_that_need_no_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from tui.cli import main
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["plan", "--model", "meta-llama/Llama-3.1-8B"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("finetui plan: error: cannot read the config of 'meta-llama/Llama-3.1-8B': offline") and "shape:llama-3-8b" in line
+
+
+def test_compare_shows_a_missing_setting_as_a_dash_and_paths_by_their_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from engine.config import DataConfig, RunConfig, TrainConfig
+    from engine.runs import RunStore
+    from tui.cli import main
+
+    monkeypatch.setenv("COLUMNS", "120")
+    shared = tmp_path / "a-long-folder-every-run-shares" / "data"
+    store = RunStore()
+    one = store.create(RunConfig("one", DataConfig(str(shared / "a" / "facts.jsonl")), train=TrainConfig(max_steps=40)))
+    two = store.create(RunConfig("two", DataConfig(str(shared / "b" / "facts.jsonl"))))
+    assert main(["compare", one.id, two.id, "--no-chart"]) == 0
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert rows["train.max_steps"] == ["40", "-"]
+    assert rows["data.path"] == ["…/data/a/facts.jsonl", "…/data/b/facts.jsonl"], "the ends that differ, not the folders both share"

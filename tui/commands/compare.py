@@ -46,9 +46,17 @@ def compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, setting: bool = False) -> str:
+    """A value as its cell shows it: ``-`` for none; a long setting that is a path cut from the left (its end tells two apart), other text from the right."""
+    if value is None:
+        return "-"
     text = shown(str(value))  # before it is cut and padded, so the columns line up
-    return text if len(text) <= CELL else text[: CELL - 1] + "…"
+    if len(text) <= CELL:
+        return text
+    if setting and "/" in text:  # ``…/a/facts.jsonl``: two data paths differ at the end, not in the folders they share
+        tail = text[-(CELL - 1) :]
+        return "…" + (tail[tail.index("/") :] if "/" in tail else tail)
+    return text[: CELL - 1] + "…"
 
 
 def _groups(widths: list[int], room: int) -> list[list[int]]:
@@ -81,7 +89,8 @@ def table(runs: list[ComparedRun], width: int | None = None) -> str:
     label = max(14, *(len(key) for key in keys)) if keys else 14
     head = [("", [r.name for r in runs]), ("run", [r.id for r in runs]), *figure_rows(runs)]
     settings = [(key, [r.settings.get(key, "-") for r in runs]) for key in keys]
-    cells = [(name, [_cell(value) for value in values]) for name, values in head + settings]
+    cells = [(name, [_cell(value) for value in values]) for name, values in head]
+    cells += [(name, [_cell(value, setting=True) for value in values]) for name, values in settings]
     widths = [max(len(row[i]) for _, row in cells) for i in range(len(runs))]
 
     def line(name: str, row: list[str], group: list[int]) -> str:

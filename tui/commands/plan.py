@@ -9,7 +9,7 @@ from typing import Any
 
 from engine.config import ConfigError, LoraConfig, ModelConfig, TrainConfig
 from engine.errors import FinetuiError
-from engine.plan import PRESET_PREFIX, PRESETS, Breakdown, Plan, choose_strategy
+from engine.plan import PRESET_PREFIX, PRESETS, Breakdown, Plan, PlanError, choose_strategy
 from tui.commands.flags import add_setting_flags, given, worded
 from tui.commands.runview import error
 
@@ -56,10 +56,18 @@ def run(args: argparse.Namespace) -> int:
         sections = _sections(args)
         gpu = planned_gpu(parse_gib(args.gpu_memory, "--gpu-memory")) if args.gpu_memory else detect_gpu()
         result = plan_run(ModelConfig(**sections["model"]), LoraConfig(**sections["lora"]), TrainConfig(**sections["train"]), gpu, on_fetch=say)
+    except PlanError as exc:
+        return error("plan", offline_hint(exc) if exc.code == "offline" else worded(exc))
     except (ConfigError, FinetuiError) as exc:
         return error("plan", worded(exc))
     print(json.dumps(result.to_json(), indent=2) if args.json else format_plan(result))
     return 0
+
+
+def offline_hint(exc: PlanError) -> str:
+    """An offline failure to read a Hub config, with the way to plan that needs no Hub: a published shape (``shape:NAME``)."""
+    shapes = ", ".join(PRESET_PREFIX + name for name in PRESETS)
+    return f"{exc.message}; --model also takes a published shape, which needs no Hub: {shapes}"
 
 
 def say(text: str) -> None:
