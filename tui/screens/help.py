@@ -39,12 +39,12 @@ then compare it with the model it started from.
 
 | Key | Does |
 | --- | --- |
-| F1 | this help |
+| F1, ? | this help (? where no text box has the focus) |
 | F2 / F3 / F4 | data / runs / playground |
 | Ctrl+P | the command palette: every action by name |
 | Tab, Shift+Tab | move between fields |
 | Esc | back, or close a dialog |
-| Ctrl+Q | quit (runs keep training) |
+| Ctrl+Q, q | quit (runs keep training; q where no text box has the focus) |
 
 From a shell, `finetui --help` lists the same actions as commands:
 `inspect`, `train`, `runs`, `logs`, `generate`, `likelihood` and more.
