@@ -35,16 +35,18 @@ async def test_train_form_says_what_it_will_do() -> None:
         assert "auto (every 15)" in visible(pilot)
         assert str(screen.query_one("#trust-remote-code").render()).startswith("▐ ▌")  # unticked: an empty box
         assert str(screen.query_one("#packing").render()).startswith("▐✓▌")
+        # a bad value's reason at once, without Ctrl+S, even with the form scrolled to its top (where the status line was out of sight)
+        screen.query_one("#batch-size", Input).value = "0"
+        await until(pilot, lambda: screen.query_one("#batch-size").has_class("-invalid"))
+        await settled(pilot)
+        assert "Batch must be at least 1, not 0" in visible(pilot)
+        screen.query_one("#batch-size", Input).value = "4"
+        await until(pilot, lambda: not screen.query_one("#batch-size").has_class("-invalid"))
         # a focused field's help, on screen however far the form is scrolled
         screen.query_one("#lora-r", Input).focus()
         await settled(pilot)
         help_line = setting("lora.r").meta.help
         assert help_line in str(screen.query_one("#field-help", Static).render()) and help_line in visible(pilot)
-        # a bad value's reason at once, without Ctrl+S
-        screen.query_one("#lora-r", Input).value = "0"
-        await until(pilot, lambda: screen.query_one("#lora-r").has_class("-invalid"))
-        await settled(pilot)
-        assert "LoRA r must be at least 1, not 0" in visible(pilot)
 
 
 @pytest.mark.slow
