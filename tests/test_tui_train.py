@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from time import monotonic
 
@@ -14,6 +15,7 @@ from textual.widgets import Button, Checkbox, Input, Static
 from engine.config import settings
 from engine.runs import RunStore
 from engine.runs.process import cancel, is_alive
+from engine.train.defaults import MIN_STEPS
 from tests.pilot_helpers import until
 from tui.app import FinetuiApp
 from tui.screens.dialogs import ConfirmScreen
@@ -67,19 +69,21 @@ async def test_train_screen_defaults_and_estimate() -> None:
         assert screen.query_one("#name", Input).value == "haiku"
         assert "8.9M parameters · context 512 tokens" in text(screen, "#model-facts")
         # Defaults from the model and the data (engine.train.defaults), each saying why.
-        await until(pilot, lambda: screen.config is not None and screen.config.train.epochs == 40.0)
+        # haiku packs into 3 steps a pass: the step floor sets the passes (engine.train.defaults.MIN_STEPS)
+        passes = math.ceil(MIN_STEPS / 3)
+        await until(pilot, lambda: screen.config is not None and screen.config.train.epochs == passes)
         assert (screen.config.train.lr, screen.config.lora.r, screen.config.lora.alpha) == (0.0026, 16, 32)
-        assert (screen.query_one("#epochs", Input).value, screen.query_one("#lr", Input).value) == ("40", "0.0026")
+        assert (screen.query_one("#epochs", Input).value, screen.query_one("#lr", Input).value) == (str(passes), "0.0026")
         why = text(screen, "#defaults")
-        assert "Learn rate ← 8.9M params" in why and "small data, 40 passes" in why and "α ← 2 × r" in why
+        assert "Learn rate ← 8.9M params" in why and f"{passes} passes, {3 * passes} steps" in why and "α ← 2 × r" in why
         estimate = text(screen, "#estimate")
-        assert "sequences of 512" in estimate and "120 steps" in estimate and "about" in estimate
+        assert "sequences of 512" in estimate and f"{3 * passes} steps" in estimate and "about" in estimate
         # Whatever the user types wins, and says so.
         screen.query_one("#lr", Input).value = "0.001"
         screen.query_one("#lora-r", Input).value = "4"
         await until(pilot, lambda: "Learn rate ← yours" in text(screen, "#defaults") and "LoRA r ← yours" in text(screen, "#defaults"))
         assert (screen.config.train.lr, screen.config.lora.r, screen.config.lora.alpha) == (0.001, 4, 8), "alpha follows the rank"
-        assert screen.config.train.epochs == 40.0
+        assert screen.config.train.epochs == passes
         screen.query_one("#max-steps", Input).value = "40"
         await until(pilot, lambda: "40 steps" in text(screen, "#estimate"))
         assert "Max steps ← yours" in text(screen, "#defaults")

@@ -53,7 +53,7 @@ from engine.infer.protocol import (
     Turn,
 )
 from engine.infer.requests import VERSUS
-from tui.format import shown
+from tui.format import likelihood_note, shown
 from tui.playground_client import ClientKeeper
 from tui.run_feed import RunsSnapshot
 from tui.screens.base import FinetuiScreen, screen_css
@@ -545,7 +545,9 @@ class PlaygroundScreen(FinetuiScreen):
 
     def on_scores_ready(self, message: ScoresReady) -> None:
         self._status_ready()
-        self.query_one("#scores", Static).update(format_scores(message.scores))
+        scores = format_scores(message.scores)
+        note = likelihood_note(self.query_one("#score-text", TextArea).text, message.scores)
+        self.query_one("#scores", Static).update(scores if note is None else Content.assemble(scores, "\n", (note, "$text-warning")))
         for model, reply in message.scores.items():
             self.query_one(f"#{self.panel_of.get(model, model)}-tokens", TokenView).show(reply.texts[0].tokens)
 
