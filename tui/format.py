@@ -293,7 +293,7 @@ def evaluation_lines(card: Scorecard) -> list[str]:
     if note is not None:
         lines.extend(textwrap.wrap(note, 100, initial_indent="  ", subsequent_indent="  "))
     if t.kept_step is not None:
-        lines.append(f"kept the checkpoint of step {t.kept_step} (the best eval loss, --load-best): the custom figures are its")
+        lines.append(f"kept the checkpoint of step {t.kept_step} (the lowest eval loss; --no-load-best keeps the last): the custom figures are its")
     if t.stop_reason:
         lines.append(t.stop_reason)
     rates = card.samples
