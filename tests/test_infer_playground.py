@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 
 import pytest
@@ -34,6 +35,7 @@ from engine.infer.session import InferenceSession
 from engine.runs import RunStore
 from tests.tiny_model import make_adapter, make_model
 from tui.cli import main
+from tui.format import shown
 
 PROMPT = "the quick brown"
 TEXT = "to be or not to be, that is the question."
@@ -385,8 +387,9 @@ def test_cli_generate_and_likelihood(world, session, monkeypatch, capsys):
     assert main(["generate", world["alpha"], "--prompt", PROMPT, "-n", "16", "--temperature", "0"]) == 0
     out = capsys.readouterr().out
     baseline, custom = out.split("── custom")
-    assert baseline.startswith("── baseline") and expected["baseline"].text in baseline
-    assert expected["custom"].text in custom and "tokens" in custom
+    assert baseline.startswith("── baseline") and shown(expected["baseline"].text) in baseline
+    assert shown(expected["custom"].text) in custom and "tokens" in custom
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", out), "a model's control characters are printed escaped (this tiny one writes \\x0c)"
 
     assert main(["likelihood", "alpha", "--text", TEXT, "--tokens"]) == 0
     out = capsys.readouterr().out
@@ -398,7 +401,7 @@ def test_cli_generate_and_likelihood(world, session, monkeypatch, capsys):
     assert main(["generate", "alpha", "--versus", "beta", "--prompt", PROMPT, "-n", "16", "--temperature", "0"]) == 0
     a, b = capsys.readouterr().out.split("── B · run ")
     both = _done(_generate(session, run=world["alpha"], versus=world["beta"], temperature=0))
-    assert a.startswith("── A · run ") and both["custom"].text in a and both["versus"].text in b
+    assert a.startswith("── A · run ") and shown(both["custom"].text) in a and shown(both["versus"].text) in b
     assert main(["generate", "alpha", "--versus", "other", "--prompt", PROMPT]) == 2
     assert "different base models" in capsys.readouterr().err
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Static
 
+from engine.train.defaults import MIN_STEPS
 from tests.pilot_helpers import screen_text, settled, until
 from tests.test_tui_playground import home, world  # noqa: F401 - the playground tests' run store, as fixtures
 from tests.test_tui_train import open_train
@@ -30,9 +32,10 @@ async def test_train_form_says_what_it_will_do() -> None:
 
     async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
         screen = await open_train(pilot)
-        # 150 steps (the estimate's) at about 10 evaluations a run: every 15, not "off"
-        await until(pilot, lambda: screen.query_one("#eval-steps", Input).placeholder == "auto (every 15)")
-        assert "auto (every 15)" in visible(pilot)
+        # the defaults' steps for haiku (the step floor, MIN_STEPS) at about 10 evaluations a run: "auto (every N)", not "off"
+        auto = f"auto (every {math.ceil(MIN_STEPS / 10)})"
+        await until(pilot, lambda: screen.query_one("#eval-steps", Input).placeholder == auto)
+        assert auto in visible(pilot)
         assert str(screen.query_one("#trust-remote-code").render()).startswith("▐ ▌")  # unticked: an empty box
         assert str(screen.query_one("#packing").render()).startswith("▐✓▌")
         # a bad value's reason at once, without Ctrl+S, even with the form scrolled to its top (where the status line was out of sight)
