@@ -70,6 +70,7 @@ async def test_the_footer_shows_f2_f3_f4() -> None:
         assert "Help" in footer and "f2f3f4" in footer.replace(" ", "") and "Data·Runs·Play" in footer
 
 
+@pytest.mark.slow
 async def test_q_and_question_mark_quit_and_help_unless_typing() -> None:
     """In a text box ``q`` and ``?`` are text; elsewhere ``?`` opens the help (``q`` closes it) and ``q`` quits."""
     async with FinetuiApp(start_path=HAIKU).run_test(size=SIZE) as pilot:
