@@ -104,3 +104,23 @@ def test_make_samples_writes_its_count_after_each_batch(tmp_path: Path) -> None:
         make_samples(run, model, AutoTokenizer.from_pretrained(model_dir), examples, config)
     counts = [(e.done, e.total) for _, e in run.events() if isinstance(e, PhaseEvent) and e.phase == "samples"]
     assert counts == [(0, 5), (2, 5), (4, 5), (5, 5)]
+
+
+def test_show_says_how_long_a_training_run_has_been_running(capsys: pytest.CaptureFixture[str]) -> None:
+    """While a run trains its status is not rewritten at every step, so "ran" measured to its last update said "ran 0s"."""
+    import dataclasses
+    import fcntl
+    import os
+    import time
+
+    run = write_run("20260101-0900-busy", "training", steps=3, created=time.time() - 70)  # started 5 s after it was made
+    status = run.status()
+    run.write_status(dataclasses.replace(status, updated_at=status.started_at))  # as the worker leaves it between state changes
+    lock = os.open(run.worker_lock_path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # this process stands in for the live worker, so the run reads as training
+        assert main(["show", run.id]) == 0
+    finally:
+        os.close(lock)
+    out = capsys.readouterr().out
+    assert "running for 1m0" in out and "ran 0s" not in out, out

@@ -183,8 +183,11 @@ def show(args: argparse.Namespace) -> int:
     say(f"  model    {config.model.name} ({config.model.quant}), LoRA r={lo.r} alpha={lo.alpha} dropout={lo.dropout}")
     say(f"  train    {steps}, lr {t.lr:g}, batch {t.batch_size}x{t.grad_accum}, seq {t.seq_len}, seed {t.seed}")
     if status.started_at:
-        end = status.ended_at or status.updated_at
-        say(f"  time     started {datetime.fromtimestamp(status.started_at):%Y-%m-%d %H:%M:%S}, ran {duration(end - status.started_at)}")
+        started = f"  time     started {datetime.fromtimestamp(status.started_at):%Y-%m-%d %H:%M:%S}"
+        if status.ended_at is None and status.state == "training":  # the status is not rewritten at each step: measure to now
+            say(f"{started}, running for {duration(time.time() - status.started_at)}")
+        else:
+            say(f"{started}, ran {duration((status.ended_at or status.updated_at) - status.started_at)}")
     progress, eta = _progress(run, status.state)
     if status.state in ("queued", "training"):
         say(f"  progress {progress}, eta {eta}, {_doing(run, status.state)}")
