@@ -141,7 +141,7 @@ def checkpointing(device: Device, setting: str = "auto") -> bool:
 
 def attention(device: Device, precision_name: str, setting: str = "auto", flash_installed: bool | None = None) -> str:
     """FlashAttention-2 when installed on a 16-bit GPU run, else SDPA; an explicit choice is checked, not second-guessed."""
-    installed = _installed("flash_attn") if flash_installed is None else flash_installed
+    installed = importable("flash_attn") if flash_installed is None else flash_installed
     usable = device.cuda and precision_name in ("bf16", "fp16") and installed
     if setting == "auto":
         return "flash_attention_2" if usable else "sdpa"
@@ -161,7 +161,7 @@ def optimizer(device: Device, setting: str = "auto") -> str:
 
 
 def liger(device: Device, setting: str = "auto", installed: bool | None = None) -> bool:
-    present = _installed("liger_kernel") if installed is None else installed
+    present = importable("liger_kernel") if installed is None else installed
     if setting == "auto":
         return device.cuda and present
     if setting == "on" and not (device.cuda and present):
@@ -207,8 +207,12 @@ def cpu_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _installed(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
+def importable(module: str) -> bool:
+    """Whether ``module`` can be imported here, without importing it (a dotted name whose parent is missing: no)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _cap(device: Device) -> str:

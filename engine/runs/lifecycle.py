@@ -7,7 +7,6 @@ and a refused action leaves the run folder as it was.
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +15,7 @@ from engine.config import TRACKER_PACKAGES, ConfigError, RunConfig
 from engine.data import DataSpec, Report, scan
 from engine.errors import FinetuiError, Hint
 from engine.files import write_json_atomic
-from engine.gpu import cpu_cores, cuda_device_count
+from engine.gpu import cpu_cores, cuda_device_count, importable
 from engine.runs.events import StatusEvent
 from engine.runs.process import is_alive, launch, refresh, status_lock
 from engine.runs.status import ACTIVE, BROKEN, RESUMABLE
@@ -75,7 +74,7 @@ def check_devices(config: RunConfig) -> None:
 
 def check_trackers(config: RunConfig) -> None:
     """``ConfigError`` on ``train.report_to`` when the tracker's package is not installed: transformers would fail the run at its start."""
-    missing = [pip for modules, pip in TRACKER_PACKAGES.get(config.train.report_to, ()) if not any(_importable(m) for m in modules)]
+    missing = [pip for modules, pip in TRACKER_PACKAGES.get(config.train.report_to, ()) if not any(importable(m) for m in modules)]
     if missing:
         raise ConfigError(
             "train.report_to",
@@ -83,13 +82,6 @@ def check_trackers(config: RunConfig) -> None:
             f"pip install {' '.join(missing)}",
             "not_installed",
         )
-
-
-def _importable(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):  # a dotted name whose parent is missing
-        return False
 
 
 def check_settings(config: RunConfig) -> None:
