@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import typing
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -361,6 +362,15 @@ class TrainConfig:
             raise ConfigError("train.main_address", "several nodes need the main machine's address (train.main_address)", "missing")
         if self.eval_steps == 0 and self.early_stop:
             raise ConfigError("train.early_stop", "train.early_stop needs evaluations during training, but train.eval_steps is 0", "conflict")
+
+
+#: Evaluations a run gets when ``train.eval_steps`` is not set: the trainer's schedule and the train form's placeholder.
+EVALS_PER_RUN = 10
+
+
+def auto_eval_every(steps: int) -> int:
+    """Evaluate every this many steps when ``train.eval_steps`` is not set: about ``EVALS_PER_RUN`` in a run of ``steps``."""
+    return max(1, math.ceil(steps / EVALS_PER_RUN))
 
 
 #: The sections of ``RunConfig``, in order: each a key of ``config.json``.

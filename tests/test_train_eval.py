@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from engine.config import EVALS_PER_RUN, DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.runs import Run, RunStore
 from engine.runs.events import DURING, EvalEvent, StepEvent
 from engine.train import eval_steps
-from engine.train.eval_steps import EVALS_PER_RUN, EvalPlan, eval_sample, total_steps
+from engine.train.eval_steps import EvalPlan, eval_sample, total_steps
 from engine.train.samples import contains, exact, read_samples
 from engine.train.tokenize import Encoded
 from tests.tiny_model import make_model

@@ -55,10 +55,10 @@ async def test_train_form_says_what_it_will_do() -> None:
 @pytest.mark.slow
 def test_automatic_eval_interval_is_the_engines() -> None:
     """The form's "auto (every N)" divides the run as the trainer does (importing it loads transformers: slow)."""
-    from engine.train.eval_steps import EVALS_PER_RUN
-    from tui.screens.train import AUTO_EVALS
+    from engine.train import eval_steps
+    from tui.screens import train
 
-    assert AUTO_EVALS == EVALS_PER_RUN
+    assert train.auto_eval_every is eval_steps.auto_eval_every, "one rule, engine.config's, for both"
 
 
 async def test_the_footer_shows_f2_f3_f4() -> None:

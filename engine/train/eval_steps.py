@@ -20,15 +20,13 @@ from typing import Any
 
 from transformers import EarlyStoppingCallback, Trainer
 
-from engine.config import TrainConfig
+from engine.config import TrainConfig, auto_eval_every
 from engine.runs import Run
 from engine.runs.events import DURING, EvalEvent, EvalFigures
 from engine.train.scorecard import evaluate
 from engine.train.tokenize import Encoded
 from engine.words import counted
 
-#: Evaluations per run when ``train.eval_steps`` is not set.
-EVALS_PER_RUN = 10
 #: Eval sequences scored at each evaluation, at most: a larger split is sampled down to this many.
 EVAL_SAMPLE = 256
 #: The metric the best checkpoint and early stopping go by (lower is better): ``keep_score`` of the eval loss.
@@ -73,7 +71,7 @@ class EvalPlan:
         evaluation, so that the best one has a checkpoint to go back to.
         """
         sample = eval_sample(encoded_eval, train.seed)
-        every = train.eval_steps if train.eval_steps is not None else max(1, math.ceil(total_steps(train, rows) / EVALS_PER_RUN))
+        every = train.eval_steps if train.eval_steps is not None else auto_eval_every(total_steps(train, rows))
         if not any(e.trained_tokens for e in sample):
             every = 0
         save_steps = every if train.load_best and every else train.save_steps

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
-from engine.config import SECTIONS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, SettingField, TrainConfig, setting, settings
+from engine.config import SECTIONS, ConfigError, DataConfig, LoraConfig, ModelConfig, RunConfig, SettingField, TrainConfig, auto_eval_every, setting, settings
 from engine.data import Cancelled, DataSpec, Report
 from engine.data.names import data_stem
 from engine.errors import FinetuiError, Hint
@@ -59,9 +58,6 @@ FORM = MODEL_ROW + GRID
 #: The fields whose defaults ``engine.train.defaults`` chooses from the model and the data, by setting path.
 RULED = {s.path: s for s in GRID if s.path in defaults.SETTINGS}
 _KIND_WORDS = {int: "a whole number", float: "a number"}
-#: Evaluations a run gets when Eval every is left empty: ``engine.train.eval_steps.EVALS_PER_RUN``, which this
-#: process can't import (it loads transformers); ``tests/test_tui_newcomer.py`` checks that the two agree.
-AUTO_EVALS = 10
 #: The help line's words for the one field that is no setting.
 NAME_HELP = "the run's name in the runs list; its folder adds the time it started"
 
@@ -466,7 +462,7 @@ class TrainScreen(FinetuiScreen):
             return
         share = train_share(self.report)
         estimate = estimate_run(self.config, self.tokens, share, self.facts)
-        self.query_one("#eval-steps", Input).placeholder = f"auto (every {max(1, math.ceil(estimate.steps / AUTO_EVALS))})"
+        self.query_one("#eval-steps", Input).placeholder = f"auto (every {auto_eval_every(estimate.steps)})"
         view.update(self._estimate_text(self.tokens, estimate))
 
     def _estimate_text(self, tokens: TokenStats, estimate: Estimate) -> Content:
